@@ -1,0 +1,166 @@
+"""The /__admin control plane. Never routed to a vendor; vendor code never imports it."""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from ..core.clock import parse_iso
+from . import gravy
+from .page import PAGE
+
+if TYPE_CHECKING:
+    from ..app import MockServer
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def body_json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise AdminError(400, "the body must be JSON") from None
+    if not isinstance(data, dict):
+        raise AdminError(400, "the body must be a JSON object")
+    return data
+
+
+def tenant_of(server: "MockServer", body: dict[str, Any]):
+    """The tenant a vendor admin call acts on: the body's "tenant", else the default."""
+    tid = body.get("tenant")
+    if tid is None:
+        return server.tenants.default
+    tenant = server.tenants.get(str(tid))
+    if tenant is None:
+        raise AdminError(404, f"no tenant {tid}")
+    return tenant
+
+
+def build_admin(server: "MockServer") -> Starlette:
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def credentials(request: Request) -> Response:
+        return JSONResponse(server.tenants.default.credentials)
+
+    async def reset(request: Request) -> Response:
+        body = await body_json(request)
+        if body.get("tenant") is not None:
+            tenant = tenant_of(server, body)
+            server.tenants.reset(tenant.id)
+            server.journal.clear(tenant.id)
+            return JSONResponse({"reset": [tenant.id]})
+        server.tenants.reset()
+        server.journal.clear()
+        return JSONResponse({"reset": [t.id for t in server.tenants]})
+
+    async def clock(request: Request) -> Response:
+        if request.method == "POST":
+            body = await body_json(request)
+            try:
+                if "advance" in body:
+                    seconds = body["advance"]
+                    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                        raise AdminError(400, "advance must be a number of seconds")
+                    server.clock.advance(float(seconds))
+                elif "set" in body:
+                    server.clock.set(parse_iso(str(body["set"])))
+                elif body.get("real") is True:
+                    server.clock.real()
+                else:
+                    raise AdminError(400, 'send {"advance": seconds}, {"set": "ISO-8601"} '
+                                          'or {"real": true}')
+            except ValueError:
+                raise AdminError(400, "set must be an ISO-8601 date-time") from None
+        return JSONResponse(server.clock.describe())
+
+    async def requests_(request: Request) -> Response:
+        q = request.query_params
+        tenant = q.get("tenant")
+        if request.method == "DELETE":
+            server.journal.clear(tenant)
+            return Response(status_code=204)
+        calls = server.journal.filter(**{k: q.get(k) for k in
+                                         ("vendor", "method", "path", "status", "tenant", "kind")})
+        try:
+            limit = int(q.get("limit", "100"))
+        except ValueError:
+            raise AdminError(400, "limit must be an integer") from None
+        return JSONResponse({"total": len(calls), "capacity": server.journal.maxlen,
+                             "requests": [c.to_dict() for c in calls[:max(limit, 0)]]})
+
+    async def tenants(request: Request) -> Response:
+        if request.method == "POST":
+            tenant = server.tenants.create()
+            return JSONResponse({"id": tenant.id, "credentials": tenant.credentials}, 201)
+        return JSONResponse({"tenants": [{"id": t.id} for t in server.tenants]})
+
+    async def tenant(request: Request) -> Response:
+        tid = request.path_params["tenant_id"]
+        if tid == "default":
+            raise AdminError(400, "the default tenant cannot be deleted")
+        if not server.tenants.delete(tid):
+            raise AdminError(404, f"no tenant {tid}")
+        server.journal.clear(tid)
+        return Response(status_code=204)
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(PAGE)
+
+    async def admin_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AdminError)
+        return JSONResponse({"error": exc.message}, exc.status)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": f"no admin endpoint {request.method} {request.url.path}"},
+                            getattr(exc, "status_code", 404))
+
+    routes = [
+        Route("/__admin/", page, methods=["GET"]),
+        Route("/__admin", page, methods=["GET"]),
+        Route("/__admin/health", health, methods=["GET"]),
+        Route("/__admin/credentials", credentials, methods=["GET"]),
+        Route("/__admin/reset", reset, methods=["POST"]),
+        Route("/__admin/clock", clock, methods=["GET", "POST"]),
+        Route("/__admin/requests", requests_, methods=["GET", "DELETE"]),
+        Route("/__admin/tenants", tenants, methods=["GET", "POST"]),
+        Route("/__admin/tenants/{tenant_id}", tenant, methods=["DELETE"]),
+        *gravy.routes(server),
+    ]
+    app = Starlette(routes=routes, exception_handlers={AdminError: admin_error,
+                                                       404: not_found, 405: not_found})
+    app.router.redirect_slashes = False
+    if server.admin_token:
+        return _TokenGuard(app, server.admin_token)
+    return app
+
+
+class _TokenGuard:
+    """X-Admin-Token (or ?token= for the browser page) when --admin-token is set."""
+
+    def __init__(self, app: Starlette, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        given = next((v for k, v in scope["headers"] if k == b"x-admin-token"), None)
+        if given is None:
+            from urllib.parse import parse_qs
+            given = (parse_qs(scope.get("query_string", b"").decode()).get("token") or [""])[0]
+            given = given.encode()
+        if given != self.token:
+            await JSONResponse({"error": "X-Admin-Token required"}, 401)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

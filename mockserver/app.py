@@ -1,0 +1,151 @@
+"""create_app(): one ASGI app serving every vendor by path prefix and by Host, plus /__admin."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from time import perf_counter
+from typing import Iterable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .core.clock import Clock
+from .core.http import dump
+from .core.journal import Call, Journal, redact_body, redact_headers
+from .core.paths import data_dir
+from .core.tenancy import Tenants
+from .core.vendor import Context, Vendor
+
+log = logging.getLogger("mockserver")
+
+ADMIN_PREFIX = "/__admin"
+
+
+def default_vendors() -> list[Vendor]:
+    from .vendors.gravy import VENDOR as gravy
+    return [gravy]
+
+
+class MockServer:
+    """The ASGI app. Tests reach its parts directly: `.clock`, `.journal`, `.tenants`."""
+
+    def __init__(self, ctx: Context, vendors: Iterable[Vendor], admin_token: str | None) -> None:
+        self.ctx = ctx
+        self.clock = ctx.clock
+        self.journal = ctx.journal
+        self.vendors = {v.name: v for v in vendors}
+        ctx.tenants = Tenants(self.vendors.values(), ctx)
+        self.tenants = ctx.tenants
+        self.admin_token = admin_token
+        self._apps: dict[str, ASGIApp] = {n: v.build_app(ctx) for n, v in self.vendors.items()}
+        self._by_host = {h: n for n, v in self.vendors.items() for h in v.hosts}
+        from .admin import build_admin
+        self._admin = build_admin(self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if kind != "http":
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        path: str = scope["path"]
+        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+            await self._admin(scope, receive, send)
+            return
+        vendor, prefix = self._route(scope, path)
+        if vendor is None:
+            await _plain_404(scope, send)
+            return
+        vscope = dict(scope)
+        vscope["root_path"] = scope.get("root_path", "") + prefix
+        vscope["vendor_path"] = path[len(prefix):] or "/"
+        vscope["state"] = {}
+        await self._journaled(vendor, self._apps[vendor], vscope, receive, send)
+
+    def _route(self, scope: Scope, path: str) -> tuple[str | None, str]:
+        for key, value in scope["headers"]:
+            if key == b"host":
+                host = value.decode("latin-1").rsplit(":", 1)[0].lower() if not value.startswith(b"[") \
+                    else value.decode("latin-1")
+                name = self._by_host.get(host)
+                if name is not None:
+                    return name, ""
+                break
+        seg_end = path.find("/", 1)
+        first = path[1:] if seg_end == -1 else path[1:seg_end]
+        if first in self._apps:
+            return first, "/" + first
+        return None, ""
+
+    async def _journaled(self, vendor: str, app: ASGIApp, scope: Scope,
+                         receive: Receive, send: Send) -> None:
+        journal = self.journal
+        if not journal.enabled:
+            await app(scope, receive, send)
+            return
+        started = perf_counter()
+        req_body: list[bytes] = []
+        resp_body: list[bytes] = []
+        status: list[int] = []
+
+        async def recv() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                req_body.append(message.get("body", b""))
+            return message
+
+        async def snd(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            elif message["type"] == "http.response.body":
+                resp_body.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await app(scope, recv, snd)
+        finally:
+            headers = scope["headers"]
+            ctype = next((v.decode("latin-1") for k, v in headers if k == b"content-type"), "")
+            journal.record(Call(
+                id=journal.next_id(), time=self.clock.iso(), vendor=vendor,
+                method=scope["method"], path=scope["vendor_path"],
+                query=scope.get("query_string", b"").decode("latin-1"),
+                status=status[0] if status else None,
+                tenant=scope["state"].get("tenant"),
+                duration_ms=(perf_counter() - started) * 1000.0,
+                request_headers=redact_headers(headers),
+                request_body=redact_body(b"".join(req_body), ctype),
+                response_body=b"".join(resp_body),
+            ))
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _plain_404(scope: Scope, send: Send) -> None:
+    body = dump({"error": "Not Found",
+                 "message": f"No vendor is mounted at {scope['path']}. Use a vendor prefix "
+                            "(/gravy, ...) or a vendor's real Host header; the control plane is "
+                            "/__admin."})
+    await send({"type": "http.response.start", "status": 404,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path | None = None,
+               admin_token: str | None = None, journal_size: int = 10_000,
+               vendors: Iterable[Vendor] | None = None) -> MockServer:
+    """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data."""
+    ctx = Context(seed=seed, clock=clock or Clock(),
+                  fixtures_dir=Path(fixtures) if fixtures else data_dir("fixtures"),
+                  journal=Journal(maxlen=journal_size))
+    return MockServer(ctx, vendors if vendors is not None else default_vendors(), admin_token)

@@ -1,0 +1,1 @@
+"""What every vendor shares: the clock, tenants, routing, the journal, contracts."""

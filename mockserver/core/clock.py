@@ -1,0 +1,75 @@
+"""The one clock. Every expiry, window, schedule and timestamp reads it, never the system time."""
+from __future__ import annotations
+
+import time as _time
+from datetime import datetime, timezone
+
+
+def parse_iso(value: str) -> datetime:
+    """ISO-8601 with a trailing Z (what JS and the vendors write) into an aware UTC datetime."""
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def iso_ms(dt: datetime) -> str:
+    """JavaScript's Date.toISOString(): milliseconds and a Z."""
+    dt = dt.astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+class Clock:
+    """Real time plus an offset, or frozen at an instant.
+
+    `set` freezes the clock so tests are deterministic; `advance` moves either mode; `real`
+    returns to the system time.
+    """
+
+    def __init__(self, frozen_at: datetime | str | None = None) -> None:
+        self._offset = 0.0
+        self._frozen: float | None = None
+        if frozen_at is not None:
+            self.set(frozen_at)
+
+    # The single place the system time is read.
+    @staticmethod
+    def _system() -> float:
+        return _time.time()
+
+    def time(self) -> float:
+        if self._frozen is not None:
+            return self._frozen
+        return self._system() + self._offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), tz=timezone.utc)
+
+    def iso(self) -> str:
+        return iso_ms(self.now())
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen is not None
+
+    def set(self, when: datetime | str) -> None:
+        dt = parse_iso(when) if isinstance(when, str) else when
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        self._frozen = dt.timestamp()
+
+    def advance(self, seconds: float) -> None:
+        if self._frozen is not None:
+            self._frozen += seconds
+        else:
+            self._offset += seconds
+
+    def real(self) -> None:
+        self._frozen = None
+        self._offset = 0.0
+
+    def describe(self) -> dict:
+        return {"now": self.iso(), "mode": "frozen" if self.frozen else "real",
+                "offsetSeconds": 0.0 if self.frozen else self._offset}

@@ -1,0 +1,170 @@
+"""The request journal: a bounded ring of what the vendors were asked and answered.
+
+Reads like respx / unittest.mock: `journal.called`, `journal.call_count`, `journal.last`,
+`journal.filter(vendor="gravy", status=401)`.
+"""
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from itertools import count
+from typing import Any, Iterator
+from urllib.parse import parse_qsl, urlencode
+
+REDACTED = "[redacted]"
+SECRET_HEADERS = frozenset({"authorization", "hash", "x-admin-token", "cookie", "proxy-authorization"})
+SECRET_FIELDS = frozenset({"client_secret", "clientsecret", "app_secret", "appsecret", "secret",
+                           "hash", "password", "refresh_token", "code_verifier"})
+
+
+def _redact_obj(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: (REDACTED if k.lower() in SECRET_FIELDS else _redact_obj(v))
+                for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_redact_obj(v) for v in obj]
+    return obj
+
+
+def redact_body(body: bytes, content_type: str) -> str:
+    """Body as text with secret fields masked, for JSON and form bodies alike."""
+    if not body:
+        return ""
+    text = body.decode("utf-8", "replace")
+    if "json" in content_type or text.lstrip()[:1] in ("{", "["):
+        try:
+            return json.dumps(_redact_obj(json.loads(text)), ensure_ascii=False)
+        except ValueError:
+            return text
+    if "x-www-form-urlencoded" in content_type:
+        pairs = parse_qsl(text, keep_blank_values=True)
+        return urlencode([(k, REDACTED if k.lower() in SECRET_FIELDS else v) for k, v in pairs])
+    return text
+
+
+def redact_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in raw:
+        name = k.decode("latin-1").lower()
+        out[name] = REDACTED if name in SECRET_HEADERS else v.decode("latin-1")
+    return out
+
+
+@dataclass(slots=True)
+class Call:
+    """One journal entry: a vendor request, or a webhook the mock delivered (`kind="webhook"`)."""
+
+    id: int
+    time: str
+    vendor: str
+    method: str
+    path: str
+    query: str = ""
+    status: int | None = None
+    tenant: str | None = None
+    kind: str = "request"
+    duration_ms: float = 0.0
+    request_headers: dict[str, str] = field(default_factory=dict)
+    request_body: str = ""
+    response_body: bytes = b""
+    url: str | None = None
+    error: str | None = None
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.response_body) if self.response_body else None
+
+    @property
+    def request_json(self) -> Any:
+        return json.loads(self.request_body) if self.request_body else None
+
+    def to_dict(self) -> dict[str, Any]:
+        body = self.response_body.decode("utf-8", "replace")
+        return {
+            "id": self.id, "time": self.time, "kind": self.kind, "vendor": self.vendor,
+            "tenant": self.tenant, "method": self.method, "path": self.path, "query": self.query,
+            "url": self.url, "status": self.status, "durationMs": round(self.duration_ms, 3),
+            "request": {"headers": self.request_headers, "body": self.request_body},
+            "response": {"body": body}, "error": self.error,
+        }
+
+
+_FILTERS = ("vendor", "method", "path", "status", "tenant", "kind")
+
+
+class Journal:
+    def __init__(self, maxlen: int = 10_000, enabled: bool = True) -> None:
+        self._calls: deque[Call] = deque(maxlen=maxlen)
+        self._ids = count(1)
+        self.enabled = enabled
+
+    @property
+    def maxlen(self) -> int:
+        return self._calls.maxlen or 0
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def record(self, call: Call) -> None:
+        if self.enabled:
+            self._calls.append(call)
+
+    def clear(self, tenant: str | None = None) -> None:
+        """Everything, or only one tenant's entries (other CI jobs keep theirs)."""
+        if tenant is None:
+            self._calls.clear()
+            return
+        kept = [c for c in self._calls if c.tenant != tenant]
+        self._calls.clear()
+        self._calls.extend(kept)
+
+    # -- the unittest.mock-like surface ---------------------------------------------------
+    @property
+    def calls(self) -> list[Call]:
+        """Oldest first, like respx.calls."""
+        return list(self._calls)
+
+    @property
+    def called(self) -> bool:
+        return bool(self._calls)
+
+    @property
+    def call_count(self) -> int:
+        return len(self._calls)
+
+    @property
+    def last(self) -> Call:
+        if not self._calls:
+            raise IndexError("the journal is empty")
+        return self._calls[-1]
+
+    def __iter__(self) -> Iterator[Call]:
+        return iter(list(self._calls))
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def filter(self, **criteria: Any) -> list[Call]:
+        """Newest first. `path` is a glob (`/connections/*`); the rest compare exactly."""
+        unknown = set(criteria) - set(_FILTERS)
+        if unknown:
+            raise TypeError(f"unknown journal filter(s): {', '.join(sorted(unknown))}")
+        wanted = {k: v for k, v in criteria.items() if v is not None}
+        out = []
+        for call in reversed(self._calls):
+            if all(_matches(call, k, v) for k, v in wanted.items()):
+                out.append(call)
+        return out
+
+
+def _matches(call: Call, key: str, value: Any) -> bool:
+    have = getattr(call, key)
+    if key == "path":
+        return fnmatchcase(have or "", str(value))
+    if key == "status":
+        return have is not None and str(have) == str(value)
+    if key == "method":
+        return (have or "").upper() == str(value).upper()
+    return have == value

@@ -1,0 +1,120 @@
+"""A tiny router per vendor, so a vendor decides its own 404/405 and path-matching rules.
+
+Starlette's Router answers a method mismatch with its own plain-text 405 and is case-sensitive;
+real vendor frameworks differ (Express ignores case and a trailing slash, Spring is strict), so
+each vendor app states its rules here.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+log = logging.getLogger("mockserver")
+
+_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    methods: tuple[str, ...]
+    path: str
+    endpoint: Endpoint
+
+
+def route(methods: str | Iterable[str], path: str, endpoint: Endpoint) -> Route:
+    if isinstance(methods, str):
+        methods = (methods,)
+    return Route(tuple(m.upper() for m in methods), path, endpoint)
+
+
+def compile_path(template: str, *, trailing_slash: bool, ignore_case: bool) -> re.Pattern:
+    parts: list[str] = []
+    last = 0
+    for m in _PARAM.finditer(template):
+        parts.append(re.escape(template[last:m.start()]))
+        parts.append(f"(?P<{m.group(1)}>[^/]+)")
+        last = m.end()
+    parts.append(re.escape(template[last:]))
+    pattern = "".join(parts)
+    if trailing_slash:
+        pattern = pattern.rstrip("/") + "/?"
+    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+
+
+class Router:
+    """Matches (method, path) to an endpoint; `not_found(request)` answers everything else.
+
+    Literal paths go through a dict so the hot routes cost one lookup; templated ones are tried
+    in order.
+    """
+
+    def __init__(self, routes: Iterable[Route], not_found: Endpoint, *,
+                 trailing_slash: bool = True, ignore_case: bool = False) -> None:
+        self.not_found = not_found
+        self._ignore_case = ignore_case
+        self._trailing = trailing_slash
+        self._literal: dict[tuple[str, str], Endpoint] = {}
+        self._patterns: list[tuple[frozenset[str], re.Pattern, Endpoint]] = []
+        for r in routes:
+            if "{" not in r.path:
+                for m in r.methods:
+                    self._literal.setdefault((m, self._norm(r.path)), r.endpoint)
+            else:
+                rx = compile_path(r.path, trailing_slash=trailing_slash, ignore_case=ignore_case)
+                self._patterns.append((frozenset(r.methods), rx, r.endpoint))
+
+    def _norm(self, path: str) -> str:
+        if self._trailing and len(path) > 1 and path.endswith("/"):
+            path = path[:-1]
+        return path.lower() if self._ignore_case else path
+
+    def resolve(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
+        ep = self._literal.get((method, self._norm(path)))
+        if ep is not None:
+            return ep, {}
+        for methods, rx, endpoint in self._patterns:
+            if method in methods:
+                m = rx.fullmatch(path)
+                if m is not None:
+                    return endpoint, m.groupdict()
+        return self.not_found, {}
+
+
+class VendorApp:
+    """ASGI app of one vendor: route, run the handler, render the vendor's own errors.
+
+    `internal_error` is the vendor's 500 (a handler bug must still look like the vendor);
+    `headers` are what the vendor's framework adds to every response.
+    """
+
+    def __init__(self, router: Router, internal_error: Callable[[], Any],
+                 headers: dict[str, str] | None = None) -> None:
+        self.router = router
+        self.internal_error = internal_error
+        self.headers = headers or {}
+
+    async def __call__(self, scope, receive, send) -> None:
+        from .http import VendorError  # local: keeps routing importable without http
+
+        request = Request(scope, receive)
+        method = scope["method"]
+        endpoint, params = self.router.resolve("GET" if method == "HEAD" else method,
+                                               scope["vendor_path"])
+        scope["path_params"] = params
+        try:
+            response = await endpoint(request)
+        except VendorError as exc:
+            response = exc.response()
+        except Exception:  # noqa: BLE001 - a mock bug must not leak Starlette's error page
+            log.exception("unhandled error in %s %s", method, scope["vendor_path"])
+            response = self.internal_error().response()
+        for k, v in self.headers.items():
+            response.headers.setdefault(k, v)
+        await response(scope, receive, send)

@@ -1,0 +1,45 @@
+"""NestJS error bodies, as Gravy Connect's framework writes them."""
+from __future__ import annotations
+
+from ...core.http import VendorError
+
+REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+           409: "Conflict", 500: "Internal Server Error"}
+
+
+def http_error(status: int, message: str | list[str]) -> VendorError:
+    """What `throw new XxxException(message)` renders."""
+    return VendorError(status, {"statusCode": status, "message": message,
+                                "error": REASONS.get(status, "Error")})
+
+
+def unauthorized() -> VendorError:
+    """A guard's bare UnauthorizedException: no `error` key."""
+    return VendorError(401, {"statusCode": 401, "message": "Unauthorized"})
+
+
+def not_found(message: str) -> VendorError:
+    return http_error(404, message)
+
+
+def bad_request(message: str) -> VendorError:
+    return http_error(400, message)
+
+
+def route_not_found(method: str, url: str) -> VendorError:
+    """Express/NestJS for an unmatched route; `url` is originalUrl, query string included."""
+    return http_error(404, f"Cannot {method} {url}")
+
+
+def validation_failed(errors: list[tuple[str, dict[str, str]]]) -> VendorError:
+    """ValidationPipe's exception: flattened messages plus the errorCode/details clients read."""
+    messages = [m for _, constraints in errors for m in constraints.values()]
+    return VendorError(400, {
+        "statusCode": 400, "message": messages, "error": "Bad Request",
+        "errorCode": "VALIDATION_001",
+        "details": [{"property": prop, "constraints": constraints} for prop, constraints in errors],
+    })
+
+
+def internal_error() -> VendorError:
+    return VendorError(500, {"statusCode": 500, "message": "Internal server error"})

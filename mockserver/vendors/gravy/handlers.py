@@ -1,0 +1,328 @@
+"""One function per Gravy Connect operation: parse, call the store, render."""
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+from starlette.requests import Request
+
+from ...core.http import RawJSON, dump, json_response
+from .errors import bad_request, http_error, not_found, route_not_found, unauthorized, \
+    validation_failed
+from .resources import ResourceSet, kind_for
+from .store import Connection, GravyStore, IntentSession, ResourceState
+from .validation import (Dto, EachString, IsArray, IsBoolean, IsEnum, IsNotEmpty, IsObject,
+                         IsString, Prop, page_props, query_dict)
+
+if TYPE_CHECKING:
+    from ...core.tenancy import Tenant
+    from ...core.vendor import Context
+    from .auth import GravyAuth
+    from .store import GravyTemplate
+
+VERSION = b"v1"
+
+
+@dataclass
+class Gravy:
+    """Per-app Gravy runtime the handlers share."""
+
+    ctx: "Context"
+    auth: "GravyAuth"
+    template: "GravyTemplate"
+
+    def store(self, tenant: "Tenant") -> GravyStore:
+        return tenant.stores["gravy"]
+
+
+# -- request parsing (Express body-parser + ValidationPipe) ----------------------------------
+async def read_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not raw:
+        return {}
+    if ctype == "application/json" or ctype.endswith("+json"):
+        text = raw.decode("utf-8", "replace")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise bad_request(_json_error(text, exc)) from None
+        if not isinstance(data, (dict, list)):  # body-parser's strict mode
+            raise bad_request(_json_error(text, None))
+        return data if isinstance(data, dict) else {}
+    if ctype == "application/x-www-form-urlencoded":
+        return query_dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    return {}  # other types are not parsed: the body is empty to the DTO
+
+
+def _json_error(text: str, exc: ValueError | None) -> str:
+    """Node's JSON.parse wording, which body-parser passes through."""
+    pos = getattr(exc, "pos", 0) or 0
+    if pos >= len(text.rstrip()):
+        return "Unexpected end of JSON input"
+    snippet = text if len(text) <= 30 else text[:30] + "..."
+    return f"Unexpected token '{text[pos]}', \"{snippet}\" is not valid JSON"
+
+
+def validate(dto: Dto, data: dict[str, Any]) -> dict[str, Any]:
+    values, errors = dto.validate(data)
+    if errors:
+        raise validation_failed(errors)
+    return values
+
+
+def query(request: Request) -> dict[str, Any]:
+    return query_dict(parse_qsl(request.scope.get("query_string", b"").decode("latin-1"),
+                                keep_blank_values=True))
+
+
+def base_url(request: Request) -> str:
+    """The vendor's base URL as this client reached it (prefix or real Host)."""
+    scheme = request.scope.get("scheme", "http")
+    host = request.headers.get("host") or "localhost"
+    return f"{scheme}://{host}{request.scope.get('root_path', '')}"
+
+
+def original_url(request: Request) -> str:
+    qs = request.scope.get("query_string", b"")
+    path = request.scope["vendor_path"]
+    return path + ("?" + qs.decode("latin-1") if qs else "")
+
+
+def page_meta(total: int, page: int, limit: int, item_count: int) -> dict[str, Any]:
+    pages = -(-total // limit)
+    return {"page": page, "limit": limit, "total": total, "totalPages": pages,
+            "hasNext": page < pages, "hasPrev": page > 1, "itemCount": item_count}
+
+
+def envelope(encoded_items: list[bytes], meta: dict[str, Any], timestamp: str) -> RawJSON:
+    """{data, meta, timestamp, version} around pre-encoded items: no per-item encoding."""
+    return RawJSON(b'{"data":[' + b",".join(encoded_items) + b'],"meta":' + dump(meta)
+                   + b',"timestamp":"' + timestamp.encode() + b'","version":"' + VERSION + b'"}')
+
+
+# -- DTOs -------------------------------------------------------------------------------------
+TOKEN_DTO = Dto((
+    Prop("grant_type", (IsNotEmpty(), IsString())),
+    Prop("client_id", (IsString(),), optional=True),
+    Prop("client_secret", (IsString(),), optional=True),
+    Prop("scope", (IsString(),), optional=True),
+))
+PROMPT_DTO = Dto((
+    Prop("name", (IsNotEmpty(), IsString())),
+    Prop("value", (IsNotEmpty(), IsString())),
+    Prop("outputType", (IsString(),), optional=True),
+    Prop("outputFormat", (IsString(),), optional=True),
+))
+INTENT_DTO = Dto((
+    Prop("integrationId", (IsNotEmpty(), IsString())),
+    Prop("products", (EachString(), IsArray()), optional=True),
+    Prop("operations", (EachString(), IsArray()), optional=True),
+    Prop("userId", (IsNotEmpty(), IsString())),
+    Prop("prompts", (IsArray(),), nested=PROMPT_DTO),
+    Prop("sessionArgs", (IsObject(),)),
+    Prop("debug", (IsBoolean(),)),
+    Prop("captureScreenshot", (IsBoolean(),)),
+    Prop("resources", (IsObject(),)),
+    Prop("returnUrl", (IsString(),)),
+    Prop("webhookUrl", (IsString(),), optional=True),
+))
+SHORT_CODE_DTO = Dto((Prop("shortCode", (IsNotEmpty(), IsString())),))
+VALIDATE_DTO = Dto((Prop("intentToken", (IsNotEmpty(), IsString())),))
+KEY_DTO = Dto((Prop("key_id", (IsNotEmpty(), IsString())),))
+_CONN_PAGE = page_props(("createdAt", "updatedAt"))
+CONNECTIONS_DTO = Dto(tuple(_CONN_PAGE.values()) + (
+    Prop("status", (IsString(),), optional=True),
+    Prop("integrationId", (IsString(),), optional=True),
+    Prop("userId", (IsString(),), optional=True),
+))
+
+
+# -- operations -------------------------------------------------------------------------------
+async def create_token(g: Gravy, request: Request) -> RawJSON:
+    body = await read_body(request)
+    values = validate(TOKEN_DTO, body)
+    if values["grant_type"] != "client_credentials":
+        raise bad_request("Unsupported grant type")
+    client_id, client_secret = values.get("client_id"), values.get("client_secret")
+    basic = _basic_credentials(request)
+    if basic is not None and client_id is None:
+        client_id, client_secret = basic
+    tenant = g.auth.client_tenant(client_id or "", client_secret or "")
+    if tenant is None:
+        raise http_error(401, "Invalid client credentials")
+    request.scope["state"]["tenant"] = tenant.id
+    scope = values.get("scope") or "read write"
+    token = g.auth.issue(tenant, client_id or "", scope)
+    return json_response({"access_token": token, "token_type": "Bearer", "expires_in": 3600,
+                          "scope": scope},
+                         headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    # RFC 6749 2.3.1: client credentials in Basic are form-urlencoded first.
+    return (unquote(user), unquote(password)) if sep else None
+
+
+async def create_intent_token(g: Gravy, request: Request) -> RawJSON:
+    tenant = g.auth.bearer(request) or g.auth.publishable(request)
+    if tenant is None:
+        raise unauthorized()
+    request.scope["state"]["tenant"] = tenant.id
+    values = validate(INTENT_DTO, await read_body(request))
+    integration = g.template.by_slug.get(values["integrationId"])
+    if integration is None:
+        raise not_found(f"Integration {values['integrationId']} not found")
+    store = g.store(tenant)
+    now = g.ctx.clock.iso()
+    connection_id = str(uuid.UUID(int=g.ctx.rng.getrandbits(128), version=4))
+    requested = values["resources"]
+    states, limits = _requested_resources(requested, values.get("products") or [])
+    store.add_connection(Connection(
+        id=connection_id, integrationId=integration["slug"], status="pending",
+        userId=values["userId"], createdAt=now, updatedAt=now, resources=states,
+        webhookUrl=values.get("webhookUrl"), returnUrl=values["returnUrl"],
+        read_limits=limits))
+    token, short, exp = g.auth.mint_intent(tenant, {
+        "sessionId": connection_id, "resources": requested, "returnUrl": values["returnUrl"],
+        "products": values.get("products") or []})
+    session = IntentSession(token, short, connection_id, integration["slug"], requested,
+                            values["returnUrl"], exp)
+    store.intents[token] = session
+    store.short_codes[short] = token
+    return json_response({"intentToken": token, "connectionId": connection_id,
+                          "debug": values["debug"], "shortToken": short,
+                          "branding": g.template.branding[integration["slug"]]}, 201)
+
+
+def _requested_resources(requested: dict[str, Any], products: list[str]) \
+        -> tuple[list[ResourceState], dict[str, int]]:
+    states: list[ResourceState] = []
+    limits: dict[str, int] = {}
+    for name, ops in requested.items():
+        ops = ops if isinstance(ops, dict) else {"read": {}}
+        for op in ("read", "write"):
+            if op in ops:
+                states.append(ResourceState(name, op))
+        read = ops.get("read")
+        kind = kind_for(name)
+        if kind and isinstance(read, dict) and isinstance(read.get("limit"), int):
+            limits[kind.name] = read["limit"]
+    if not states:  # the deprecated `products` named resources before `resources` existed
+        states = [ResourceState(p, "read") for p in products]
+    return states, limits
+
+
+async def get_intent_token(g: Gravy, request: Request) -> RawJSON:
+    tenant = g.auth.require_bearer(request)
+    values = validate(SHORT_CODE_DTO, query(request))
+    store = g.store(tenant)
+    session = store.intents.get(store.short_codes.get(values["shortCode"], ""))
+    if session is None or g.auth.intent_claims(session.token) is None:
+        raise not_found("Intent token not found")
+    return json_response({"intentToken": session.token, "sessionId": session.connection_id,
+                          "resources": session.resources, "returnUrl": session.return_url})
+
+
+async def validate_intent_token(g: Gravy, request: Request) -> RawJSON:
+    tenant = g.auth.require_bearer(request)
+    values = validate(VALIDATE_DTO, await read_body(request))
+    session = g.store(tenant).intents.get(values["intentToken"])
+    found = g.auth.intent_claims(values["intentToken"])
+    if session is None or found is None or found[0] is not tenant:
+        raise http_error(401, "Invalid or expired intent token")
+    return json_response({"valid": True, "sessionId": session.connection_id,
+                          "connectionId": session.connection_id,
+                          "integrationId": session.integration_id,
+                          "resources": session.resources, "returnUrl": session.return_url,
+                          "exp": session.exp}, 201)
+
+
+async def list_connections(g: Gravy, request: Request) -> RawJSON:
+    tenant = g.auth.require_bearer(request)
+    q = validate(CONNECTIONS_DTO, query(request))
+    page, limit = q.get("page", 1), q.get("limit", 20)
+    rows = g.store(tenant).sorted_connections(q.get("sortBy", "createdAt"),
+                                              q.get("sortOrder", "desc"))
+    for field in ("status", "integrationId", "userId"):
+        if field in q:
+            rows = [c for c in rows if getattr(c, field) == q[field]]
+    window = rows[(page - 1) * limit: page * limit]
+    base = base_url(request)
+    return envelope([dump(c.to_json(base)) for c in window],
+                    page_meta(len(rows), page, limit, len(window)), g.ctx.clock.iso())
+
+
+def _authorize(g: Gravy, request: Request, connection_id: str) \
+        -> tuple["Tenant", Connection | None]:
+    """Bearer sees the tenant's connections; x-intent-token only its own connection."""
+    tenant = g.auth.bearer(request)
+    if tenant is None:
+        intent = request.headers.get("x-intent-token")
+        found = g.auth.intent_claims(intent.strip()) if intent else None
+        if found is None or found[1].get("sessionId") != connection_id:
+            raise unauthorized()
+        tenant = found[0]
+    request.scope["state"]["tenant"] = tenant.id
+    return tenant, g.store(tenant).connections.get(connection_id)
+
+
+async def get_connection(g: Gravy, request: Request) -> RawJSON:
+    _, conn = _authorize(g, request, request.path_params["connectionId"])
+    if conn is None:
+        raise not_found("Connection not found")
+    return json_response(conn.to_json(base_url(request)))
+
+
+async def list_resource(g: Gravy, request: Request) -> RawJSON:
+    params = request.path_params
+    kind = kind_for(params.get("resource") or params.get("type") or "")
+    if kind is None:
+        raise route_not_found(request.method, original_url(request))
+    # Guard, then pipe, then handler: 401 before 400 before 404, as NestJS orders them.
+    tenant, conn = _authorize(g, request, params["connectionId"])
+    q = validate(kind.dto, query(request))
+    if conn is None:
+        raise not_found("Connection not found")
+    rs: ResourceSet | None = g.store(tenant).resource_set(conn, kind)
+    if rs is None:
+        raise not_found(f"No {kind.name} data available for connection {conn.id}")
+    page, limit = q.get("page", 1), q.get("limit", 20)
+    selected = rs.select(kind, q)
+    window = selected[(page - 1) * limit: page * limit]
+    return envelope([rs.encoded[n] for n in window],
+                    page_meta(len(selected), page, limit, len(window)), g.ctx.clock.iso())
+
+
+async def list_integrations(g: Gravy, request: Request) -> RawJSON:
+    return json_response(g.template.integrations)
+
+
+async def get_integration(g: Gravy, request: Request) -> RawJSON:
+    integration = g.template.by_slug.get(request.path_params["slug"])
+    if integration is None:
+        raise not_found("Integration not found")
+    return json_response(integration)
+
+
+async def get_webhook_verification_key(g: Gravy, request: Request) -> RawJSON:
+    g.auth.require_bearer(request)
+    values = validate(KEY_DTO, await read_body(request))
+    if values["key_id"] != g.auth.key_id:
+        raise not_found("Key not found")
+    return json_response({"key_id": g.auth.key_id, "key": g.auth.public_pem}, 201)
+
+
+async def route_missing(g: Gravy, request: Request) -> RawJSON:
+    raise route_not_found(request.method, original_url(request))

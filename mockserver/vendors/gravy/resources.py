@@ -1,0 +1,253 @@
+"""The eight connection resources: their URL spellings, query DTOs, filters, and indexed lists."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from ...core.http import dump
+from .validation import (Dto, IsBoolean, IsDateString, IsEnum, IsNumber, IsString, Max, Min,
+                         Prop, js_bool, js_number, page_props, parse_when)
+
+SORT_FIELDS = ("createdAt", "updatedAt", "title", "type")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One query parameter: how it validates and what it selects."""
+
+    param: str
+    op: str            # search | contains | iequals | enum | bool | min | max | from | to | anyContains
+    fields: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()   # enum values
+    bounds: tuple[float, float] | None = None  # Min/Max on a numeric filter
+
+    def prop(self) -> Prop:
+        if self.op == "enum":
+            return Prop(self.param, (IsEnum(self.values),), optional=True)
+        if self.op == "bool":
+            return Prop(self.param, (IsBoolean(),), optional=True, transform=js_bool)
+        if self.op in ("min", "max"):
+            rules = (IsNumber(),) if self.bounds is None else \
+                (Max(self.bounds[1]), Min(self.bounds[0]), IsNumber())
+            return Prop(self.param, rules, optional=True, transform=js_number)
+        if self.op in ("from", "to"):
+            return Prop(self.param, (IsDateString(),), optional=True)
+        return Prop(self.param, (IsString(),), optional=True)
+
+
+@dataclass(frozen=True)
+class Kind:
+    slug: str                   # the canonical URL segment, e.g. "account-info"
+    name: str                   # the camelCase resource name in intent tokens and webhooks
+    aliases: tuple[str, ...]    # further spellings, normalised (see `normalise`)
+    order: tuple[str, ...]      # the DTO's property order, as the vendor's docs list them
+    filters: tuple[Filter, ...]
+    dto: Dto = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        props = page_props(SORT_FIELDS)
+        props.update({f.param: f.prop() for f in self.filters})
+        object.__setattr__(self, "dto", Dto(tuple(props[name] for name in self.order)))
+
+
+def normalise(segment: str) -> str:
+    return re.sub(r"[-_]", "", segment).lower()
+
+
+_PAGE = ("page", "limit", "sortBy", "sortOrder")
+
+BALANCE_TYPES = ("gift_card", "points", "rewards", "cash", "credit", "store_credit",
+                 "loyalty_points", "miles", "other")
+STATEMENT_STATUSES = ("open", "paid", "past_due", "adjusted")
+TRIP_TYPES = ("hotel", "flight", "rental_car", "train", "cruise", "package", "ride",
+              "ground_transport", "wishlist", "other")
+BOOKING_STATUSES = ("confirmed", "pending", "cancelled", "completed", "in_progress", "wishlist",
+                    "failed", "expired", "unknown")
+
+KINDS: tuple[Kind, ...] = (
+    Kind("account-info", "accountInfo", ("accountinfo",),
+         ("search", "name", "email", "phone") + _PAGE,
+         (Filter("search", "search", ("name", "email", "phone", "vendorId")),
+          Filter("name", "contains", ("name",)),
+          Filter("email", "contains", ("email",)),
+          Filter("phone", "contains", ("phone",)))),
+    Kind("balances", "balances",
+         ("balances", "balance", "accountbalance", "accountbalances"),
+         ("search", "type", "currency", "isActive", "expiresFrom", "expiresTo", "amountMin",
+          "amountMax") + _PAGE,
+         (Filter("search", "search", ("description", "accountIdentifier", "vendorId")),
+          Filter("type", "enum", ("type",), BALANCE_TYPES),
+          Filter("currency", "iequals", ("currency",)),
+          Filter("isActive", "bool", ("isActive",)),
+          Filter("expiresFrom", "from", ("expiresAt",)),
+          Filter("expiresTo", "to", ("expiresAt",)),
+          Filter("amountMin", "min", ("amount",)),
+          Filter("amountMax", "max", ("amount",)))),
+    Kind("billing-statements", "billingStatements",
+         ("billingstatements", "billingstatement"),
+         _PAGE + ("search", "status", "periodStart", "periodEnd", "amountDueMin", "amountDueMax"),
+         (Filter("search", "search", ("id", "vendorId")),
+          Filter("status", "enum", ("status",), STATEMENT_STATUSES),
+          Filter("periodStart", "from", ("periodStart",)),
+          Filter("periodEnd", "to", ("periodEnd",)),
+          Filter("amountDueMin", "min", ("amountDue",)),
+          Filter("amountDueMax", "max", ("amountDue",)))),
+    Kind("history", "history", ("history", "histories"),
+         ("search", "type", "startDate", "endDate") + _PAGE,
+         (Filter("search", "search", ("vendorId", "structuredData.transactionId",
+                                      "enrichedData.merchantName", "enrichedData.category")),
+          Filter("type", "iequals", ("enrichedData.category",)),
+          Filter("startDate", "from", ("createdAt",)),
+          Filter("endDate", "to", ("createdAt",)))),
+    Kind("loyalty", "loyalty", ("loyalty", "loyalties"),
+         ("search", "loyaltyTier") + _PAGE,
+         (Filter("search", "search", ("loyaltyTier", "vendorId", "metadata.program")),
+          Filter("loyaltyTier", "iequals", ("loyaltyTier",)))),
+    Kind("payment-methods", "paymentMethods", ("paymentmethods", "paymentmethod"),
+         _PAGE, ()),
+    Kind("reading-history", "readingHistory", ("readinghistory", "readinghistories"),
+         _PAGE + ("search", "author", "read", "minProgress", "maxProgress", "startDate",
+                  "endDate"),
+         (Filter("search", "search", ("title",)),
+          Filter("author", "anyContains", ("authors",)),
+          Filter("read", "bool", ("read",)),
+          Filter("minProgress", "min", ("progress",), bounds=(0, 100)),
+          Filter("maxProgress", "max", ("progress",), bounds=(0, 100)),
+          Filter("startDate", "from", ("createdAt",)),
+          Filter("endDate", "to", ("createdAt",)))),
+    Kind("trips", "trips", ("trips", "trip"),
+         ("search", "type", "bookingStatus", "provider", "locationCity", "locationCountryCode",
+          "checkInFrom", "checkInTo", "checkOutFrom", "checkOutTo", "amountMin", "amountMax",
+          "currency") + _PAGE,
+         (Filter("search", "search", ("name", "provider", "locationDisplayName", "locationCity",
+                                      "confirmationNumber")),
+          Filter("type", "enum", ("type",), TRIP_TYPES),
+          Filter("bookingStatus", "enum", ("bookingStatus",), BOOKING_STATUSES),
+          Filter("provider", "iequals", ("provider",)),
+          Filter("locationCity", "iequals", ("locationCity",)),
+          Filter("locationCountryCode", "iequals", ("locationCountryCode",)),
+          Filter("checkInFrom", "from", ("checkInDate",)),
+          Filter("checkInTo", "to", ("checkInDate",)),
+          Filter("checkOutFrom", "from", ("checkOutDate",)),
+          Filter("checkOutTo", "to", ("checkOutDate",)),
+          Filter("amountMin", "min", ("amount",)),
+          Filter("amountMax", "max", ("amount",)),
+          Filter("currency", "iequals", ("currency",)))),
+)
+
+BY_SLUG = {k.slug: k for k in KINDS}
+_ALIASES: dict[str, Kind] = {}
+for _k in KINDS:
+    for _a in (normalise(_k.slug), normalise(_k.name)) + _k.aliases:
+        _ALIASES[_a] = _k
+
+
+def kind_for(segment: str) -> Kind | None:
+    """Any spelling of a resource (kebab, camel, snake, singular) to its kind."""
+    return _ALIASES.get(normalise(segment))
+
+
+def get_path(item: dict, path: str) -> Any:
+    value: Any = item
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _epoch(value: Any) -> float | None:
+    dt = parse_when(value) if isinstance(value, str) else None
+    return dt.timestamp() if dt is not None else None
+
+
+def _sort_key(item: dict, field: str) -> Any:
+    if field in ("createdAt", "updatedAt"):
+        return _epoch(item.get(field))
+    value = item.get(field)
+    if value is None and field == "title":
+        value = item.get("name")  # resources without a title sort by their display name
+    return value.casefold() if isinstance(value, str) else value
+
+
+class ResourceSet:
+    """One connection's items of one kind, immutable once built.
+
+    Items are JSON-encoded once and each (sortBy, sortOrder) order is computed once, so a page
+    request touches only the items it returns (plus a scan when it filters).
+    """
+
+    __slots__ = ("items", "encoded", "_orders", "_cols")
+
+    def __init__(self, items: Iterable[dict]) -> None:
+        self.items: list[dict] = list(items)
+        self.encoded: list[bytes] = [dump(i) for i in self.items]
+        self._orders: dict[tuple[str, str], list[int]] = {}
+        self._cols: dict[tuple[str, str], list[Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def order(self, sort_by: str, sort_order: str) -> list[int]:
+        key = (sort_by, sort_order)
+        idx = self._orders.get(key)
+        if idx is None:
+            keys = [_sort_key(i, sort_by) for i in self.items]
+            present = [n for n, k in enumerate(keys) if k is not None]
+            missing = [n for n, k in enumerate(keys) if k is None]
+            present.sort(key=keys.__getitem__, reverse=(sort_order == "desc"))
+            idx = self._orders[key] = present + missing
+        return idx
+
+    def column(self, op: str, path: str) -> list[Any]:
+        """A field of every item, pre-shaped for a filter op (lower-cased text, epochs, ...)."""
+        key = (op, path)
+        col = self._cols.get(key)
+        if col is None:
+            if op in ("from", "to"):
+                col = [_epoch(get_path(i, path)) for i in self.items]
+            elif op in ("contains", "iequals", "search"):
+                col = [(str(v).casefold() if v is not None else None)
+                       for v in (get_path(i, path) for i in self.items)]
+            elif op == "anyContains":
+                col = [[str(x).casefold() for x in (get_path(i, path) or [])] for i in self.items]
+            else:
+                col = [get_path(i, path) for i in self.items]
+            self._cols[key] = col
+        return col
+
+    def predicate(self, f: Filter, value: Any) -> Callable[[int], bool]:
+        op = f.op
+        if op == "search":
+            needle = value.casefold()
+            cols = [self.column("search", p) for p in f.fields]
+            return lambda n: any(c[n] is not None and needle in c[n] for c in cols)
+        col = self.column(op, f.fields[0])
+        if op == "contains":
+            needle = value.casefold()
+            return lambda n: col[n] is not None and needle in col[n]
+        if op == "iequals":
+            needle = value.casefold()
+            return lambda n: col[n] == needle
+        if op == "anyContains":
+            needle = value.casefold()
+            return lambda n: any(needle in a for a in col[n])
+        if op in ("enum", "bool"):
+            return lambda n: col[n] == value
+        if op == "min":
+            return lambda n: col[n] is not None and col[n] >= value
+        if op == "max":
+            return lambda n: col[n] is not None and col[n] <= value
+        bound = parse_when(value, end_of_day=(op == "to")).timestamp()
+        if op == "from":
+            return lambda n: col[n] is not None and col[n] >= bound
+        return lambda n: col[n] is not None and col[n] <= bound
+
+    def select(self, kind: Kind, query: dict[str, Any]) -> list[int]:
+        """Indices of the matching items, in the requested order."""
+        idx = self.order(query.get("sortBy", "createdAt"), query.get("sortOrder", "desc"))
+        preds = [self.predicate(f, query[f.param]) for f in kind.filters if f.param in query]
+        if not preds:
+            return idx
+        return [n for n in idx if all(p(n) for p in preds)]

@@ -1,0 +1,306 @@
+"""Gravy domain state per tenant: connections and their lifecycle, resource data, intent sessions."""
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from ...core.clock import iso_ms, parse_iso
+from . import fixtures
+from .resources import KINDS, Kind, ResourceSet, kind_for
+
+STATUSES = ("pending", "connecting", "connected", "canceled", "rejected", "failed",
+            "data_processing", "data_available", "data_partially_available", "inactive")
+DATA_STATUSES = frozenset({"data_available", "data_partially_available"})
+
+# The lifecycle: a move to a status walks the shortest path here, one webhook per step.
+NEXT: dict[str, tuple[str, ...]] = {
+    "pending": ("connecting", "canceled", "rejected", "failed"),
+    "connecting": ("connected", "canceled", "rejected", "failed"),
+    "connected": ("data_processing", "failed", "canceled", "inactive"),
+    "data_processing": ("data_available", "data_partially_available", "failed"),
+    "data_available": ("data_processing", "inactive"),
+    "data_partially_available": ("data_processing", "inactive"),
+    "failed": ("connecting",), "canceled": ("connecting",), "rejected": ("connecting",),
+    "inactive": ("connecting",),
+}
+FAILURES = {"failed": ("automation_failed", "The automation could not complete the connection."),
+            "canceled": ("user_canceled", "The user canceled the connection."),
+            "rejected": ("user_rejected", "The user rejected the connection request.")}
+
+
+def lifecycle_path(current: str, target: str) -> list[str] | None:
+    """The statuses a connection passes through from `current` to `target` (BFS), or None."""
+    if current == target:
+        return []
+    prev: dict[str, str] = {current: ""}
+    queue = deque([current])
+    while queue:
+        status = queue.popleft()
+        for nxt in NEXT[status]:
+            if nxt not in prev:
+                prev[nxt] = status
+                if nxt == target:
+                    path = [nxt]
+                    while prev[path[-1]] != current:
+                        path.append(prev[path[-1]])
+                    return path[::-1]
+                queue.append(nxt)
+    return None
+
+
+@dataclass
+class ResourceState:
+    type: str                      # as the client named it: "readingHistory", "accountBalance"
+    operation: str = "read"
+    status: str = "pending"
+    startedAt: str | None = None
+    completedAt: str | None = None
+    errorMessage: str | None = None
+    failureReason: str | None = None
+
+    @property
+    def kind(self) -> Kind | None:
+        return kind_for(self.type)
+
+    def to_json(self, base: str, connection_id: str) -> dict[str, Any]:
+        kind = self.kind
+        segment = kind.slug if kind else self.type
+        return {"type": self.type, "url": f"{base}/connections/{connection_id}/{segment}",
+                "status": self.status, "operation": self.operation,
+                "errorMessage": self.errorMessage, "failureReason": self.failureReason,
+                "startedAt": self.startedAt, "completedAt": self.completedAt}
+
+
+@dataclass
+class Connection:
+    id: str
+    integrationId: str
+    status: str
+    userId: str | None
+    createdAt: str
+    updatedAt: str
+    resources: list[ResourceState] = field(default_factory=list)
+    failureReason: str | None = None
+    errorMessage: str | None = None
+    errorDetails: dict | None = None
+    connectionMetadata: dict | None = None
+    webhookUrl: str | None = None
+    returnUrl: str | None = None
+    data_ready_at: str | None = None  # when data became available: generated items end there
+    read_limits: dict[str, int] = field(default_factory=dict)  # `read.limit` per resource kind
+    fixture: bool = False
+
+    def clone(self) -> "Connection":
+        return replace(self, resources=[replace(r) for r in self.resources],
+                       read_limits=dict(self.read_limits))
+
+    def to_json(self, base: str) -> dict[str, Any]:
+        return {"id": self.id, "integrationId": self.integrationId, "status": self.status,
+                "failureReason": self.failureReason, "errorMessage": self.errorMessage,
+                "errorDetails": self.errorDetails, "connectionMetadata": self.connectionMetadata,
+                "resources": [r.to_json(base, self.id) for r in self.resources],
+                "userId": self.userId, "createdAt": self.createdAt, "updatedAt": self.updatedAt}
+
+    def readable(self, kind: Kind) -> bool:
+        return self.status in DATA_STATUSES and any(
+            r.kind is kind and r.operation == "read" and r.status == "completed"
+            for r in self.resources)
+
+
+@dataclass
+class IntentSession:
+    token: str
+    short_token: str
+    connection_id: str
+    integration_id: str
+    resources: dict[str, Any]
+    return_url: str
+    exp: int
+
+
+class GravyTemplate:
+    """Fixture state shared read-only by every tenant; resource sets are built on first read."""
+
+    def __init__(self, data: dict[str, Any], seed: int) -> None:
+        self.seed = seed
+        self.examples = data["examples"]
+        self.settings = data["generator"]
+        self.integrations = [{k: v for k, v in i.items() if k != "branding"}
+                             for i in data["integrations"]]
+        self.branding = {i["slug"]: i["branding"] for i in data["integrations"]}
+        self.by_slug = {i["slug"]: i for i in self.integrations}
+        self.connections = self._connections(data["connections"])
+        self.connections_by_id = {c.id: c for c in self.connections}
+        self._sets: dict[tuple[str, str], ResourceSet] = {}
+        # The documented example of each kind, and the connection it lives on.
+        self._documented = {}
+        documented_ids = {c["id"] for c in data["connections"]}
+        for kind in KINDS:
+            example = self.examples[kind.slug]
+            cid = example.get("connectionId", "conn_789xyz123abc")
+            if cid in documented_ids:
+                self._documented[(cid, kind.slug)] = example
+
+    def _connections(self, documented: list[dict]) -> list[Connection]:
+        out = []
+        for c in documented:
+            done = c["updatedAt"]
+            out.append(Connection(
+                id=c["id"], integrationId=c["integrationId"], status=c["status"],
+                userId=c["userId"], createdAt=c["createdAt"], updatedAt=c["updatedAt"],
+                resources=[ResourceState(r, "read", "completed", c["createdAt"], done)
+                           for r in c["resources"]],
+                data_ready_at=done, fixture=True))
+        r = random.Random(f"gravy-connections:{self.seed}")
+        lo = parse_iso(self.settings["connectionsCreatedFrom"]).timestamp()
+        hi = parse_iso(self.settings["connectionsCreatedTo"]).timestamp()
+        users = [f"user_{r.randrange(10**9, 10**10)}" for _ in range(24)]
+        for _ in range(self.settings["connections"] - len(out)):
+            integ = r.choice(self.integrations)
+            names = [res["name"] for res in integ["resources"]]
+            picked = sorted(r.sample(names, r.randint(1, min(3, len(names)))), key=names.index)
+            created_ts = r.uniform(lo, hi)
+            updated_ts = created_ts + r.uniform(60, 7 * 86400)
+            created = iso_ms(datetime.fromtimestamp(round(created_ts), tz=timezone.utc))
+            updated = iso_ms(datetime.fromtimestamp(round(updated_ts), tz=timezone.utc))
+            status = r.choice(STATUSES + ("data_available",) * 4)
+            conn = Connection(
+                id=f"conn_{''.join(r.choice('0123456789abcdefghijklmnopqrstuvwxyz') for _ in range(12))}",
+                integrationId=integ["slug"], status=status, userId=r.choice(users),
+                createdAt=created, updatedAt=updated,
+                resources=[ResourceState(n) for n in picked], fixture=True)
+            _settle(conn, status, updated, failed=_default_failed(conn))
+            out.append(conn)
+        return out
+
+    def resource_set(self, conn: Connection, kind: Kind) -> ResourceSet:
+        key = (conn.id, kind.slug)
+        rs = self._sets.get(key)
+        if rs is None:
+            example = self._documented.get(key)
+            if example is not None:
+                count = self.settings["itemsPerResource"]
+            else:
+                span = self.settings["generatedItems"]
+                count = random.Random(f"gravy-count:{self.seed}:{conn.id}:{kind.slug}") \
+                    .randint(span["min"], span["max"])
+            newest = parse_iso(conn.data_ready_at or conn.updatedAt)
+            rs = self._sets[key] = ResourceSet(
+                fixtures.generate(kind, conn.id, count, self.seed, newest, example))
+        return rs
+
+
+def _default_failed(conn: Connection) -> set[str]:
+    """For data_partially_available without a choice: the last resource failed."""
+    return {conn.resources[-1].type} if len(conn.resources) > 1 else set()
+
+
+def _settle(conn: Connection, status: str, now: str, failed: set[str] = frozenset()) -> None:
+    """Put a connection and its resources into `status` at time `now`."""
+    conn.status = status
+    conn.updatedAt = now
+    if status in ("pending", "connecting", "connected"):
+        conn.failureReason = conn.errorMessage = conn.errorDetails = None
+        for r in conn.resources:
+            r.status, r.startedAt, r.completedAt = "pending", None, None
+            r.errorMessage = r.failureReason = None
+    elif status == "data_processing":
+        for r in conn.resources:
+            r.status, r.startedAt, r.completedAt = "in_progress", now, None
+            r.errorMessage = r.failureReason = None
+    elif status in DATA_STATUSES:
+        conn.data_ready_at = now
+        for r in conn.resources:
+            r.startedAt = r.startedAt or now
+            r.completedAt = now
+            if status == "data_partially_available" and r.type in failed:
+                r.status = "failed"
+                r.failureReason = "data_unavailable"
+                r.errorMessage = f"{r.type} could not be retrieved."
+            else:
+                r.status = "completed"
+    elif status in FAILURES:
+        conn.failureReason, conn.errorMessage = FAILURES[status]
+        for r in conn.resources:
+            if r.status != "completed":
+                r.status = "failed"
+                r.failureReason, r.errorMessage = FAILURES[status]
+                r.completedAt = now
+
+
+class GravyStore:
+    """One tenant's Gravy state. Built from the template in well under a millisecond."""
+
+    def __init__(self, template: GravyTemplate, seed: int) -> None:
+        self.template = template
+        self.seed = seed
+        self.connections: dict[str, Connection] = {c.id: c.clone() for c in template.connections}
+        self.intents: dict[str, IntentSession] = {}
+        self.short_codes: dict[str, str] = {}
+        self._sets: dict[tuple[str, str], ResourceSet] = {}
+        self._orders: dict[tuple[str, str], list[Connection]] = {}
+
+    # -- connections ----------------------------------------------------------------------
+    def _changed(self) -> None:
+        self._orders.clear()
+
+    def sorted_connections(self, sort_by: str, sort_order: str) -> list[Connection]:
+        key = (sort_by, sort_order)
+        order = self._orders.get(key)
+        if order is None:
+            # ISO strings from different writers differ in precision, so compare instants.
+            order = self._orders[key] = sorted(
+                self.connections.values(), key=lambda c: parse_iso(getattr(c, sort_by)),
+                reverse=(sort_order == "desc"))
+        return order
+
+    def add_connection(self, conn: Connection) -> None:
+        self.connections[conn.id] = conn
+        self._changed()
+
+    @staticmethod
+    def plan(conn: Connection, target: str) -> list[str]:
+        """The statuses `conn` passes through to reach `target`; ValueError if it cannot."""
+        path = lifecycle_path(conn.status, target)
+        if path is None:
+            raise ValueError(f"a connection cannot move from {conn.status} to {target}")
+        return path
+
+    def step(self, conn: Connection, status: str, now: str,
+             failed: set[str] | None = None) -> None:
+        """One lifecycle step (each one is a Connection.Updated webhook)."""
+        _settle(conn, status, now, failed if failed is not None else _default_failed(conn))
+        if status in DATA_STATUSES:
+            # New data: forget sets generated for an earlier refresh.
+            for kind in KINDS:
+                self._sets.pop((conn.id, kind.slug), None)
+        self._changed()
+
+    def move(self, conn: Connection, target: str, now: str,
+             failed: set[str] | None = None) -> list[str]:
+        path = self.plan(conn, target)
+        for status in path:
+            self.step(conn, status, now, failed)
+        return path
+
+    # -- resources ------------------------------------------------------------------------
+    def resource_set(self, conn: Connection, kind: Kind) -> ResourceSet | None:
+        if not conn.readable(kind):
+            return None
+        key = (conn.id, kind.slug)
+        rs = self._sets.get(key)
+        if rs is not None:
+            return rs
+        original = self.template.connections_by_id.get(conn.id)
+        if original is not None and original.data_ready_at == conn.data_ready_at:
+            return self.template.resource_set(conn, kind)  # untouched fixture: shared data
+        count = self.template.settings["newConnectionItems"]
+        limit = conn.read_limits.get(kind.name)
+        if limit is not None:
+            count = max(1, min(count, limit))
+        rs = self._sets[key] = ResourceSet(fixtures.generate(
+            kind, conn.id, count, self.seed, parse_iso(conn.data_ready_at or conn.updatedAt)))
+        return rs
