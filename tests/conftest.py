@@ -1,0 +1,140 @@
+"""Shared test harness.
+
+`client` talks to an in-process app through httpx.ASGITransport and validates every vendor
+response body against contracts/ before the test sees it, so contract drift fails any test.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from mockserver import Clock, create_app
+from mockserver.core.contracts import ContractError, load as load_contracts
+
+DOC_TIME = "2024-01-15T10:30:00.000Z"  # the `timestamp` of every documented Gravy response
+CONTRACTS = load_contracts()
+VENDOR_HOSTS: dict[str, str] = {}
+
+
+def vendor_of(url: httpx.URL, app) -> tuple[str, str] | None:
+    """(vendor, vendor path) as the app routes this URL, or None for admin/unknown."""
+    path = url.path
+    if path.startswith("/__admin"):
+        return None
+    for name, vendor in app.vendors.items():
+        if url.host in vendor.hosts:
+            return name, path
+    first = path.split("/")[1] if path.count("/") >= 1 else ""
+    if first in app.vendors:
+        return first, path[len(first) + 1:] or "/"
+    return None
+
+
+class MockClient:
+    """Synchronous, contract-checking client for one app (tests stay plain functions)."""
+
+    def __init__(self, app, base_url: str = "http://mock.test") -> None:
+        self.app = app
+        self._loop = asyncio.new_event_loop()
+        self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                         base_url=base_url)
+        self.checked: list[str] = []  # schema names validated, newest last
+
+    def request(self, method: str, url: str, *, check: bool = True, **kw: Any) -> httpx.Response:
+        response = self._loop.run_until_complete(self._client.request(method, url, **kw))
+        if check:
+            self._check(response)
+        return response
+
+    def _check(self, response: httpx.Response) -> None:
+        routed = vendor_of(response.request.url, self.app)
+        if routed is None or response.request.method == "HEAD":
+            return
+        vendor, path = routed
+        if not response.headers.get("content-type", "").startswith("application/json"):
+            raise ContractError(f"{vendor} answered {path} with non-JSON "
+                                f"{response.headers.get('content-type')!r}")
+        name = CONTRACTS.check_response(vendor, response.request.method, path,
+                                        response.status_code, response.json())
+        self.checked.append(name)
+
+    def get(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("GET", url, **kw)
+
+    def post(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("POST", url, **kw)
+
+    def put(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("PUT", url, **kw)
+
+    def delete(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kw)
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._client.aclose())
+        self._loop.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(DOC_TIME)
+
+
+@pytest.fixture
+def app(clock):
+    return create_app(seed=0, clock=clock)
+
+
+@pytest.fixture
+def client(app) -> Iterator[MockClient]:
+    c = MockClient(app)
+    yield c
+    c.close()
+
+
+class Receiver:
+    """A real HTTP endpoint on loopback that records what is POSTed to it (webhooks)."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.requests: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length)
+                outer.requests.append({"path": self.path, "headers": dict(self.headers),
+                                       "body": body})
+                self.send_response(outer.status)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/passage"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def json(self, n: int = -1) -> Any:
+        return json.loads(self.requests[n]["body"])
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()

@@ -1,0 +1,63 @@
+"""Gravy fixtures: sandbox credentials, a bearer token, a way to open new connections."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mockserver.core.paths import data_dir
+
+SANDBOX = {"client_id": "gravy-sandbox-client", "client_secret": "gravy-sandbox-secret"}
+PUBLISHABLE = "pk-test-sandbox"
+EXAMPLES = data_dir("fixtures") / "gravy" / "examples"
+DOC_CONNECTION = "conn_789xyz123abc"        # holds seven documented resources
+BILLING_CONNECTION = "conn_abc123xyz789"    # holds the documented billing statement
+
+
+def example(name: str) -> Any:
+    """A documented example, verbatim (fixtures/gravy/examples/<name>.json)."""
+    return json.loads((EXAMPLES / f"{name}.json").read_text())
+
+
+def token_for(client, client_id: str = SANDBOX["client_id"],
+              client_secret: str = SANDBOX["client_secret"]) -> str:
+    r = client.post("/gravy/oauth/token", json={"grant_type": "client_credentials",
+                                                "client_id": client_id,
+                                                "client_secret": client_secret})
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
+
+
+@pytest.fixture
+def token(client) -> str:
+    return token_for(client)
+
+
+@pytest.fixture
+def auth(token) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def intent_body(**overrides: Any) -> dict[str, Any]:
+    """The documented POST /intent-token example with overrides (None removes a key)."""
+    body = copy.deepcopy(example("intent-token.request"))
+    for k, v in overrides.items():
+        if v is None:
+            body.pop(k, None)
+        else:
+            body[k] = v
+    return body
+
+
+def open_connection(client, auth: dict[str, str], **overrides: Any) -> dict[str, Any]:
+    r = client.post("/gravy/intent-token", json=intent_body(**overrides), headers=auth)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def set_status(client, connection_id: str, status: str, **extra: Any):
+    return client.post(f"/__admin/gravy/connections/{connection_id}/status",
+                       json={"status": status, **extra})
