@@ -1,0 +1,61 @@
+from mockserver.core.journal import Call, Journal, redact_body, redact_headers
+
+from ..gravy.conftest import token_for
+
+
+def _call(n, **kw):
+    base = dict(id=n, time="t", vendor="gravy", method="GET", path=f"/p/{n}", status=200)
+    base.update(kw)
+    return Call(**base)
+
+
+def test_journal_reads_like_unittest_mock():
+    j = Journal(maxlen=3)
+    assert not j.called and j.call_count == 0
+    for n in range(5):
+        j.record(_call(n))
+    assert j.called and j.call_count == 3          # bounded: the oldest fell off
+    assert [c.id for c in j.calls] == [2, 3, 4]    # oldest first, like respx.calls
+    assert j.last.id == 4
+    assert [c.id for c in j.filter(path="/p/*")] == [4, 3, 2]  # newest first
+
+
+def test_filters_and_tenant_clear():
+    j = Journal()
+    j.record(_call(1, tenant="a", status=401))
+    j.record(_call(2, tenant="b", method="POST"))
+    assert [c.id for c in j.filter(status=401)] == [1]
+    assert [c.id for c in j.filter(method="post")] == [2]
+    assert [c.id for c in j.filter(tenant="b")] == [2]
+    j.clear("a")
+    assert [c.id for c in j.calls] == [2]
+
+
+def test_secrets_are_redacted():
+    h = redact_headers([(b"Authorization", b"Bearer x"), (b"Hash", b"abc"), (b"Accept", b"*/*")])
+    assert h == {"authorization": "[redacted]", "hash": "[redacted]", "accept": "*/*"}
+    assert "s3cret" not in redact_body(b'{"client_id":"a","client_secret":"s3cret"}',
+                                       "application/json")
+    assert "s3cret" not in redact_body(b"client_id=a&client_secret=s3cret",
+                                       "application/x-www-form-urlencoded")
+
+
+def test_requests_are_journaled_and_filterable(client, app):
+    token_for(client)
+    client.get("/gravy/connections", headers={"Authorization": "Bearer nope"})
+    last = app.journal.last
+    assert (last.vendor, last.method, last.path, last.status) == ("gravy", "GET", "/connections", 401)
+    listed = client.get("/__admin/requests", params={"status": 401}).json()
+    assert listed["total"] == 1 and listed["requests"][0]["path"] == "/connections"
+    token_call = client.get("/__admin/requests", params={"path": "/oauth/token"}).json()
+    entry = token_call["requests"][0]
+    assert entry["tenant"] == "default"
+    assert "gravy-sandbox-secret" not in entry["request"]["body"]
+    assert entry["response"]["body"].startswith('{"access_token"')
+    assert client.delete("/__admin/requests").status_code == 204
+    assert client.get("/__admin/requests").json()["total"] == 0
+
+
+def test_admin_calls_are_not_journaled(client, app):
+    client.get("/__admin/health")
+    assert not app.journal.called
