@@ -1,0 +1,152 @@
+"""Command line: ``mockserver serve``.
+
+Heavy imports (uvicorn, the app) happen inside ``serve`` so that ``--help`` and
+argument errors are instant and start-up stays well under the 1 s budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+# flag dest -> (environment variable, type, default)
+OPTIONS: dict[str, tuple[str, type, object]] = {
+    "host": ("MOCKSERVER_HOST", str, "127.0.0.1"),
+    "port": ("MOCKSERVER_PORT", int, 8080),
+    "seed": ("MOCKSERVER_SEED", int, 0),
+    "fixtures": ("MOCKSERVER_FIXTURES", str, None),
+    "admin_token": ("MOCKSERVER_ADMIN_TOKEN", str, None),
+    "journal_size": ("MOCKSERVER_JOURNAL_SIZE", int, 10000),
+    "log_level": ("MOCKSERVER_LOG_LEVEL", str, "warning"),
+}
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mockserver",
+        description="Mock server of the Gravy Connect, Gravitec, Groove and Integry APIs.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser(
+        "serve",
+        help="run the HTTP server",
+        description="Run the HTTP server. Every option can also come from its "
+        "environment variable; a flag wins over the environment.",
+    )
+    # Defaults are None so that parse_args can tell "not given" from "given".
+    serve.add_argument("--host", help="interface to bind [MOCKSERVER_HOST; 127.0.0.1]")
+    serve.add_argument("--port", type=int, help="port to bind, 0 picks a free one [MOCKSERVER_PORT; 8080]")
+    serve.add_argument("--seed", type=int, help="seed of the generated fixture data [MOCKSERVER_SEED; 0]")
+    serve.add_argument("--fixtures", metavar="DIR", help="fixtures directory [MOCKSERVER_FIXTURES; bundled]")
+    serve.add_argument(
+        "--admin-token", metavar="T", help="require X-Admin-Token on /__admin [MOCKSERVER_ADMIN_TOKEN; open]"
+    )
+    serve.add_argument(
+        "--journal-size", type=int, metavar="N", help="requests kept in the journal [MOCKSERVER_JOURNAL_SIZE; 10000]"
+    )
+    serve.add_argument(
+        "--log-level", choices=LOG_LEVELS, help="uvicorn log level; info adds an access log [MOCKSERVER_LOG_LEVEL; warning]"
+    )
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> argparse.Namespace:
+    """Parse ``argv`` with precedence flag > environment > default."""
+    env = os.environ if env is None else env
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        parser.exit(2)
+    for dest, (var, kind, default) in OPTIONS.items():
+        if getattr(args, dest) is not None:
+            continue
+        raw = env.get(var, "")
+        if raw == "":  # an empty variable means unset, as in most shells' ${VAR:-default}
+            setattr(args, dest, default)
+            continue
+        try:
+            value = kind(raw)
+        except ValueError:
+            parser.error(f"{var}={raw!r} is not a valid {kind.__name__}")
+        if dest == "log_level" and value not in LOG_LEVELS:
+            parser.error(f"{var}={raw!r} is not one of {', '.join(LOG_LEVELS)}")
+        setattr(args, dest, value)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"port {args.port} is out of range 0-65535")
+    if args.journal_size < 0:
+        parser.error("journal size must not be negative")
+    return args
+
+
+def _bind(host: str, port: int):
+    import socket
+
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, addr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        # Same as uvicorn: a restart must not fail on connections in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        # Listen now, so clients that connect right after the banner wait in the
+        # backlog instead of being refused before uvicorn takes the socket.
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mockserver import create_app
+
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as exc:
+        print(f"mockserver: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        app = create_app(
+            seed=args.seed,
+            fixtures=args.fixtures,
+            admin_token=args.admin_token,
+            journal_size=args.journal_size,
+        )
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            log_level=args.log_level,
+            access_log=args.log_level in ("info", "debug", "trace"),
+            timeout_graceful_shutdown=5,
+        )
+        config.load()  # import protocol classes before the banner, not after
+        server = uvicorn.Server(config)
+        port = sock.getsockname()[1]
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(f"mockserver listening on http://{host}:{port}", flush=True)
+        # After a graceful shutdown uvicorn re-raises the signal that caused it:
+        # SIGTERM then ends the process as killed by it, SIGINT arrives here.
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        sock.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2  # unreachable: argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

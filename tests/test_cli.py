@@ -1,0 +1,240 @@
+"""The command line: flag > environment > default, and a real server process."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mockserver.cli import parse_args
+
+REPO = Path(__file__).resolve().parents[1]
+BANNER = re.compile(r"mockserver listening on http://127\.0\.0\.1:(\d+)")
+
+
+# --- parser: no server ---------------------------------------------------------
+
+
+def test_defaults():
+    args = parse_args(["serve"], env={})
+    assert args.command == "serve"
+    assert (args.host, args.port, args.seed) == ("127.0.0.1", 8080, 0)
+    assert args.fixtures is None
+    assert args.admin_token is None
+    assert args.journal_size == 10000
+
+
+ENV = {
+    "MOCKSERVER_HOST": "0.0.0.0",
+    "MOCKSERVER_PORT": "9001",
+    "MOCKSERVER_SEED": "7",
+    "MOCKSERVER_FIXTURES": "/env/fixtures",
+    "MOCKSERVER_ADMIN_TOKEN": "env-token",
+    "MOCKSERVER_JOURNAL_SIZE": "50",
+}
+
+
+def test_env_over_default():
+    args = parse_args(["serve"], env=ENV)
+    assert (args.host, args.port, args.seed) == ("0.0.0.0", 9001, 7)
+    assert args.fixtures == "/env/fixtures"
+    assert args.admin_token == "env-token"
+    assert args.journal_size == 50
+
+
+def test_flag_over_env():
+    argv = [
+        "serve", "--host", "::1", "--port", "0", "--seed", "3", "--fixtures", "/flag/fixtures",
+        "--admin-token", "flag-token", "--journal-size", "5",
+    ]  # fmt: skip
+    args = parse_args(argv, env=ENV)
+    assert (args.host, args.port, args.seed) == ("::1", 0, 3)
+    assert args.fixtures == "/flag/fixtures"
+    assert args.admin_token == "flag-token"
+    assert args.journal_size == 5
+
+
+def test_flags_and_env_mix_per_option():
+    args = parse_args(["serve", "--port", "1234"], env={"MOCKSERVER_PORT": "9", "MOCKSERVER_SEED": "42"})
+    assert (args.port, args.seed, args.host) == (1234, 42, "127.0.0.1")
+
+
+def test_empty_env_var_is_unset():
+    args = parse_args(["serve"], env={"MOCKSERVER_PORT": "", "MOCKSERVER_ADMIN_TOKEN": ""})
+    assert args.port == 8080
+    assert args.admin_token is None
+
+
+@pytest.mark.parametrize(
+    "argv, env",
+    [
+        (["serve"], {"MOCKSERVER_PORT": "eighty"}),
+        (["serve"], {"MOCKSERVER_SEED": "1.5"}),
+        (["serve", "--port", "x"], {}),
+        (["serve", "--port", "70000"], {}),
+        (["serve"], {"MOCKSERVER_PORT": "-1"}),
+        (["serve", "--bogus"], {}),
+        (["frobnicate"], {}),
+        ([], {}),
+    ],
+)
+def test_bad_input_exits_2(argv, env, capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv, env=env)
+    assert exc.value.code == 2
+    assert capsys.readouterr().err  # says why
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["serve", "--help"]])
+def test_help(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv, env={})
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: mockserver" in out
+    if argv[0] == "serve":
+        for flag in ("--host", "--port", "--seed", "--fixtures", "--admin-token", "--journal-size"):
+            assert flag in out
+
+
+# --- a real process -------------------------------------------------------------
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKSERVER_")}
+    # Importable from the work tree even when the project is not installed.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def _first_line(proc: subprocess.Popen, timeout: float) -> str:
+    """stdout's first line, without blocking the test forever on a hung child."""
+    box: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: box.put(proc.stdout.readline()), daemon=True).start()
+    try:
+        return box.get(timeout=timeout)
+    except queue.Empty:
+        pytest.fail(f"no stdout line within {timeout} s")
+
+
+def _wait_healthy(url: str, deadline: float) -> httpx.Response:
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError as exc:
+            last = exc
+            time.sleep(0.02)
+    pytest.fail(f"{url} not reachable in time: {last!r}")
+
+
+def _stop(proc: subprocess.Popen, sig: signal.Signals = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _serve_and_probe(
+    argv: list[str], env: dict[str, str], tmp_path: Path, stop: signal.Signals = signal.SIGTERM
+) -> str:
+    stderr = (tmp_path / "stderr.txt").open("w+")
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", *argv],
+        cwd=tmp_path,  # not the repo: the process must not depend on its cwd
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    try:
+        line = _first_line(proc, timeout=10)
+        stderr.seek(0)
+        diag = stderr.read()
+        match = BANNER.fullmatch(line.rstrip("\n"))
+        assert match, f"first line {line!r}; stderr:\n{diag}"
+        port = int(match.group(1))
+        assert 0 < port < 65536
+
+        resp = _wait_healthy(f"http://127.0.0.1:{port}/__admin/health", deadline=start + 10)
+        elapsed = time.monotonic() - start
+        assert resp.status_code == 200
+        assert resp.json() == {"status": "ok"}
+        # The contract says under 1 s; 5 s leaves room for a loaded CI machine.
+        assert elapsed < 5, f"first response after {elapsed:.2f} s"
+    finally:
+        _stop(proc, stop)
+        stderr.seek(0)
+        diag = stderr.read()
+        stderr.close()
+    # uvicorn shuts down gracefully, then re-raises the signal: SIGTERM ends the
+    # process as killed by it (exit 143 in a shell), SIGINT becomes exit 130.
+    assert proc.returncode == {signal.SIGTERM: -signal.SIGTERM, signal.SIGINT: 130}[stop], diag
+    assert "Traceback" not in diag, diag
+    return diag
+
+
+def test_serve_port_zero_flag(tmp_path):
+    _serve_and_probe(["serve", "--port", "0"], _child_env(), tmp_path)
+
+
+def test_serve_port_zero_env(tmp_path):
+    _serve_and_probe(["serve"], _child_env(MOCKSERVER_PORT="0", MOCKSERVER_HOST="127.0.0.1"), tmp_path)
+
+
+def test_flag_beats_env_in_process(tmp_path):
+    # The env value is never read when the flag is given, so garbage there is harmless.
+    _serve_and_probe(["serve", "--port", "0"], _child_env(MOCKSERVER_PORT="not-a-port"), tmp_path)
+
+
+def test_ctrl_c_exits_130_without_traceback(tmp_path):
+    _serve_and_probe(["serve", "--port", "0"], _child_env(), tmp_path, stop=signal.SIGINT)
+
+
+def test_port_in_use_fails_cleanly(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "mockserver", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=_child_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert proc.returncode == 1
+    assert "listening" not in proc.stdout
+    assert str(port) in proc.stderr
+
+
+def test_module_and_help_entry_points(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "mockserver", "serve", "--help"],
+        cwd=tmp_path,
+        env=_child_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "--admin-token" in proc.stdout
