@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
@@ -138,3 +142,54 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.close()
+
+
+class LiveServer:
+    """`python -m mockserver serve --port 0` in a real process, and a contract-checking client."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "mockserver", "serve", "--port", "0"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                     text=True)
+        line = self.proc.stdout.readline().strip()
+        prefix = "mockserver listening on "
+        if not line.startswith(prefix):
+            self.proc.kill()
+            raise RuntimeError(f"unexpected first line {line!r}: {self.proc.stderr.read()}")
+        self.url = line[len(prefix):]
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if self.http.get("/__admin/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        response = self.http.request(method, url, **kw)
+        path = response.request.url.path
+        host = kw.get("headers", {}).get("Host") or kw.get("headers", {}).get("host")
+        if not path.startswith("/__admin"):
+            vendor, vpath = ("gravy", path) if host else (path.split("/")[1],
+                                                          "/" + path.split("/", 2)[2])
+            CONTRACTS.check_response(vendor, method, vpath, response.status_code, response.json())
+        return response
+
+    def close(self) -> None:
+        self.http.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def live() -> Iterator[LiveServer]:
+    server = LiveServer()
+    yield server
+    server.close()
