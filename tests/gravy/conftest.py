@@ -12,14 +12,22 @@ from mockserver.core.paths import data_dir
 
 SANDBOX = {"client_id": "gravy-sandbox-client", "client_secret": "gravy-sandbox-secret"}
 PUBLISHABLE = "pk-test-sandbox"
-EXAMPLES = data_dir("fixtures") / "gravy" / "examples"
+DOCUMENTED = data_dir("fixtures") / "gravy" / "documented"
 DOC_CONNECTION = "conn_789xyz123abc"        # holds seven documented resources
 BILLING_CONNECTION = "conn_abc123xyz789"    # holds the documented billing statement
 
 
+def documented(name: str) -> Any:
+    """A documented example, verbatim (fixtures/gravy/documented/<name>.json)."""
+    return json.loads((DOCUMENTED / f"{name}.json").read_text())
+
+
 def example(name: str) -> Any:
-    """A documented example, verbatim (fixtures/gravy/examples/<name>.json)."""
-    return json.loads((EXAMPLES / f"{name}.json").read_text())
+    """The documented item of a resource (`balances`), else the documented example `name`."""
+    path = DOCUMENTED / f"{name}.list.json"
+    if path.exists():
+        return json.loads(path.read_text())["data"][0]
+    return documented(name)
 
 
 def token_for(client, client_id: str = SANDBOX["client_id"],

@@ -22,7 +22,12 @@ _fake = Faker("en_US")
 
 def load(fixtures_dir: Path) -> dict[str, Any]:
     root = fixtures_dir / "gravy"
-    examples = {p.stem: json.loads(p.read_text()) for p in sorted((root / "examples").glob("*.json"))}
+    documented = {p.stem: json.loads(p.read_text())
+                  for p in sorted((root / "documented").glob("*.json"))}
+    # Each documented resource response shows one item: that item is the fixture.
+    examples = {name[:-len(".list")]: doc["data"][0] for name, doc in documented.items()
+                if name.endswith(".list") and isinstance(doc, dict) and "data" in doc
+                and name != "connections.list"}
     return {
         "examples": examples,
         "connections": json.loads((root / "connections.json").read_text())["connections"],

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Iterable
 
 from ...core.http import dump
@@ -143,6 +144,7 @@ for _k in KINDS:
         _ALIASES[_a] = _k
 
 
+@lru_cache(maxsize=4096)  # every request resolves one; spellings are few
 def kind_for(segment: str) -> Kind | None:
     """Any spelling of a resource (kebab, camel, snake, singular) to its kind."""
     return _ALIASES.get(normalise(segment))
