@@ -18,6 +18,7 @@ from .core.vendor import Context, Vendor
 log = logging.getLogger("mockserver")
 
 ADMIN_PREFIX = "/__admin"
+MAX_JOURNAL_BODY = 32 * 1024  # per entry, so 10,000 entries stay a few hundred MB at worst
 
 
 def default_vendors() -> list[Vendor]:
@@ -115,8 +116,8 @@ class MockServer:
                 tenant=scope["state"].get("tenant"),
                 duration_ms=(perf_counter() - started) * 1000.0,
                 request_headers=redact_headers(headers),
-                request_body=redact_body(b"".join(req_body), ctype),
-                response_body=b"".join(resp_body),
+                request_body=redact_body(b"".join(req_body)[:MAX_JOURNAL_BODY], ctype),
+                response_body=b"".join(resp_body)[:MAX_JOURNAL_BODY],
             ))
 
 
