@@ -70,7 +70,8 @@ def generate(kind: Kind, connection_id: str, count: int, seed: int, newest: date
     make = _MAKERS[kind.slug]
     for n, off in enumerate(offsets, start=len(items) + 1):
         created = newest - timedelta(seconds=off)
-        updated = created + timedelta(seconds=r.randrange(0, 20 * 86400))
+        # Never updated after the data was read (the newest instant of the set).
+        updated = min(created + timedelta(seconds=r.randrange(0, 20 * 86400)), newest)
         item = make(r, connection_id, created, n)
         item["createdAt"] = stamp(created, millis)
         item["updatedAt"] = stamp(updated, millis)

@@ -252,7 +252,7 @@ async def validate_intent_token(g: Gravy, request: Request) -> RawJSON:
 async def list_connections(g: Gravy, request: Request) -> RawJSON:
     tenant = g.auth.require_bearer(request)
     q = validate(CONNECTIONS_DTO, query(request))
-    page, limit = q.get("page", 1), q.get("limit", 20)
+    page, limit = int(q.get("page", 1)), int(q.get("limit", 20))  # 1e20 passes IsInt
     rows = g.store(tenant).sorted_connections(q.get("sortBy", "createdAt"),
                                               q.get("sortOrder", "desc"))
     for field in ("status", "integrationId", "userId"):
@@ -298,7 +298,7 @@ async def list_resource(g: Gravy, request: Request) -> RawJSON:
     rs: ResourceSet | None = g.store(tenant).resource_set(conn, kind)
     if rs is None:
         raise not_found(f"No {kind.name} data available for connection {conn.id}")
-    page, limit = q.get("page", 1), q.get("limit", 20)
+    page, limit = int(q.get("page", 1)), int(q.get("limit", 20))  # 1e20 passes IsInt
     selected = rs.select(kind, q)
     window = selected[(page - 1) * limit: page * limit]
     return envelope([rs.encoded[n] for n in window],

@@ -170,7 +170,7 @@ def _sort_key(item: dict, field: str) -> Any:
     value = item.get(field)
     if value is None and field == "title":
         value = item.get("name")  # resources without a title sort by their display name
-    return value.casefold() if isinstance(value, str) else value
+    return value.lower() if isinstance(value, str) else value
 
 
 class ResourceSet:
@@ -210,10 +210,10 @@ class ResourceSet:
             if op in ("from", "to"):
                 col = [_epoch(get_path(i, path)) for i in self.items]
             elif op in ("contains", "iequals", "search"):
-                col = [(str(v).casefold() if v is not None else None)
+                col = [(str(v).lower() if v is not None else None)
                        for v in (get_path(i, path) for i in self.items)]
             elif op == "anyContains":
-                col = [[str(x).casefold() for x in (get_path(i, path) or [])] for i in self.items]
+                col = [[str(x).lower() for x in (get_path(i, path) or [])] for i in self.items]
             else:
                 col = [get_path(i, path) for i in self.items]
             self._cols[key] = col
@@ -222,18 +222,18 @@ class ResourceSet:
     def predicate(self, f: Filter, value: Any) -> Callable[[int], bool]:
         op = f.op
         if op == "search":
-            needle = value.casefold()
+            needle = value.lower()
             cols = [self.column("search", p) for p in f.fields]
             return lambda n: any(c[n] is not None and needle in c[n] for c in cols)
         col = self.column(op, f.fields[0])
         if op == "contains":
-            needle = value.casefold()
+            needle = value.lower()
             return lambda n: col[n] is not None and needle in col[n]
         if op == "iequals":
-            needle = value.casefold()
+            needle = value.lower()
             return lambda n: col[n] == needle
         if op == "anyContains":
-            needle = value.casefold()
+            needle = value.lower()
             return lambda n: any(needle in a for a in col[n])
         if op in ("enum", "bool"):
             return lambda n: col[n] == value

@@ -1,0 +1,411 @@
+"""POST /intent-token, GET /intent-token?shortCode=, POST /intent-token/validate."""
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+
+import jwt
+import pytest
+
+from mockserver.vendors.gravy.handlers import INTENT_DTO
+
+from .conftest import PUBLISHABLE, example, intent_body, open_connection, token_for
+
+DOC_EPOCH = int(datetime.fromisoformat("2024-01-15T10:30:00+00:00").timestamp())
+UNAUTHORIZED = {"statusCode": 401, "message": "Unauthorized"}
+INVALID_INTENT = {"statusCode": 401, "message": "Invalid or expired intent token",
+                  "error": "Unauthorized"}
+INTENT_NOT_FOUND = {"statusCode": 404, "message": "Intent token not found", "error": "Not Found"}
+BRANDING_KEYS = {"integrationName", "colorPrimary", "colorBackground", "colorCardBackground",
+                 "colorText", "colorTextSecondary"}
+
+
+def validation(*errors: tuple[str, dict[str, str]]) -> dict:
+    """The ValidationPipe body for (property, constraints) pairs, in order."""
+    return {"statusCode": 400,
+            "message": [m for _, c in errors for m in c.values()],
+            "error": "Bad Request", "errorCode": "VALIDATION_001",
+            "details": [{"property": p, "constraints": c} for p, c in errors]}
+
+
+def total(client, auth) -> int:
+    r = client.get("/gravy/connections?limit=1", headers=auth)
+    assert r.status_code == 200
+    return r.json()["meta"]["total"]
+
+
+def claims(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+# -- creating an intent token ----------------------------------------------------------------
+def test_documented_request_gets_documented_shape(client, auth):
+    request = example("intent-token.request")
+    r = client.post("/gravy/intent-token", json=request, headers=auth)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    documented = example("intent-token.response")
+    assert set(body) == set(documented)
+    assert set(body["branding"]) == set(documented["branding"]) == BRANDING_KEYS
+    assert body["branding"]["integrationName"] == "Audible"
+    assert body["debug"] is request["debug"]
+    assert re.fullmatch(r"\d{10}", body["shortToken"])
+    assert str(uuid.UUID(body["connectionId"])) == body["connectionId"]
+    assert body["intentToken"].startswith("eyJ") and body["intentToken"].count(".") == 2
+
+
+def test_debug_is_echoed(client, auth):
+    assert open_connection(client, auth, debug=True)["debug"] is True
+    assert open_connection(client, auth, debug=False)["debug"] is False
+
+
+def test_each_intent_is_a_new_connection_with_its_own_codes(client, auth):
+    a, b = open_connection(client, auth), open_connection(client, auth)
+    assert a["connectionId"] != b["connectionId"]
+    assert a["shortToken"] != b["shortToken"]
+    assert a["intentToken"] != b["intentToken"]
+
+
+@pytest.mark.parametrize("slug", ["airbnb", "audible", "expedia", "kindle", "marriott",
+                                  "spotify", "xfinity"])
+def test_branding_of_every_integration(client, auth, slug):
+    integration = client.get(f"/gravy/integrations/{slug}").json()
+    created = open_connection(client, auth, integrationId=slug)
+    assert set(created["branding"]) == BRANDING_KEYS
+    assert created["branding"]["integrationName"] == integration["name"]
+    conn = client.get(f"/gravy/connections/{created['connectionId']}", headers=auth).json()
+    assert conn["integrationId"] == slug
+
+
+def test_publishable_key_is_accepted(client, auth):
+    r = client.post("/gravy/intent-token", json=intent_body(),
+                    headers={"Authorization": f"Publishable {PUBLISHABLE}"})
+    assert r.status_code == 201, r.text
+    cid = r.json()["connectionId"]
+    # it lands in the default tenant, visible to the sandbox bearer
+    assert client.get(f"/gravy/connections/{cid}", headers=auth).status_code == 200
+
+
+@pytest.mark.parametrize("header", [
+    "Publishable pk-test-unknown", "Publishable ", "Publishable gravy-sandbox-client",
+    "Bearer not-a-token", "Basic Z3Jhdnktc2FuZGJveC1jbGllbnQ6Z3Jhdnktc2FuZGJveC1zZWNyZXQ=", None,
+], ids=["unknown-pk", "empty-pk", "client-id-as-pk", "bad-bearer", "basic", "none"])
+def test_unauthenticated_is_401_and_creates_nothing(client, auth, header):
+    before = total(client, auth)
+    headers = {"Authorization": header} if header is not None else {}
+    r = client.post("/gravy/intent-token", json=intent_body(), headers=headers)
+    assert r.status_code == 401
+    assert r.json() == UNAUTHORIZED
+    assert total(client, auth) == before
+
+
+def test_guard_runs_before_validation(client):
+    r = client.post("/gravy/intent-token", json={"foo": 1})
+    assert r.status_code == 401
+    assert r.json() == UNAUTHORIZED
+
+
+def test_intent_token_is_a_jwt_with_the_session(client, auth):
+    request = intent_body()
+    created = open_connection(client, auth)
+    payload = claims(created["intentToken"])
+    assert jwt.get_unverified_header(created["intentToken"])["alg"] == "HS256"
+    assert payload["sessionId"] == created["connectionId"]
+    assert payload["resources"] == request["resources"]
+    assert payload["returnUrl"] == request["returnUrl"]
+    assert payload["products"] == request["products"]
+    assert payload["exp"] == DOC_EPOCH + 3600
+
+
+def test_intent_token_exp_follows_the_mock_clock(client, auth):
+    client.post("/__admin/clock", json={"advance": 1000})
+    created = open_connection(client, auth, returnUrl="https://app.example/done")
+    payload = claims(created["intentToken"])
+    assert payload["exp"] == DOC_EPOCH + 1000 + 3600
+    assert payload["returnUrl"] == "https://app.example/done"
+
+
+def test_x_passage_earn_is_accepted_and_ignored(client, auth):
+    r = client.post("/gravy/intent-token", json=intent_body(),
+                    headers={**auth, "x-passage-earn": "whatever"})
+    assert r.status_code == 201, r.text
+    assert set(r.json()) == set(example("intent-token.response"))
+
+
+@pytest.mark.parametrize("drop", ["products", "operations", "webhookUrl"])
+def test_optional_fields(client, auth, drop):
+    r = client.post("/gravy/intent-token", json=intent_body(**{drop: None}), headers=auth)
+    assert r.status_code == 201, r.text
+
+
+def test_products_absent_gives_empty_products_claim(client, auth):
+    created = open_connection(client, auth, products=None, operations=None)
+    assert claims(created["intentToken"])["products"] == []
+
+
+def test_creates_a_pending_connection_with_requested_resources(client, auth):
+    created = open_connection(client, auth)
+    r = client.get(f"/gravy/connections/{created['connectionId']}", headers=auth)
+    assert r.status_code == 200
+    conn = r.json()
+    assert conn["id"] == created["connectionId"]
+    assert conn["status"] == "pending"
+    assert conn["integrationId"] == "audible"
+    assert conn["userId"] == "123"
+    assert conn["createdAt"] == conn["updatedAt"] == "2024-01-15T10:30:00.000Z"
+    assert [(x["type"], x["operation"], x["status"]) for x in conn["resources"]] == [
+        ("readingHistory", "read", "pending"),
+        ("accountBalance", "read", "pending"),
+        ("accountBalance", "write", "pending"),
+    ]
+    for res in conn["resources"]:
+        assert res["startedAt"] is None and res["completedAt"] is None
+    base = f"http://mock.test/gravy/connections/{conn['id']}"
+    assert conn["resources"][0]["url"] == f"{base}/reading-history"
+    assert conn["resources"][1]["url"] == f"{base}/balances"
+
+
+def test_creating_adds_one_to_the_connection_count(client, auth):
+    before = total(client, auth)
+    open_connection(client, auth)
+    assert total(client, auth) == before + 1
+
+
+# -- validation (class-validator, whitelist + forbidNonWhitelisted) --------------------------
+def test_unknown_top_level_key(client, auth):
+    r = client.post("/gravy/intent-token", json=intent_body(foo="bar"), headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(
+        ("foo", {"whitelistValidation": "property foo should not exist"}))
+
+
+def test_unknown_nested_prompt_key(client, auth):
+    prompts = [{"name": "roast", "value": "v", "foo": 1}]
+    r = client.post("/gravy/intent-token", json=intent_body(prompts=prompts), headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(
+        ("prompts.0.foo", {"whitelistValidation": "prompts.0.property foo should not exist"}))
+
+
+def test_nested_prompt_missing_value(client, auth):
+    r = client.post("/gravy/intent-token", json=intent_body(prompts=[{"name": "roast"}]),
+                    headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(
+        ("prompts.0.value", {"isNotEmpty": "prompts.0.value should not be empty",
+                             "isString": "prompts.0.value must be a string"}))
+
+
+def test_wrong_types(client, auth):
+    body = intent_body(debug="yes", resources=[], prompts="x", integrationId=5)
+    r = client.post("/gravy/intent-token", json=body, headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(
+        ("integrationId", {"isString": "integrationId must be a string"}),
+        ("prompts", {"isArray": "prompts must be an array",
+                     "nestedValidation": "nested property prompts must be either object or array"}),
+        ("debug", {"isBoolean": "debug must be a boolean value"}),
+        ("resources", {"isObject": "resources must be an object"}),
+    )
+
+
+def test_wrong_types_match_the_dto_messages(client, auth):
+    """The messages are the ones INTENT_DTO declares (guards the DTO and the handler agreeing)."""
+    body = intent_body(sessionArgs="x", captureScreenshot=1, returnUrl=7, webhookUrl=False,
+                       products="history", userId="")
+    r = client.post("/gravy/intent-token", json=body, headers=auth)
+    assert r.status_code == 400
+    expected = INTENT_DTO.validate(body)[1]
+    assert r.json() == validation(*expected)
+    assert r.json()["message"] == [
+        "each value in products must be a string", "products must be an array",
+        "userId should not be empty",
+        "sessionArgs must be an object", "captureScreenshot must be a boolean value",
+        "returnUrl must be a string", "webhookUrl must be a string",
+    ]
+
+
+def test_missing_required_fields(client, auth):
+    r = client.post("/gravy/intent-token", json={}, headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(
+        ("integrationId", {"isNotEmpty": "integrationId should not be empty",
+                           "isString": "integrationId must be a string"}),
+        ("userId", {"isNotEmpty": "userId should not be empty",
+                    "isString": "userId must be a string"}),
+        ("prompts", {"isArray": "prompts must be an array"}),
+        ("sessionArgs", {"isObject": "sessionArgs must be an object"}),
+        ("debug", {"isBoolean": "debug must be a boolean value"}),
+        ("captureScreenshot", {"isBoolean": "captureScreenshot must be a boolean value"}),
+        ("resources", {"isObject": "resources must be an object"}),
+        ("returnUrl", {"isString": "returnUrl must be a string"}),
+    )
+
+
+def test_one_missing_field(client, auth):
+    r = client.post("/gravy/intent-token", json=intent_body(userId=None), headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(
+        ("userId", {"isNotEmpty": "userId should not be empty",
+                    "isString": "userId must be a string"}))
+
+
+def test_unknown_integration_is_404(client, auth):
+    r = client.post("/gravy/intent-token", json=intent_body(integrationId="myspace"),
+                    headers=auth)
+    assert r.status_code == 404
+    assert r.json() == {"statusCode": 404, "message": "Integration myspace not found",
+                        "error": "Not Found"}
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"body": intent_body(foo=1)},
+    {"body": intent_body(integrationId="myspace")},
+    {"body": intent_body(debug="yes")},
+    {"body": {}},
+    {"content": b'{"integrationId": "audible",', "ctype": "application/json"},
+    {"content": b"integrationId=audible", "ctype": "application/x-www-form-urlencoded"},
+], ids=["unknown-key", "unknown-integration", "wrong-type", "empty", "bad-json", "form"])
+def test_rejected_requests_never_change_state(client, auth, kwargs):
+    before = total(client, auth)
+    first_page = client.get("/gravy/connections", headers=auth).json()["data"]
+    if "body" in kwargs:
+        r = client.post("/gravy/intent-token", json=kwargs["body"], headers=auth)
+    else:
+        r = client.post("/gravy/intent-token", content=kwargs["content"],
+                        headers={**auth, "content-type": kwargs["ctype"]})
+    assert r.status_code in (400, 404), r.text
+    assert total(client, auth) == before
+    assert client.get("/gravy/connections", headers=auth).json()["data"] == first_page
+
+
+# -- GET /intent-token?shortCode= ------------------------------------------------------------
+def test_short_code_lookup(client, auth):
+    created = open_connection(client, auth)
+    r = client.get(f"/gravy/intent-token?shortCode={created['shortToken']}", headers=auth)
+    assert r.status_code == 200
+    assert r.json() == {"intentToken": created["intentToken"],
+                        "sessionId": created["connectionId"],
+                        "resources": intent_body()["resources"],
+                        "returnUrl": intent_body()["returnUrl"]}
+
+
+def test_short_code_unknown_is_404(client, auth):
+    open_connection(client, auth)
+    r = client.get("/gravy/intent-token?shortCode=0000000000", headers=auth)
+    assert r.status_code == 404
+    assert r.json() == INTENT_NOT_FOUND
+
+
+def test_short_code_missing_is_validation_error(client, auth):
+    r = client.get("/gravy/intent-token", headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(
+        ("shortCode", {"isNotEmpty": "shortCode should not be empty",
+                       "isString": "shortCode must be a string"}))
+
+
+def test_short_code_needs_a_bearer(client, auth):
+    created = open_connection(client, auth)
+    r = client.get(f"/gravy/intent-token?shortCode={created['shortToken']}")
+    assert r.status_code == 401
+    assert r.json() == UNAUTHORIZED
+
+
+def test_short_code_expires_with_the_intent_token(client, auth):
+    created = open_connection(client, auth)
+    client.post("/__admin/clock", json={"advance": 3599})
+    url = f"/gravy/intent-token?shortCode={created['shortToken']}"
+    fresh = {"Authorization": f"Bearer {token_for(client)}"}
+    assert client.get(url, headers=fresh).status_code == 200
+    client.post("/__admin/clock", json={"advance": 2})
+    r = client.get(url, headers=fresh)
+    assert r.status_code == 404
+    assert r.json() == INTENT_NOT_FOUND
+
+
+# -- POST /intent-token/validate -------------------------------------------------------------
+def test_validate(client, auth):
+    created = open_connection(client, auth)
+    r = client.post("/gravy/intent-token/validate", json={"intentToken": created["intentToken"]},
+                    headers=auth)
+    assert r.status_code == 201
+    assert r.json() == {"valid": True, "sessionId": created["connectionId"],
+                        "connectionId": created["connectionId"], "integrationId": "audible",
+                        "resources": intent_body()["resources"],
+                        "returnUrl": intent_body()["returnUrl"], "exp": DOC_EPOCH + 3600}
+
+
+@pytest.mark.parametrize("bad", ["garbage", "a.b.c",
+                                 jwt.encode({"sessionId": "x", "exp": DOC_EPOCH + 99},
+                                            "not-the-secret-of-the-mock-000000", algorithm="HS256")],
+                         ids=["garbage", "dots", "foreign-jwt"])
+def test_validate_garbage_is_401(client, auth, bad):
+    r = client.post("/gravy/intent-token/validate", json={"intentToken": bad}, headers=auth)
+    assert r.status_code == 401
+    assert r.json() == INVALID_INTENT
+
+
+def test_validate_tampered_token_is_401(client, auth):
+    created = open_connection(client, auth)
+    head, payload, sig = created["intentToken"].split(".")
+    forged = jwt.encode({**claims(created["intentToken"]), "sessionId": "conn_789xyz123abc"},
+                        "guessed-secret-guessed-secret-000", algorithm="HS256")
+    flipped = ("B" if sig[0] == "A" else "A") + sig[1:]
+    for token in (forged, f"{head}.{payload}.{flipped}"):
+        r = client.post("/gravy/intent-token/validate", json={"intentToken": token},
+                        headers=auth)
+        assert r.status_code == 401
+        assert r.json() == INVALID_INTENT
+
+
+def test_validate_expired_is_401(client, auth):
+    created = open_connection(client, auth)
+    client.post("/__admin/clock", json={"advance": 3601})
+    fresh = {"Authorization": f"Bearer {token_for(client)}"}
+    r = client.post("/gravy/intent-token/validate", json={"intentToken": created["intentToken"]},
+                    headers=fresh)
+    assert r.status_code == 401
+    assert r.json() == INVALID_INTENT
+
+
+def test_validate_other_tenants_token_is_401(client, auth):
+    created = open_connection(client, auth)
+    tenant = client.post("/__admin/tenants").json()
+    creds = tenant["credentials"]["gravy"]
+    other = {"Authorization": f"Bearer {token_for(client, creds['clientId'], creds['clientSecret'])}"}
+    r = client.post("/gravy/intent-token/validate", json={"intentToken": created["intentToken"]},
+                    headers=other)
+    assert r.status_code == 401
+    assert r.json() == INVALID_INTENT
+    # and the other way round
+    theirs = open_connection(client, other)
+    r = client.post("/gravy/intent-token/validate", json={"intentToken": theirs["intentToken"]},
+                    headers=auth)
+    assert r.status_code == 401
+    assert r.json() == INVALID_INTENT
+
+
+def test_validate_missing_token_is_validation_error(client, auth):
+    r = client.post("/gravy/intent-token/validate", json={}, headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(
+        ("intentToken", {"isNotEmpty": "intentToken should not be empty",
+                         "isString": "intentToken must be a string"}))
+
+
+def test_validate_unknown_key_is_rejected(client, auth):
+    created = open_connection(client, auth)
+    r = client.post("/gravy/intent-token/validate",
+                    json={"intentToken": created["intentToken"], "foo": 1}, headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(
+        ("foo", {"whitelistValidation": "property foo should not exist"}))
+
+
+def test_validate_needs_a_bearer(client, auth):
+    created = open_connection(client, auth)
+    r = client.post("/gravy/intent-token/validate", json={"intentToken": created["intentToken"]})
+    assert r.status_code == 401
+    assert r.json() == UNAUTHORIZED
