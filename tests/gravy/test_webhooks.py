@@ -404,3 +404,14 @@ def test_admin_body_must_be_json(client, auth):
                     content=b"{nope", headers={"content-type": "application/json"})
     assert r.status_code == 400
     assert r.json() == {"error": "the body must be JSON"}
+
+
+def test_data_read_stays_readable_when_inactive_until_a_retry(client, auth):
+    cid = open_connection(client, auth)["connectionId"]
+    path = f"/gravy/connections/{cid}/reading-history"
+    assert set_status(client, cid, "data_available").status_code == 200
+    assert client.get(path, headers=auth).status_code == 200
+    assert set_status(client, cid, "inactive").json()["transitions"] == ["inactive"]
+    assert client.get(path, headers=auth).status_code == 200
+    assert set_status(client, cid, "connecting").status_code == 200
+    assert client.get(path, headers=auth).status_code == 404

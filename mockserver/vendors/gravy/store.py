@@ -105,7 +105,9 @@ class Connection:
                 "userId": self.userId, "createdAt": self.createdAt, "updatedAt": self.updatedAt}
 
     def readable(self, kind: Kind) -> bool:
-        return self.status in DATA_STATUSES and any(
+        # A completed read stays readable when the connection later goes inactive; a refresh
+        # (data_processing) or retry (connecting) puts the resources back in progress.
+        return any(
             r.kind is kind and r.operation == "read" and r.status == "completed"
             for r in self.resources)
 
