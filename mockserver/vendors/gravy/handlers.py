@@ -88,8 +88,14 @@ def base_url(request: Request) -> str:
 
 
 def original_url(request: Request) -> str:
-    qs = request.scope.get("query_string", b"")
-    path = request.scope["vendor_path"]
+    """Express's originalUrl: the raw (still percent-encoded) path and query, after the prefix."""
+    scope = request.scope
+    raw = scope.get("raw_path")
+    if raw:
+        path = raw.decode("latin-1").split("?", 1)[0][len(scope.get("root_path", "")):] or "/"
+    else:
+        path = scope["vendor_path"]
+    qs = scope.get("query_string", b"")
     return path + ("?" + qs.decode("latin-1") if qs else "")
 
 

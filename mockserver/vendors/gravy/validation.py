@@ -80,33 +80,65 @@ def EachString() -> Rule:
                 "each value in $property must be a string")
 
 
+# validator.js isISO8601 (what @IsDateString() runs), verbatim: it only checks the shape.
 _ISO = re.compile(
-    r"[+-]?\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?"
-    r"([T ]([01]\d|2[0-3])(:[0-5]\d)?(:[0-5]\d([.,]\d+)?)?([zZ]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?)?")
+    r"([\+-]?\d{4}(?!\d{2}\b))((-?)((0[1-9]|1[0-2])(\3([12]\d|0[1-9]|3[01]))?"
+    r"|W(0[1-9]|[1-4]\d|5[0-3])(-?[1-7])?|(00[1-9]|0[1-9]\d|[12]\d{2}|3([0-5]\d|6[0-6])))"
+    r"([T\s]((([01]\d|2[0-3])((:?)[0-5]\d)?|24:?00)([\.,]\d+(?!:))?)?(\17[0-5]\d([\.,]\d+)?)?"
+    r"([zZ]|([\+-])([01]\d|2[0-3]):?([0-5]\d)?)?)?)?")
+_DATE = re.compile(r"([+-]?)(\d{4})(?:-?(?:(\d{2})(?:-?(\d{2}))?|W(\d{2})(?:-?(\d))?|(\d{3})))?")
+_TIME = re.compile(r"(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?(?:[.,](\d+))?"
+                   r"([zZ]|([+-])(\d{2}):?(\d{2})?)?")
 
 
 def parse_when(value: str, *, end_of_day: bool = False) -> datetime | None:
-    """An ISO-8601 query value as UTC; a bare date as an upper bound covers its whole day."""
+    """An ISO-8601 query value (any form validator.js accepts) as a UTC instant.
+
+    A bare date is UTC midnight, as `new Date("2024-01-15")`; as an upper bound it covers its
+    whole day (or month, year, week). None when the shape is wrong or the date does not exist.
+    """
     if not isinstance(value, str) or not _ISO.fullmatch(value):
         return None
-    text = value.replace(",", ".")
+    sep = re.search(r"[T\s]", value)
+    date_part, time_part = (value[:sep.start()], value[sep.end():]) if sep else (value, "")
+    d = _DATE.fullmatch(date_part)
+    if d is None or d.group(1) == "-":
+        return None  # years before 0001 do not exist for datetime
+    _, year, month, day, week, weekday, ordinal = d.groups()
+    y = int(year)
     try:
-        if len(text) == 4:
-            dt = datetime(int(text), 1, 1)
-        elif len(text) == 7:
-            dt = datetime(int(text[:4]), int(text[5:7]), 1)
+        if week:
+            start = datetime.fromisocalendar(y, int(week), int(weekday or 1))
+            span = timedelta(days=1 if weekday else 7)
+        elif ordinal:
+            start = datetime(y, 1, 1) + timedelta(days=int(ordinal) - 1)
+            if start.year != y:
+                return None
+            span = timedelta(days=1)
+        elif month and day:
+            start, span = datetime(y, int(month), int(day)), timedelta(days=1)
+        elif month:
+            start = datetime(y, int(month), 1)
+            span = (datetime(y + (month == "12"), int(month) % 12 + 1, 1) - start)
         else:
-            if text[-1] in "zZ":
-                text = text[:-1] + "+00:00"
-            dt = datetime.fromisoformat(text)
+            start, span = datetime(y, 1, 1), datetime(y + 1, 1, 1) - datetime(y, 1, 1)
     except ValueError:
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    dt = dt.astimezone(timezone.utc)
-    if end_of_day and len(value) == 10:
-        dt += timedelta(days=1, microseconds=-1000)
-    return dt
+    tz = timezone.utc
+    if not time_part:
+        dt = start.replace(tzinfo=tz)
+        return dt + span - timedelta(milliseconds=1) if end_of_day else dt
+    t = _TIME.fullmatch(time_part)
+    if t is None:
+        return None
+    hh, mm, ss, frac, zone, zsign, zh, zm = t.groups()
+    if zone and zone not in "zZ":
+        offset = timedelta(hours=int(zh), minutes=int(zm or 0))
+        tz = timezone(offset if zsign == "+" else -offset)
+    micro = int((frac or "0")[:6].ljust(6, "0")) if ss else 0
+    dt = start.replace(tzinfo=tz) + timedelta(hours=int(hh), minutes=int(mm or 0),
+                                              seconds=int(ss or 0), microseconds=micro)
+    return dt.astimezone(timezone.utc)
 
 
 def IsDateString() -> Rule:
