@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +14,13 @@ PUBLISHABLE = "pk-test-sandbox"
 DOCUMENTED = data_dir("fixtures") / "gravy" / "documented"
 DOC_CONNECTION = "conn_789xyz123abc"        # holds seven documented resources
 BILLING_CONNECTION = "conn_abc123xyz789"    # holds the documented billing statement
+# Each resource and the documented connection holding its documented example.
+RESOURCES = {
+    "account-info": DOC_CONNECTION, "balances": DOC_CONNECTION,
+    "billing-statements": BILLING_CONNECTION, "history": DOC_CONNECTION,
+    "loyalty": DOC_CONNECTION, "payment-methods": DOC_CONNECTION,
+    "reading-history": DOC_CONNECTION, "trips": DOC_CONNECTION,
+}
 
 
 def documented(name: str) -> Any:

@@ -276,7 +276,7 @@ def test_intent_token_reads_its_own_connection_only(client, auth):
     # another connection, and the list, are closed to it
     for url in (f"/gravy/connections/{DOC_CONNECTION}",
                 f"/gravy/connections/{DOC_CONNECTION}/balances",
-                "/gravy/connections", f"/gravy/connections?userId=123"):
+                "/gravy/connections", "/gravy/connections?userId=123"):
         r = client.get(url, headers=x)
         assert r.status_code == 401, url
         assert r.json() == UNAUTHORIZED

@@ -13,15 +13,9 @@ import pytest
 from mockserver import Clock, create_app
 
 from ..conftest import DOC_TIME, MockClient
-from .conftest import BILLING_CONNECTION, DOC_CONNECTION, documented, example, open_connection, \
-    token_for
+from .conftest import BILLING_CONNECTION, DOC_CONNECTION, RESOURCES, documented, example, \
+    open_connection, token_for
 
-RESOURCES = {
-    "account-info": DOC_CONNECTION, "balances": DOC_CONNECTION,
-    "billing-statements": BILLING_CONNECTION, "history": DOC_CONNECTION,
-    "loyalty": DOC_CONNECTION, "payment-methods": DOC_CONNECTION,
-    "reading-history": DOC_CONNECTION, "trips": DOC_CONNECTION,
-}
 SLUGS = list(RESOURCES)
 DOC_META = {"page": 1, "limit": 20, "total": 150, "totalPages": 8, "hasNext": True,
             "hasPrev": False, "itemCount": 20}

@@ -22,14 +22,8 @@ from hypothesis import example, given, settings, strategies as st
 from mockserver import Clock, create_app
 
 from ..conftest import DOC_TIME, MockClient
-from .conftest import BILLING_CONNECTION, DOC_CONNECTION, example as documented_item, token_for
+from .conftest import RESOURCES, example as documented_item, token_for
 
-RESOURCES = {
-    "account-info": DOC_CONNECTION, "balances": DOC_CONNECTION,
-    "billing-statements": BILLING_CONNECTION, "history": DOC_CONNECTION,
-    "loyalty": DOC_CONNECTION, "payment-methods": DOC_CONNECTION,
-    "reading-history": DOC_CONNECTION, "trips": DOC_CONNECTION,
-}
 SLUGS = list(RESOURCES)
 SORT_FIELDS = ["createdAt", "updatedAt", "title", "type"]
 

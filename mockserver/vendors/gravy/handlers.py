@@ -15,7 +15,7 @@ from .errors import bad_request, http_error, not_found, route_not_found, unautho
     validation_failed
 from .resources import ResourceSet, kind_for
 from .store import Connection, GravyStore, IntentSession, ResourceState
-from .validation import (Dto, EachString, IsArray, IsBoolean, IsEnum, IsNotEmpty, IsObject,
+from .validation import (Dto, EachString, IsArray, IsBoolean, IsNotEmpty, IsObject,
                          IsString, Prop, page_props, query_dict)
 
 if TYPE_CHECKING:
