@@ -164,7 +164,8 @@ def test_truncated_json_is_400(client):
 
 
 @pytest.mark.parametrize("raw", [b"{bad json}", b"{'grant_type': 'client_credentials'}",
-                                 b'"client_credentials"', b"nul", b"\xff\xfe{"])
+                                 b'"client_credentials"', b"nul", b"\xff\xfe{",
+                                 b'{"grant_type": NaN}', b"[Infinity]"])
 def test_malformed_json_is_400_never_5xx(client, raw):
     r = client.post(TOKEN, content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 400, r.text
@@ -210,3 +211,8 @@ def test_get_on_token_endpoint_is_express_404(client):
     assert r.status_code == 404
     assert r.json() == {"statusCode": 404, "message": "Cannot GET /oauth/token",
                         "error": "Not Found"}
+
+
+def test_python_only_json_constants_are_rejected_like_json_parse(client):
+    r = client.post(TOKEN, content=b'{"grant_type": NaN}', headers={"content-type": "application/json"})
+    assert r.json()["message"] == 'Unexpected token \'N\', "{\"grant_type\": NaN}" is not valid JSON'

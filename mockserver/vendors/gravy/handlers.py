@@ -48,7 +48,7 @@ async def read_body(request: Request) -> dict[str, Any]:
     if ctype == "application/json" or ctype.endswith("+json"):
         text = raw.decode("utf-8", "replace")
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_reject_constant)
         except ValueError as exc:
             raise bad_request(_json_error(text, exc)) from None
         if not isinstance(data, (dict, list)):  # body-parser's strict mode
@@ -59,9 +59,18 @@ async def read_body(request: Request) -> dict[str, Any]:
     return {}  # other types are not parsed: the body is empty to the DTO
 
 
+class _Constant(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    """NaN and Infinity are Python's JSON extensions; JSON.parse rejects them."""
+    raise _Constant(name)
+
+
 def _json_error(text: str, exc: ValueError | None) -> str:
     """Node's JSON.parse wording, which body-parser passes through."""
-    pos = getattr(exc, "pos", 0) or 0
+    pos = text.find(str(exc)) if isinstance(exc, _Constant) else getattr(exc, "pos", 0) or 0
     if pos >= len(text.rstrip()):
         return "Unexpected end of JSON input"
     snippet = text if len(text) <= 30 else text[:30] + "..."
