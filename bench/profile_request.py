@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Where the mock's hot request spends its time: the ASGI app called in-process, no server.
+
+    .venv/bin/python bench/profile_request.py [--requests N] [--top K] [--no-journal]
+
+Drives `GET /gravy/connections/conn_789xyz123abc/balances?page=1&limit=20` (the request
+bench/run.py measures) straight into the ASGI callable with a scope shaped like uvicorn's
+(httptools) and no-op receive/send, so only the app's own work is timed. It prints:
+  - microseconds per request for the mock (journal on, as in the benchmark), the mock with the
+    journal off, and the bare Starlette app that bench/run.py compares against;
+  - a cProfile of the mock, top functions by own time and by cumulative time, with percentages.
+cProfile inflates call-heavy code, so read the percentages as a ranking, and the plain timings
+(taken without the profiler) as the absolute figures. Every loop is bounded by --requests.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import CLOCK_AT, PATH, QUERY, TOKEN_REQUEST, bare_app  # noqa: E402
+
+
+def scope_for(token: str) -> dict:
+    """What uvicorn's httptools protocol hands the app for this request."""
+    return {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1", "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000),
+        "scheme": "http", "method": "GET", "root_path": "", "path": PATH,
+        "raw_path": PATH.encode(), "query_string": QUERY.encode(),
+        "headers": [(b"host", b"127.0.0.1:8000"),
+                    (b"authorization", f"Bearer {token}".encode())],
+        "state": {},
+    }
+
+
+async def _receive() -> dict:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.status = None
+        self.body = b""
+
+    async def __call__(self, message: dict) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        else:
+            self.body += message.get("body", b"")
+
+
+async def call(app, scope: dict) -> Sink:
+    sink = Sink()
+    s = dict(scope)
+    s["state"] = {}
+    await app(s, _receive, sink)
+    return sink
+
+
+async def loop(app, scope: dict, n: int) -> None:
+    for _ in range(n):
+        s = dict(scope)
+        s["state"] = {}
+        await app(s, _receive, _noop_send)
+
+
+async def _noop_send(message: dict) -> None:
+    pass
+
+
+async def token_for(app) -> str:
+    import httpx
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://127.0.0.1") as c:
+        r = await c.post("/gravy/oauth/token", json=TOKEN_REQUEST)
+        r.raise_for_status()
+        return r.json()["access_token"]
+
+
+def per_request_us(app, scope: dict, n: int, repeat: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        asyncio.run(loop(app, scope, n))
+        best = min(best, (time.perf_counter() - t0) / n * 1e6)
+    return best
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--requests", type=int, default=20000)
+    p.add_argument("--top", type=int, default=25)
+    a = p.parse_args()
+    n = max(100, min(a.requests, 1_000_000))
+
+    from mockserver import Clock, create_app
+    mock = create_app(seed=0, clock=Clock(CLOCK_AT), journal_size=10000)
+    token = asyncio.run(token_for(mock))
+    scope = scope_for(token)
+    ref = asyncio.run(call(mock, scope))
+    if ref.status != 200:
+        print(f"mock answered {ref.status}: {ref.body[:300]!r}")
+        return 2
+    bare = bare_app(ref.body, {"content-type": "application/json; charset=utf-8",
+                               "x-powered-by": "Express"})
+    if asyncio.run(call(bare, scope)).body != ref.body:
+        print("bare app body differs")
+        return 2
+
+    asyncio.run(loop(mock, scope, 2000))  # warm caches, fill part of the journal
+    print(f"in-process ASGI cost per request (best of 5 x {n}, no server, no profiler):")
+    t_mock = per_request_us(mock, scope, n)
+    mock.journal.enabled = False
+    t_nojournal = per_request_us(mock, scope, n)
+    mock.journal.enabled = True
+    t_bare = per_request_us(bare, scope, n)
+    print(f"  mock, journal on   {t_mock:7.1f} us")
+    print(f"  mock, journal off  {t_nojournal:7.1f} us   "
+          f"(journal costs {t_mock - t_nojournal:.1f} us)")
+    print(f"  bare Starlette     {t_bare:7.1f} us   (mock adds {t_mock - t_bare:.1f} us)")
+
+    prof = cProfile.Profile()
+    prof.enable()
+    asyncio.run(loop(mock, scope, n))
+    prof.disable()
+    for order, title in (("tottime", "own time"), ("cumulative", "cumulative time")):
+        out = io.StringIO()
+        stats = pstats.Stats(prof, stream=out)
+        total = stats.total_tt
+        stats.sort_stats(order)
+        print(f"\ncProfile of the mock, {n} requests, top {a.top} by {title} "
+              f"(total {total:.2f} s = {total / n * 1e6:.1f} us/request under the profiler):")
+        print(f"  {'own %':>6} {'cum %':>6} {'calls/req':>9}  function")
+        rows = sorted(stats.stats.items(),
+                      key=lambda kv: kv[1][2] if order == "tottime" else kv[1][3], reverse=True)
+        for (file, line, func), (cc, nc, tt, ct, _) in rows[:a.top]:
+            short = file
+            for marker in ("site-packages/", str(ROOT) + "/"):
+                if marker in file:
+                    short = file.split(marker, 1)[1]
+            print(f"  {100 * tt / total:6.1f} {100 * ct / total:6.1f} {nc / n:9.1f}  "
+                  f"{func} ({short}:{line})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,645 @@
+#!/usr/bin/env python3
+"""Load benchmark: the mock's hot read path against a bare Starlette app serving the same bytes.
+
+    .venv/bin/python bench/run.py [--seconds N] [--connections C] [--rounds R] [--warmup W]
+                                  [--driver auto|wrk|python|both] [--check] [--json FILE]
+
+Two servers run as separate processes, each one uvicorn worker with identical settings:
+  mock  create_app(seed=0, clock=Clock("2024-01-15T10:30:00Z"), journal_size=10000), journal ON
+  bare  a Starlette app with one route at the same path, answering the mock's exact bytes,
+        content-type and vendor headers (nothing else: no auth, no validation, no journal)
+Both get the same load (wrk if on PATH, else the asyncio driver in this file, run in its own
+process), in alternating rounds (mock, bare, mock, bare, ...), and the script prints requests/s,
+p50/p99 latency, the medians over the rounds and the ratio mock/bare. It also
+times `app.tenants.reset()` in-process. See bench/README.md.
+
+Every load loop is bounded by a deadline, and every child process by a timeout. Traffic only
+goes to 127.0.0.1. The same file is the server process (`_serve`) and the load driver (`_load`).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import selectors
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+PATH = "/gravy/connections/conn_789xyz123abc/balances"
+QUERY = "page=1&limit=20"
+CLOCK_AT = "2024-01-15T10:30:00Z"
+TOKEN_REQUEST = {"grant_type": "client_credentials", "client_id": "gravy-sandbox-client",
+                 "client_secret": "gravy-sandbox-secret"}
+TARGET_RATIO = 0.5
+TARGET_RESET_MS = 10.0
+# Response headers that uvicorn writes itself (or that describe the body); every other header of
+# the mock's response is copied onto the bare app's, so both send the same header set.
+TRANSPORT_HEADERS = frozenset({"content-length", "date", "server", "connection",
+                               "transfer-encoding", "keep-alive"})
+
+
+def _loop_and_http() -> tuple[str, str]:
+    """The fastest implementations installed; both servers always get the same pair."""
+    try:
+        import uvloop  # noqa: F401
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    try:
+        import httptools  # noqa: F401
+        http = "httptools"
+    except ImportError:
+        http = "h11"
+    return loop, http
+
+
+# ==================================================================================================
+# Server process:  run.py _serve mock|bare [--body-file F --headers-file H] --loop L --http P
+# ==================================================================================================
+
+def bare_app(body: bytes, headers: dict[str, str]):
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    content_type = headers.get("content-type")
+    extra = {k: v for k, v in headers.items() if k != "content-type"}
+
+    async def endpoint(request):
+        return Response(body, media_type=content_type, headers=extra)
+
+    return Starlette(routes=[Route(PATH, endpoint, methods=["GET"])])
+
+
+def serve_main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog="run.py _serve")
+    p.add_argument("kind", choices=("mock", "bare"))
+    p.add_argument("--body-file")
+    p.add_argument("--headers-file")
+    p.add_argument("--loop", required=True)
+    p.add_argument("--http", required=True)
+    a = p.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    import uvicorn
+
+    if a.kind == "mock":
+        from mockserver import Clock, create_app
+        app = create_app(seed=0, clock=Clock(CLOCK_AT), journal_size=10000)
+    else:
+        app = bare_app(Path(a.body_file).read_bytes(),
+                       json.loads(Path(a.headers_file).read_text()))
+    # Bind here (port 0 = the kernel picks a free one) and tell the parent; uvicorn serves it.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, 0))
+    sock.listen(2048)
+    config = uvicorn.Config(app, host=HOST, port=0, log_level="warning", access_log=False,
+                            lifespan="off", loop=a.loop, http=a.http)
+    server = uvicorn.Server(config)
+    print(sock.getsockname()[1], flush=True)
+    server.run(sockets=[sock])
+
+
+# ==================================================================================================
+# Python load driver:  run.py _load --port P --path /x?y --header 'K: V' --seconds N --connections C
+# Raw HTTP/1.1 keep-alive over asyncio streams; prints one JSON line.
+# ==================================================================================================
+
+async def _one_connection(port: int, request: bytes, deadline: float, latencies: list[float],
+                          counters: dict[str, int]) -> None:
+    from time import perf_counter
+    reader = writer = None
+    while perf_counter() < deadline:
+        try:
+            if writer is None:
+                reader, writer = await asyncio.open_connection(HOST, port)
+            while True:
+                t0 = perf_counter()
+                if t0 >= deadline:
+                    return
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                lower = head.lower()
+                i = lower.find(b"\r\ncontent-length:")
+                if i < 0:
+                    raise ValueError("response without content-length")
+                j = lower.find(b"\r\n", i + 17)
+                n = int(head[i + 17:j])
+                body = await reader.readexactly(n)
+                latencies.append(perf_counter() - t0)
+                counters["bytes"] += len(head) + len(body)
+                if head[9:12] != b"200":
+                    counters["non200"] += 1
+                if b"\r\nconnection: close" in lower:
+                    writer.close()
+                    writer = None
+                    break
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            counters["errors"] += 1
+            if writer is not None:
+                writer.close()
+            writer = None
+            await asyncio.sleep(0.01)
+    if writer is not None:
+        writer.close()
+
+
+async def _drive(port: int, path: str, headers: list[str], seconds: float,
+                 connections: int) -> dict[str, Any]:
+    from time import perf_counter
+    lines = [f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}", *headers, "", ""]
+    request = "\r\n".join(lines).encode("latin-1")
+    latencies: list[float] = []
+    counters = {"errors": 0, "non200": 0, "bytes": 0}
+    start = perf_counter()
+    deadline = start + seconds
+    tasks = [asyncio.ensure_future(_one_connection(port, request, deadline, latencies, counters))
+             for _ in range(connections)]
+    try:
+        # Each connection stops at the deadline; this bounds a stuck one as well.
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=seconds + 10)
+    except asyncio.TimeoutError:
+        counters["errors"] += 1
+    elapsed = perf_counter() - start
+    latencies.sort()
+
+    def pct(q: float) -> float | None:
+        if not latencies:
+            return None
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000.0
+
+    return {"requests": len(latencies), "elapsed_s": elapsed,
+            "rps": len(latencies) / elapsed if elapsed else 0.0,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99), **counters}
+
+
+def load_main(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(prog="run.py _load")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--path", required=True)
+    p.add_argument("--header", action="append", default=[])
+    p.add_argument("--seconds", type=float, required=True)
+    p.add_argument("--connections", type=int, required=True)
+    a = p.parse_args(argv)
+    try:
+        import uvloop
+        runner = uvloop.run
+        loop_name = "uvloop"
+    except ImportError:
+        runner = asyncio.run
+        loop_name = "asyncio"
+    result = runner(_drive(a.port, a.path, a.header, a.seconds, a.connections))
+    result["driver_loop"] = loop_name
+    print(json.dumps(result), flush=True)
+
+
+# ==================================================================================================
+# wrk
+# ==================================================================================================
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _wrk_ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if not m:
+        raise ValueError(f"unparsable wrk latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def run_wrk(port: int, token: str, seconds: float, connections: int) -> dict[str, Any]:
+    url = f"http://{HOST}:{port}{PATH}?{QUERY}"
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+           "--timeout", "5s", "-H", f"Authorization: Bearer {token}", url]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30,
+                          preexec_fn=_pin(1))
+    out = proc.stdout
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or out}")
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if not rps or not total:
+        raise RuntimeError(f"cannot parse wrk output:\n{out}")
+    return {"requests": int(total.group(1)),
+            "elapsed_s": _wrk_ms(total.group(2) + total.group(3)) / 1000.0,
+            "rps": float(rps.group(1)),
+            "p50_ms": _wrk_ms(p50.group(1)) if p50 else None,
+            "p99_ms": _wrk_ms(p99.group(1)) if p99 else None,
+            "errors": sum(int(x) for x in sock.groups()) if sock else 0,
+            "non200": int(non2xx.group(1)) if non2xx else 0}
+
+
+def run_python_driver(port: int, token: str, seconds: float, connections: int) -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "_load", "--port", str(port),
+           "--path", f"{PATH}?{QUERY}", "--header", f"Authorization: Bearer {token}",
+           "--seconds", str(seconds), "--connections", str(connections)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30,
+                          preexec_fn=_pin(1))
+    if proc.returncode != 0:
+        raise RuntimeError(f"load driver failed ({proc.returncode}): {proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ==================================================================================================
+# Orchestration
+# ==================================================================================================
+
+def _cpus() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return list(range(os.cpu_count() or 1))
+
+
+PIN = True
+
+
+def _pin(slot: int):
+    """preexec_fn putting the child on its own core: servers on the first, drivers on the second."""
+    cpus = _cpus()
+    if not PIN or len(cpus) < 2 or not hasattr(os, "sched_setaffinity"):
+        return None
+    cpu = cpus[slot % len(cpus)]
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the waited-for children (the load drivers; servers are still running)."""
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _machine_busy() -> float | None:
+    """Busy CPU seconds of the whole machine, all cores, from /proc/stat (Linux only)."""
+    try:
+        f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Server:
+    def __init__(self, kind: str, loop: str, http: str, extra: list[str] | None = None) -> None:
+        self.kind = kind
+        cmd = [sys.executable, str(Path(__file__).resolve()), "_serve", kind,
+               "--loop", loop, "--http", http, *(extra or [])]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     cwd=ROOT, preexec_fn=_pin(0))
+        self.port = int(self._first_line(timeout=60))
+        self.base = f"http://{HOST}:{self.port}"
+
+    def _first_line(self, timeout: float) -> str:
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        try:
+            if not sel.select(timeout):
+                raise RuntimeError(f"{self.kind} server did not start within {timeout}s")
+        finally:
+            sel.close()
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.isdigit():
+            self.stop()
+            raise RuntimeError(f"{self.kind} server failed to start: {line!r} "
+                               f"{self.proc.stderr.read().decode()[-2000:]}")
+        return line
+
+    def wait_ready(self, client, timeout: float = 30) -> None:
+        import httpx
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                client.get(self.base + "/", timeout=2)
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.kind} server not answering")
+                time.sleep(0.05)
+
+    def cpu_seconds(self) -> float | None:
+        """utime + stime of the server process, from /proc (Linux only)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def measure_reset(runs: int) -> dict[str, float]:
+    """Median wall time of app.tenants.reset() on the default fixtures, in-process."""
+    import httpx
+    sys.path.insert(0, str(ROOT))
+    from mockserver import Clock, create_app
+    from mockserver.vendors.gravy.resources import KINDS
+
+    app = create_app(seed=0, clock=Clock(CLOCK_AT), journal_size=10000)
+    template = app.tenants.template("gravy")
+
+    async def warm_up() -> None:
+        # One read of every documented resource (the connection its example lives on), so the
+        # shared resource sets exist, as they do in a server that has answered a few requests.
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url=f"http://{HOST}") as c:
+            r = await c.post("/gravy/oauth/token", json=TOKEN_REQUEST)
+            r.raise_for_status()
+            auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
+            for kind in KINDS:
+                cid = template.examples[kind.slug].get("connectionId", "conn_789xyz123abc")
+                r = await c.get(f"/gravy/connections/{cid}/{kind.slug}", headers=auth)
+                if r.status_code != 200:
+                    raise RuntimeError(f"warm-up read {cid}/{kind.slug}: {r.status_code}")
+
+    asyncio.run(warm_up())
+    app.tenants.reset()  # one untimed run
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        app.tenants.reset()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    times.sort()
+    return {"runs": runs, "median_ms": statistics.median(times),
+            "p90_ms": times[int(0.9 * (len(times) - 1))], "min_ms": times[0], "max_ms": times[-1],
+            "connections": len(template.connections)}
+
+
+def machine_facts(loop: str, http: str, drivers: list[str]) -> dict[str, Any]:
+    import starlette
+    import uvicorn
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "usable_cores": len(_cpus()), "cpu_model": model,
+            "platform": platform.platform(), "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "starlette": starlette.__version__, "uvicorn": uvicorn.__version__,
+            "loop": loop, "http": http, "drivers": drivers,
+            "wrk": _wrk_version() if "wrk" in drivers else None}
+
+
+def _wrk_version() -> str | None:
+    try:
+        out = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=5)
+        return (out.stdout + out.stderr).strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
+
+
+def _fmt_ms(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f} ms"
+
+
+def _line(res: dict[str, Any]) -> str:
+    cpu = [f"server cpu {res['server_cpu_pct']:.0f}%" if res.get("server_cpu_pct") is not None
+           else "server cpu n/a"]
+    if res.get("server_cpu_us_per_req") is not None:
+        cpu.append(f"{res['server_cpu_us_per_req']:.1f} us/request")
+    if res.get("driver_cpu_pct") is not None:
+        cpu.append(f"driver cpu {res['driver_cpu_pct']:.0f}%")
+    if res.get("other_cpu_pct") is not None:
+        cpu.append(f"other processes {res['other_cpu_pct']:.0f}%")
+    return (f"{res['rps']:9.1f} req/s   p50 {_fmt_ms(res['p50_ms'])}   p99 "
+            f"{_fmt_ms(res['p99_ms'])}   ({res['requests']} requests, {res['errors']} errors, "
+            f"{res['non200']} non-200; {', '.join(cpu)})")
+
+
+def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    def med(key: str) -> float | None:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        return statistics.median(values) if values else None
+    return {"rps": med("rps") or 0.0, "p50_ms": med("p50_ms"), "p99_ms": med("p99_ms"),
+            "cpu_us": med("server_cpu_us_per_req")}
+
+
+def main(argv: list[str]) -> int:
+    global PIN
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=10.0, help="measured duration per target")
+    p.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections")
+    p.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per target")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="mock-then-bare rounds per driver; medians are reported (default 3)")
+    p.add_argument("--driver", choices=("auto", "wrk", "python", "both"), default="auto",
+                   help="auto = wrk if on PATH, else the Python driver")
+    p.add_argument("--reset-runs", type=int, default=200)
+    p.add_argument("--no-pin", action="store_true",
+                   help="do not pin server and driver to separate cores")
+    p.add_argument("--check", action="store_true",
+                   help=f"exit 1 if a mock/bare ratio is < {TARGET_RATIO}, the reset median is >= "
+                        f"{TARGET_RESET_MS:g} ms, or any request failed (default: always exit 0)")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    a = p.parse_args(argv)
+    if a.seconds <= 0 or a.seconds > 600 or a.connections < 1 or a.connections > 1024:
+        p.error("--seconds must be in (0, 600] and --connections in [1, 1024]")
+    if not 1 <= a.rounds <= 20 or not 0 <= a.warmup <= 60:
+        p.error("--rounds must be in [1, 20] and --warmup in [0, 60]")
+    PIN = not a.no_pin
+
+    have_wrk = shutil.which("wrk") is not None
+    if a.driver == "auto":
+        drivers = ["wrk"] if have_wrk else ["python"]
+    elif a.driver == "both":
+        drivers = ["wrk", "python"] if have_wrk else ["python"]
+    else:
+        drivers = [a.driver]
+    if "wrk" in drivers and not have_wrk:
+        p.error("wrk is not on PATH")
+    loop, http = _loop_and_http()
+
+    facts = machine_facts(loop, http, drivers)
+    print("== machine")
+    print(f"  cores: {facts['cores']} ({facts['usable_cores']} usable)  cpu: {facts['cpu_model']}")
+    print(f"  {facts['platform']}")
+    print(f"  python {facts['python']} ({facts['implementation']}), starlette "
+          f"{facts['starlette']}, uvicorn {facts['uvicorn']} (loop={loop}, http={http}), "
+          f"1 worker per server")
+    print(f"  driver: {', '.join(drivers)}" + (f" ({facts['wrk']})" if facts["wrk"] else "")
+          + ("" if have_wrk else " (wrk not on PATH)"))
+    pinned = PIN and len(_cpus()) >= 2 and hasattr(os, "sched_setaffinity")
+    where = f"server on cpu {_cpus()[0]}, driver on cpu {_cpus()[1]}" if pinned else "off"
+    print(f"  pinning: {where}")
+    print(f"  load: {a.connections} connections, {a.warmup:g} s warm-up, then {a.rounds} x "
+          f"{a.seconds:g} s per target, GET {PATH}?{QUERY}")
+
+    m0 = _machine_busy()
+    time.sleep(1.0)
+    m1 = _machine_busy()
+    if m0 is not None and m1 is not None:
+        idle_load = 100.0 * (m1 - m0)
+        facts["load_before_pct"] = idle_load
+        print(f"  other load before the run: {idle_load:.0f}% of one core"
+              + ("  WARNING: the machine is busy, figures will be noisy (server cpu/request "
+                 "is the robust one)" if idle_load > 15 else ""))
+
+    results: dict[str, Any] = {"facts": facts, "seconds": a.seconds, "rounds": a.rounds,
+                               "connections": a.connections, "runs": {}}
+
+    print("\n== tenants.reset() (in-process, default fixtures)")
+    reset = measure_reset(a.reset_runs)
+    results["reset"] = reset
+    print(f"  median {reset['median_ms']:.3f} ms  (p90 {reset['p90_ms']:.3f}, min "
+          f"{reset['min_ms']:.3f}, max {reset['max_ms']:.3f}; {reset['runs']} runs, "
+          f"{reset['connections']} connections)  target < {TARGET_RESET_MS:g} ms: "
+          f"{'OK' if reset['median_ms'] < TARGET_RESET_MS else 'MISSED'}")
+
+    import httpx
+    servers: list[Server] = []
+    tmp = tempfile.TemporaryDirectory(prefix="mockserver-bench-")
+    try:
+        with httpx.Client(timeout=10, trust_env=False) as client:  # never via a proxy
+            mock = Server("mock", loop, http)
+            servers.append(mock)
+            mock.wait_ready(client)
+            r = client.post(mock.base + "/gravy/oauth/token", json=TOKEN_REQUEST)
+            r.raise_for_status()
+            token = r.json()["access_token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            ref = client.get(f"{mock.base}{PATH}?{QUERY}", headers=auth)
+            if ref.status_code != 200:
+                print(f"ABORT: mock answered {ref.status_code}: {ref.text[:500]}")
+                return 2
+            headers = {k.lower(): v for k, v in ref.headers.items()
+                       if k.lower() not in TRANSPORT_HEADERS}
+            body_file = Path(tmp.name, "body")
+            body_file.write_bytes(ref.content)
+            headers_file = Path(tmp.name, "headers.json")
+            headers_file.write_text(json.dumps(headers))
+
+            bare = Server("bare", loop, http,
+                          ["--body-file", str(body_file), "--headers-file", str(headers_file)])
+            servers.append(bare)
+            bare.wait_ready(client)
+
+            print("\n== verification")
+            got = {}
+            for s in (mock, bare):
+                resp = client.get(f"{s.base}{PATH}?{QUERY}", headers=auth)
+                got[s.kind] = resp
+                print(f"  {s.kind}: {resp.status_code}, {len(resp.content)} bytes, "
+                      f"content-type {resp.headers.get('content-type')!r}, headers "
+                      f"{sorted(k for k in resp.headers if k not in ('date',))}")
+            m, b = got["mock"], got["bare"]
+            if not (m.status_code == b.status_code == 200 and m.content == b.content
+                    and m.headers.get("content-type") == b.headers.get("content-type")):
+                print("ABORT: the two servers do not answer 200 with byte-identical bodies "
+                      "and the same content-type")
+                return 2
+            print(f"  identical: status 200, {len(m.content)} body bytes, same content-type")
+
+            ok = True
+            for driver in drivers:
+                run = run_wrk if driver == "wrk" else run_python_driver
+                print(f"\n== load ({driver}): {a.rounds} round(s) of mock then bare")
+                for s in (mock, bare):
+                    if a.warmup > 0:
+                        run(s.port, token, a.warmup, a.connections)
+                rounds: dict[str, list[dict[str, Any]]] = {"mock": [], "bare": []}
+                for i in range(a.rounds):
+                    for s in (mock, bare):
+                        c0, t0, k0, m0 = s.cpu_seconds(), time.monotonic(), _children_cpu(), \
+                            _machine_busy()
+                        res = run(s.port, token, a.seconds, a.connections)
+                        c1, t1, k1, m1 = s.cpu_seconds(), time.monotonic(), _children_cpu(), \
+                            _machine_busy()
+                        wall = t1 - t0
+                        cpu = c1 - c0 if c0 is not None and c1 is not None else None
+                        res["server_cpu_pct"] = 100.0 * cpu / wall if cpu is not None else None
+                        res["driver_cpu_pct"] = 100.0 * (k1 - k0) / wall
+                        # Whatever else kept the machine's cores busy meanwhile (other users'
+                        # processes): all busy time minus server and driver, in % of one core.
+                        other = (m1 - m0) - cpu - (k1 - k0) \
+                            if cpu is not None and m0 is not None and m1 is not None else None
+                        res["other_cpu_pct"] = (max(0.0, 100.0 * other / wall)
+                                                if other is not None else None)
+                        # Server CPU time per answered request: unlike req/s, it does not move
+                        # when the host takes the vCPU away for a while.
+                        res["server_cpu_us_per_req"] = (1e6 * cpu / res["requests"]
+                                                        if cpu and res["requests"] else None)
+                        rounds[s.kind].append(res)
+                        print(f"  #{i + 1} {s.kind:4} {_line(res)}")
+                        if res["errors"] or res["non200"] or not res["requests"]:
+                            print(f"  WARNING: {s.kind} had errors or non-200 answers")
+                            ok = False
+                        if res["server_cpu_pct"] is not None and res["server_cpu_pct"] < 85:
+                            print("     note: the server was < 85% busy: it was not the only "
+                                  "bottleneck (other load on the machine, or a slow driver)")
+                summary = {k: _median_of(v) for k, v in rounds.items()}
+                ratio = (summary["mock"]["rps"] / summary["bare"]["rps"]
+                         if summary["bare"]["rps"] else 0.0)
+                per_round = [m["rps"] / b["rps"] for m, b in zip(rounds["mock"], rounds["bare"])
+                             if b["rps"]]
+                mc, bc = summary["mock"]["cpu_us"], summary["bare"]["cpu_us"]
+                cpu_ratio = bc / mc if mc and bc else None
+                results["runs"][driver] = {"rounds": rounds, "median": summary, "ratio": ratio,
+                                           "round_ratios": per_round, "cpu_ratio": cpu_ratio}
+                print(f"  median of {a.rounds}:")
+                for kind in ("mock", "bare"):
+                    m = summary[kind]
+                    cpu_txt = "n/a" if m["cpu_us"] is None else f"{m['cpu_us']:.1f} us"
+                    print(f"    {kind:4} {m['rps']:9.1f} req/s   p50 {_fmt_ms(m['p50_ms'])}   "
+                          f"p99 {_fmt_ms(m['p99_ms'])}   server cpu/request {cpu_txt}")
+                print(f"  ratio mock/bare: {ratio:.3f}  (per round: "
+                      f"{', '.join(f'{r:.3f}' for r in per_round)})   target >= {TARGET_RATIO}: "
+                      f"{'OK' if ratio >= TARGET_RATIO else 'MISSED'}")
+                if cpu_ratio is not None:
+                    print(f"  cpu-normalised ratio (bare cpu/request / mock cpu/request): "
+                          f"{cpu_ratio:.3f}   (noise-robust cross-check, not the target)")
+                if ratio < TARGET_RATIO:
+                    ok = False
+
+            j = client.get(mock.base + "/__admin/requests", params={"limit": 0}).json()
+            results["journal"] = {"entries": j["total"], "capacity": j["capacity"]}
+            print(f"\n== journal on the mock after the run: {j['total']} entries "
+                  f"(capacity {j['capacity']})")
+    finally:
+        for s in servers:
+            s.stop()
+        tmp.cleanup()
+
+    if reset["median_ms"] >= TARGET_RESET_MS:
+        ok = False
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=2))
+    if a.check and not ok:
+        print("CHECK FAILED")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_serve":
+        serve_main(sys.argv[2:])
+    elif len(sys.argv) > 1 and sys.argv[1] == "_load":
+        load_main(sys.argv[2:])
+    else:
+        sys.exit(main(sys.argv[1:]))
