@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .core.clock import Clock
 from .core.http import dump
-from .core.journal import Call, Journal, redact_body, redact_headers
+from .core.journal import Call, Journal
 from .core.paths import data_dir
 from .core.tenancy import Tenants
 from .core.vendor import Context, Vendor
@@ -106,18 +106,18 @@ class MockServer:
         try:
             await app(scope, recv, snd)
         finally:
-            headers = scope["headers"]
-            ctype = next((v.decode("latin-1") for k, v in headers if k == b"content-type"), "")
             journal.record(Call(
-                id=journal.next_id(), time=self.clock.iso(), vendor=vendor,
+                id=journal.next_id(), at=self.clock.time(), vendor=vendor,
                 method=scope["method"], path=scope["vendor_path"],
                 query=scope.get("query_string", b"").decode("latin-1"),
                 status=status[0] if status else None,
                 tenant=scope["state"].get("tenant"),
                 duration_ms=(perf_counter() - started) * 1000.0,
-                request_headers=redact_headers(headers),
-                request_body=redact_body(b"".join(req_body)[:MAX_JOURNAL_BODY], ctype),
-                response_body=b"".join(resp_body)[:MAX_JOURNAL_BODY],
+                raw_headers=scope["headers"],
+                raw_body=(req_body[0] if len(req_body) == 1 else b"".join(req_body))
+                [:MAX_JOURNAL_BODY],
+                response_body=(resp_body[0] if len(resp_body) == 1 else b"".join(resp_body))
+                [:MAX_JOURNAL_BODY],
             ))
 
 

@@ -31,6 +31,7 @@ class Clock:
     def __init__(self, frozen_at: datetime | str | None = None) -> None:
         self._offset = 0.0
         self._frozen: float | None = None
+        self._iso_ms, self._iso = -1, ""
         if frozen_at is not None:
             self.set(frozen_at)
 
@@ -48,7 +49,12 @@ class Clock:
         return datetime.fromtimestamp(self.time(), tz=timezone.utc)
 
     def iso(self) -> str:
-        return iso_ms(self.now())
+        # Every response carries a timestamp: format each millisecond once.
+        t = self.time()
+        ms = int(t * 1000)
+        if ms != self._iso_ms:
+            self._iso_ms, self._iso = ms, iso_ms(datetime.fromtimestamp(ms / 1000, tz=timezone.utc))
+        return self._iso
 
     @property
     def frozen(self) -> bool:

@@ -4,9 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from starlette.responses import Response
-
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_JSON_TYPE = (b"content-type", b"application/json; charset=utf-8")
 
 
 def dump(obj: Any) -> bytes:
@@ -14,14 +13,27 @@ def dump(obj: Any) -> bytes:
     return _dumps(obj).encode("utf-8")
 
 
-class RawJSON(Response):
-    """A response whose body is already-encoded JSON (pre-rendered items on hot paths)."""
+class RawJSON:
+    """A JSON response sent as two raw ASGI messages.
 
-    media_type = "application/json; charset=utf-8"
+    Vendor responses are on the hot path; Starlette's Response builds and re-parses header objects
+    we never need, so this one keeps a plain dict and encodes it once when sent.
+    """
+
+    __slots__ = ("body", "status_code", "headers")
 
     def __init__(self, body: bytes, status_code: int = 200,
                  headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(body, status_code=status_code, headers=headers)
+        self.body = body
+        self.status_code = status_code
+        self.headers: dict[str, str] = dict(headers) if headers else {}
+
+    async def __call__(self, scope, receive, send) -> None:
+        raw = [_JSON_TYPE, (b"content-length", str(len(self.body)).encode())]
+        raw += [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in self.headers.items()]
+        await send({"type": "http.response.start", "status": self.status_code, "headers": raw})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 def json_response(obj: Any, status_code: int = 200,
@@ -38,7 +50,5 @@ class VendorError(Exception):
         self.body = body
         self.headers = dict(headers or {})
 
-    def response(self, extra_headers: Mapping[str, str] | None = None) -> RawJSON:
-        headers = dict(extra_headers or {})
-        headers.update(self.headers)
-        return json_response(self.body, self.status, headers)
+    def response(self) -> RawJSON:
+        return json_response(self.body, self.status, self.headers)

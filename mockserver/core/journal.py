@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from itertools import count
 from typing import Any, Iterator
+from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode
+
+from .clock import iso_ms
 
 REDACTED = "[redacted]"
 SECRET_HEADERS = frozenset({"authorization", "hash", "x-admin-token", "cookie", "proxy-authorization"})
@@ -54,10 +57,14 @@ def redact_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
 
 @dataclass(slots=True)
 class Call:
-    """One journal entry: a vendor request, or a webhook the mock delivered (`kind="webhook"`)."""
+    """One journal entry: a vendor request, or a webhook the mock delivered (`kind="webhook"`).
+
+    Recording is on every request's path, so an entry keeps the raw parts (header list, body
+    bytes, epoch time) and formats or redacts them only when read.
+    """
 
     id: int
-    time: str
+    at: float
     vendor: str
     method: str
     path: str
@@ -66,11 +73,25 @@ class Call:
     tenant: str | None = None
     kind: str = "request"
     duration_ms: float = 0.0
-    request_headers: dict[str, str] = field(default_factory=dict)
-    request_body: str = ""
+    raw_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    raw_body: bytes = b""
     response_body: bytes = b""
     url: str | None = None
     error: str | None = None
+
+    @property
+    def time(self) -> str:
+        return iso_ms(datetime.fromtimestamp(self.at, tz=timezone.utc))
+
+    @property
+    def request_headers(self) -> dict[str, str]:
+        return redact_headers(self.raw_headers)
+
+    @property
+    def request_body(self) -> str:
+        ctype = next((v.decode("latin-1") for k, v in self.raw_headers
+                      if k.lower() == b"content-type"), "")
+        return redact_body(self.raw_body, ctype)
 
     @property
     def json(self) -> Any:
@@ -78,7 +99,7 @@ class Call:
 
     @property
     def request_json(self) -> Any:
-        return json.loads(self.request_body) if self.request_body else None
+        return json.loads(self.request_body) if self.raw_body else None
 
     def to_dict(self) -> dict[str, Any]:
         body = self.response_body.decode("utf-8", "replace")

@@ -62,6 +62,7 @@ class Router:
         self._trailing = trailing_slash
         self._literal: dict[tuple[str, str], Endpoint] = {}
         self._patterns: list[tuple[frozenset[str], re.Pattern, Endpoint]] = []
+        self._seen: dict[tuple[str, str], tuple[Endpoint, dict[str, str]]] = {}
         for r in routes:
             if "{" not in r.path:
                 for m in r.methods:
@@ -76,6 +77,16 @@ class Router:
         return path.lower() if self._ignore_case else path
 
     def resolve(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
+        """(endpoint, path params); the params dict is shared between calls: read it only."""
+        key = (method, path)
+        hit = self._seen.get(key)
+        if hit is None:
+            if len(self._seen) >= 8192:
+                self._seen.clear()
+            hit = self._seen[key] = self._resolve(method, path)
+        return hit
+
+    def _resolve(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
         ep = self._literal.get((method, self._norm(path)))
         if ep is not None:
             return ep, {}
@@ -116,5 +127,6 @@ class VendorApp:
             log.exception("unhandled error in %s %s", method, scope["vendor_path"])
             response = self.internal_error().response()
         for k, v in self.headers.items():
-            response.headers.setdefault(k, v)
+            if k not in response.headers:
+                response.headers[k] = v
         await response(scope, receive, send)

@@ -4,7 +4,7 @@ from ..gravy.conftest import token_for
 
 
 def _call(n, **kw):
-    base = dict(id=n, time="t", vendor="gravy", method="GET", path=f"/p/{n}", status=200)
+    base = dict(id=n, at=0.0, vendor="gravy", method="GET", path=f"/p/{n}", status=200)
     base.update(kw)
     return Call(**base)
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, unquote
 
 from starlette.requests import Request
 
-from ...core.http import RawJSON, dump, json_response
+from ...core.http import RawJSON, VendorError, dump, json_response
 from .errors import bad_request, http_error, not_found, route_not_found, unauthorized, \
     validation_failed
 from .resources import ResourceSet, kind_for
@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from ...core.vendor import Context
     from .auth import GravyAuth
     from .store import GravyTemplate
-
-VERSION = b"v1"
-
 
 @dataclass
 class Gravy:
@@ -84,9 +81,32 @@ def validate(dto: Dto, data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def query(request: Request) -> dict[str, Any]:
-    return query_dict(parse_qsl(request.scope.get("query_string", b"").decode("latin-1"),
-                                keep_blank_values=True))
+_QUERIES: dict[tuple[int, bytes], tuple[dict[str, Any], tuple] | VendorError] = {}
+
+
+def query(dto: Dto, request: Request) -> dict[str, Any]:
+    """The validated query. Parsing is pure, so each (DTO, query string) is validated once."""
+    return query_key(dto, request)[0]
+
+
+def query_key(dto: Dto, request: Request) -> tuple[dict[str, Any], tuple]:
+    """(validated values, a hashable key of them); the values must not be mutated."""
+    qs = request.scope.get("query_string", b"")
+    key = (id(dto), qs)
+    hit = _QUERIES.get(key)
+    if hit is None:
+        try:
+            values = validate(dto, query_dict(parse_qsl(qs.decode("latin-1"),
+                                                        keep_blank_values=True)))
+            hit = (values, tuple(sorted(values.items())))
+        except VendorError as exc:
+            hit = exc
+        if len(_QUERIES) >= 4096:
+            _QUERIES.clear()
+        _QUERIES[key] = hit
+    if isinstance(hit, VendorError):
+        raise VendorError(hit.status, hit.body)  # a fresh exception: no traceback build-up
+    return hit
 
 
 def base_url(request: Request) -> str:
@@ -114,10 +134,17 @@ def page_meta(total: int, page: int, limit: int, item_count: int) -> dict[str, A
             "hasNext": page < pages, "hasPrev": page > 1, "itemCount": item_count}
 
 
+def envelope_head(encoded_items: list[bytes], meta: dict[str, Any]) -> bytes:
+    """`{"data":[...],"meta":{...},"timestamp":"` around pre-encoded items."""
+    return b'{"data":[' + b",".join(encoded_items) + b'],"meta":' + dump(meta) + b',"timestamp":"'
+
+
+TAIL = b'","version":"v1"}'
+
+
 def envelope(encoded_items: list[bytes], meta: dict[str, Any], timestamp: str) -> RawJSON:
-    """{data, meta, timestamp, version} around pre-encoded items: no per-item encoding."""
-    return RawJSON(b'{"data":[' + b",".join(encoded_items) + b'],"meta":' + dump(meta)
-                   + b',"timestamp":"' + timestamp.encode() + b'","version":"' + VERSION + b'"}')
+    """{data, meta, timestamp, version}."""
+    return RawJSON(envelope_head(encoded_items, meta) + timestamp.encode() + TAIL)
 
 
 # -- DTOs -------------------------------------------------------------------------------------
@@ -241,7 +268,7 @@ def _requested_resources(requested: dict[str, Any], products: list[str]) \
 
 async def get_intent_token(g: Gravy, request: Request) -> RawJSON:
     tenant = g.auth.require_bearer(request)
-    values = validate(SHORT_CODE_DTO, query(request))
+    values = query(SHORT_CODE_DTO, request)
     store = g.store(tenant)
     session = store.intents.get(store.short_codes.get(values["shortCode"], ""))
     if session is None or g.auth.intent_claims(session.token) is None:
@@ -266,7 +293,7 @@ async def validate_intent_token(g: Gravy, request: Request) -> RawJSON:
 
 async def list_connections(g: Gravy, request: Request) -> RawJSON:
     tenant = g.auth.require_bearer(request)
-    q = validate(CONNECTIONS_DTO, query(request))
+    q = query(CONNECTIONS_DTO, request)
     page, limit = int(q.get("page", 1)), int(q.get("limit", 20))  # 1e20 passes IsInt
     rows = g.store(tenant).sorted_connections(q.get("sortBy", "createdAt"),
                                               q.get("sortOrder", "desc"))
@@ -307,17 +334,23 @@ async def list_resource(g: Gravy, request: Request) -> RawJSON:
         raise route_not_found(request.method, original_url(request))
     # Guard, then pipe, then handler: 401 before 400 before 404, as NestJS orders them.
     tenant, conn = _authorize(g, request, params["connectionId"])
-    q = validate(kind.dto, query(request))
+    q, key = query_key(kind.dto, request)
     if conn is None:
         raise not_found("Connection not found")
     rs: ResourceSet | None = g.store(tenant).resource_set(conn, kind)
     if rs is None:
         raise not_found(f"No {kind.name} data available for connection {conn.id}")
+    head = rs.rendered(key, lambda: _render_page(rs, kind, q))
+    return RawJSON(head + g.ctx.clock.iso().encode() + TAIL)
+
+
+def _render_page(rs: ResourceSet, kind, q: dict[str, Any]) -> bytes:
+    """Everything of a page response before its timestamp (the data is immutable)."""
     page, limit = int(q.get("page", 1)), int(q.get("limit", 20))  # 1e20 passes IsInt
     selected = rs.select(kind, q)
     window = selected[(page - 1) * limit: page * limit]
-    return envelope([rs.encoded[n] for n in window],
-                    page_meta(len(selected), page, limit, len(window)), g.ctx.clock.iso())
+    return envelope_head([rs.encoded[n] for n in window],
+                         page_meta(len(selected), page, limit, len(window)))
 
 
 async def list_integrations(g: Gravy, request: Request) -> RawJSON:

@@ -180,16 +180,26 @@ class ResourceSet:
     request touches only the items it returns (plus a scan when it filters).
     """
 
-    __slots__ = ("items", "encoded", "_orders", "_cols")
+    __slots__ = ("items", "encoded", "_orders", "_cols", "_pages")
 
     def __init__(self, items: Iterable[dict]) -> None:
         self.items: list[dict] = list(items)
         self.encoded: list[bytes] = [dump(i) for i in self.items]
         self._orders: dict[tuple[str, str], list[int]] = {}
         self._cols: dict[tuple[str, str], list[Any]] = {}
+        self._pages: dict[tuple, bytes] = {}
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def rendered(self, key: tuple, render: Callable[[], bytes]) -> bytes:
+        """A rendered page by its validated query: the set never changes, so render once."""
+        page = self._pages.get(key)
+        if page is None:
+            if len(self._pages) >= 512:
+                self._pages.clear()
+            page = self._pages[key] = render()
+        return page
 
     def order(self, sort_by: str, sort_order: str) -> list[int]:
         key = (sort_by, sort_order)

@@ -55,10 +55,10 @@ async def deliver(ctx: "Context", auth: "GravyAuth", tenant: str, conn: "Connect
         status, answer, error = await asyncio.to_thread(_post, url, body, headers)
     else:
         status, answer, error = None, b"", f"not an http(s) URL: {url!r}"
-    call = Call(id=ctx.journal.next_id(), time=ctx.clock.iso(), vendor="gravy", kind="webhook",
+    call = Call(id=ctx.journal.next_id(), at=ctx.clock.time(), vendor="gravy", kind="webhook",
                 method="POST", path=urlsplit(url).path or "/", url=url, status=status,
                 tenant=tenant, duration_ms=(perf_counter() - started) * 1000.0,
-                request_headers={k.lower(): v for k, v in headers.items()},
-                request_body=body.decode(), response_body=answer, error=error)
+                raw_headers=[(k.lower().encode(), v.encode()) for k, v in headers.items()],
+                raw_body=body, response_body=answer, error=error)
     ctx.journal.record(call)
     return call
