@@ -73,8 +73,9 @@ class GravyAuth:
 
     # -- request guards -------------------------------------------------------------------
     def _scheme(self, request: "Request", scheme: str) -> str | None:
-        header = request.headers.get("authorization", "")
-        name, _, value = header.strip().partition(" ")
+        # Straight from the ASGI headers: this runs on every request.
+        header = next((v for k, v in request.scope["headers"] if k == b"authorization"), b"")
+        name, _, value = header.decode("latin-1").strip().partition(" ")
         value = value.strip()
         return value if name.lower() == scheme and value else None
 

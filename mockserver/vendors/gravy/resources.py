@@ -37,7 +37,7 @@ class Filter:
         return Prop(self.param, (IsString(),), optional=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eight singletons: identity is equality
 class Kind:
     slug: str                   # the canonical URL segment, e.g. "account-info"
     name: str                   # the camelCase resource name in intent tokens and webhooks

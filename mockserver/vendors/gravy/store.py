@@ -92,6 +92,7 @@ class Connection:
     data_ready_at: str | None = None  # when data became available: generated items end there
     read_limits: dict[str, int] = field(default_factory=dict)  # `read.limit` per resource kind
     fixture: bool = False
+    _readable: frozenset | None = field(default=None, repr=False, compare=False)  # see _settle
 
     def clone(self) -> "Connection":
         return replace(self, resources=[replace(r) for r in self.resources],
@@ -107,9 +108,10 @@ class Connection:
     def readable(self, kind: Kind) -> bool:
         # A completed read stays readable when the connection later goes inactive; a refresh
         # (data_processing) or retry (connecting) puts the resources back in progress.
-        return any(
-            r.kind is kind and r.operation == "read" and r.status == "completed"
-            for r in self.resources)
+        if self._readable is None:
+            self._readable = frozenset(r.kind for r in self.resources
+                                       if r.operation == "read" and r.status == "completed")
+        return kind in self._readable
 
 
 @dataclass
@@ -203,6 +205,7 @@ def _default_failed(conn: Connection) -> set[str]:
 def _settle(conn: Connection, status: str, now: str, failed: set[str] = frozenset()) -> None:
     """Put a connection and its resources into `status` at time `now`."""
     conn.status = status
+    conn._readable = None
     conn.updatedAt = now
     if status in ("pending", "connecting", "connected"):
         conn.failureReason = conn.errorMessage = conn.errorDetails = None
@@ -298,7 +301,9 @@ class GravyStore:
             return rs
         original = self.template.connections_by_id.get(conn.id)
         if original is not None and original.data_ready_at == conn.data_ready_at:
-            return self.template.resource_set(conn, kind)  # untouched fixture: shared data
+            # An untouched fixture: the template's data, shared by every tenant.
+            rs = self._sets[key] = self.template.resource_set(conn, kind)
+            return rs
         count = self.template.settings["newConnectionItems"]
         limit = conn.read_limits.get(kind.name)
         if limit is not None:
