@@ -9,14 +9,13 @@ from starlette.routing import Route
 
 from ..vendors.gravy import webhooks
 from ..vendors.gravy.store import STATUSES
+from .common import AdminError, body_json, tenant_of
 
 if TYPE_CHECKING:
     from ..app import MockServer
 
 
 def routes(server: "MockServer") -> list[Route]:
-    from . import AdminError, body_json, tenant_of
-
     async def connection_status(request: Request) -> Response:
         body = await body_json(request)
         status = body.get("status")
