@@ -8,6 +8,7 @@ from typing import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .admin import build_admin
 from .core.clock import Clock
 from .core.http import dump
 from .core.journal import Call, Journal
@@ -39,7 +40,6 @@ class MockServer:
         self.admin_token = admin_token
         self._apps: dict[str, ASGIApp] = {n: v.build_app(ctx) for n, v in self.vendors.items()}
         self._by_host = {h: n for n, v in self.vendors.items() for h in v.hosts}
-        from .admin import build_admin
         self._admin = build_admin(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,9 +67,8 @@ class MockServer:
     def _route(self, scope: Scope, path: str) -> tuple[str | None, str]:
         for key, value in scope["headers"]:
             if key == b"host":
-                host = value.decode("latin-1").rsplit(":", 1)[0].lower() if not value.startswith(b"[") \
-                    else value.decode("latin-1")
-                name = self._by_host.get(host)
+                # Vendor hosts are names, so dropping everything from the first ":" is safe.
+                name = self._by_host.get(value.split(b":", 1)[0].decode("latin-1").lower())
                 if name is not None:
                     return name, ""
                 break
