@@ -67,6 +67,11 @@ class MockClient:
         name = CONTRACTS.check_response(vendor, response.request.method, path,
                                         response.status_code, response.json())
         self.checked.append(name)
+        # A JSON body the vendor accepted must satisfy the request contract too.
+        request = response.request
+        if response.status_code < 300 and request.content and \
+                request.headers.get("content-type", "").startswith("application/json"):
+            CONTRACTS.check_request(vendor, request.method, path, json.loads(request.content))
 
     def get(self, url: str, **kw: Any) -> httpx.Response:
         return self.request("GET", url, **kw)
