@@ -91,7 +91,6 @@ class Connection:
     returnUrl: str | None = None
     data_ready_at: str | None = None  # when data became available: generated items end there
     read_limits: dict[str, int] = field(default_factory=dict)  # `read.limit` per resource kind
-    fixture: bool = False
     _readable: frozenset | None = field(default=None, repr=False, compare=False)  # see _settle
 
     def clone(self) -> "Connection":
@@ -139,14 +138,15 @@ class GravyTemplate:
         self.connections = self._connections(data["connections"])
         self.connections_by_id = {c.id: c for c in self.connections}
         self._sets: dict[tuple[str, str], ResourceSet] = {}
-        # The documented example of each kind, and the connection it lives on.
-        self._documented = {}
-        documented_ids = {c["id"] for c in data["connections"]}
-        for kind in KINDS:
-            example = self.examples[kind.slug]
-            cid = example.get("connectionId", "conn_789xyz123abc")
-            if cid in documented_ids:
-                self._documented[(cid, kind.slug)] = example
+        # The documented example of each kind, on the documented connection listing that kind
+        # (and naming it, where the example carries a connectionId).
+        self._documented: dict[tuple[str, str], dict] = {}
+        for c in data["connections"]:
+            for name in c["resources"]:
+                kind = kind_for(name)
+                example = self.examples[kind.slug]
+                if example.get("connectionId", c["id"]) == c["id"]:
+                    self._documented[(c["id"], kind.slug)] = example
 
     def _connections(self, documented: list[dict]) -> list[Connection]:
         out = []
@@ -157,7 +157,7 @@ class GravyTemplate:
                 userId=c["userId"], createdAt=c["createdAt"], updatedAt=c["updatedAt"],
                 resources=[ResourceState(r, "read", "completed", c["createdAt"], done)
                            for r in c["resources"]],
-                data_ready_at=done, fixture=True))
+                data_ready_at=done))
         r = random.Random(f"gravy-connections:{self.seed}")
         lo = parse_iso(self.settings["connectionsCreatedFrom"]).timestamp()
         hi = parse_iso(self.settings["connectionsCreatedTo"]).timestamp()
@@ -175,7 +175,7 @@ class GravyTemplate:
                 id=f"conn_{''.join(r.choice('0123456789abcdefghijklmnopqrstuvwxyz') for _ in range(12))}",
                 integrationId=integ["slug"], status=status, userId=r.choice(users),
                 createdAt=created, updatedAt=updated,
-                resources=[ResourceState(n) for n in picked], fixture=True)
+                resources=[ResourceState(n) for n in picked])
             _settle(conn, status, updated, failed=_default_failed(conn))
             out.append(conn)
         return out
