@@ -50,10 +50,6 @@ class Contracts:
         self._registry = Registry().with_resources(resources)
         self._validators: dict[tuple[str, str], Draft202012Validator] = {}
 
-    @property
-    def vendors(self) -> list[str]:
-        return sorted(self._routes)
-
     def validator(self, vendor: str, name: str) -> Draft202012Validator:
         key = (vendor, name)
         v = self._validators.get(key)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
 
 from starlette.requests import Request
+
+from .http import VendorError
 from starlette.responses import Response
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -112,8 +114,6 @@ class VendorApp:
         self.headers = headers or {}
 
     async def __call__(self, scope, receive, send) -> None:
-        from .http import VendorError  # local: keeps routing importable without http
-
         request = Request(scope, receive)
         method = scope["method"]
         endpoint, params = self.router.resolve("GET" if method == "HEAD" else method,

@@ -54,9 +54,6 @@ class Tenants:
     def __iter__(self):
         return iter(list(self._tenants.values()))
 
-    def __len__(self) -> int:
-        return len(self._tenants)
-
     # -- lifecycle --------------------------------------------------------------------------
     def create(self) -> Tenant:
         tid = "t_" + secrets.token_hex(8)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -42,5 +42,3 @@ class Vendor(Protocol):
     def new_store(self, template: Any, ctx: Context) -> Any: ...
     def build_app(self, ctx: Context) -> "ASGIApp": ...
 
-
-Factory = Callable[[], Vendor]

@@ -128,10 +128,13 @@ def original_url(request: Request) -> str:
     return path + ("?" + qs.decode("latin-1") if qs else "")
 
 
-def page_meta(total: int, page: int, limit: int, item_count: int) -> dict[str, Any]:
-    pages = -(-total // limit)
-    return {"page": page, "limit": limit, "total": total, "totalPages": pages,
-            "hasNext": page < pages, "hasPrev": page > 1, "itemCount": item_count}
+def paginate(rows: list, q: dict[str, Any]) -> tuple[list, dict[str, Any]]:
+    """The page `q` asks for (default 1, 20 per page) and its `meta`."""
+    page, limit = int(q.get("page", 1)), int(q.get("limit", 20))  # 1e20 passes IsInt
+    window = rows[(page - 1) * limit: page * limit]
+    pages = -(-len(rows) // limit)
+    return window, {"page": page, "limit": limit, "total": len(rows), "totalPages": pages,
+                    "hasNext": page < pages, "hasPrev": page > 1, "itemCount": len(window)}
 
 
 def envelope_head(encoded_items: list[bytes], meta: dict[str, Any]) -> bytes:
@@ -294,16 +297,14 @@ async def validate_intent_token(g: Gravy, request: Request) -> RawJSON:
 async def list_connections(g: Gravy, request: Request) -> RawJSON:
     tenant = g.auth.require_bearer(request)
     q = query(CONNECTIONS_DTO, request)
-    page, limit = int(q.get("page", 1)), int(q.get("limit", 20))  # 1e20 passes IsInt
     rows = g.store(tenant).sorted_connections(q.get("sortBy", "createdAt"),
                                               q.get("sortOrder", "desc"))
     for field in ("status", "integrationId", "userId"):
         if field in q:
             rows = [c for c in rows if getattr(c, field) == q[field]]
-    window = rows[(page - 1) * limit: page * limit]
+    window, meta = paginate(rows, q)
     base = base_url(request)
-    return envelope([dump(c.to_json(base)) for c in window],
-                    page_meta(len(rows), page, limit, len(window)), g.ctx.clock.iso())
+    return envelope([dump(c.to_json(base)) for c in window], meta, g.ctx.clock.iso())
 
 
 def _authorize(g: Gravy, request: Request, connection_id: str) \
@@ -346,11 +347,8 @@ async def list_resource(g: Gravy, request: Request) -> RawJSON:
 
 def _render_page(rs: ResourceSet, kind, q: dict[str, Any]) -> bytes:
     """Everything of a page response before its timestamp (the data is immutable)."""
-    page, limit = int(q.get("page", 1)), int(q.get("limit", 20))  # 1e20 passes IsInt
-    selected = rs.select(kind, q)
-    window = selected[(page - 1) * limit: page * limit]
-    return envelope_head([rs.encoded[n] for n in window],
-                         page_meta(len(selected), page, limit, len(window)))
+    window, meta = paginate(rs.select(kind, q), q)
+    return envelope_head([rs.encoded[n] for n in window], meta)
 
 
 async def list_integrations(g: Gravy, request: Request) -> RawJSON:

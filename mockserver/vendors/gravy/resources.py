@@ -137,7 +137,6 @@ KINDS: tuple[Kind, ...] = (
           Filter("currency", "iequals", ("currency",)))),
 )
 
-BY_SLUG = {k.slug: k for k in KINDS}
 _ALIASES: dict[str, Kind] = {}
 for _k in KINDS:
     for _a in (normalise(_k.slug), normalise(_k.name)) + _k.aliases:

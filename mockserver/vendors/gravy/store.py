@@ -284,12 +284,6 @@ class GravyStore:
                 self._sets.pop((conn.id, kind.slug), None)
         self._changed()
 
-    def move(self, conn: Connection, target: str, now: str,
-             failed: set[str] | None = None) -> list[str]:
-        path = self.plan(conn, target)
-        for status in path:
-            self.step(conn, status, now, failed)
-        return path
 
     # -- resources ------------------------------------------------------------------------
     def resource_set(self, conn: Connection, kind: Kind) -> ResourceSet | None:
