@@ -358,7 +358,7 @@ def measure_reset(runs: int) -> dict[str, float]:
     from mockserver.vendors.gravy.resources import KINDS
 
     app = create_app(seed=0, clock=Clock(CLOCK_AT), journal_size=10000)
-    template = app.tenants.template("gravy")
+    template = app.vendors["gravy"].template
 
     async def warm_up() -> None:
         # One read of every documented resource (the connection its example lives on), so the

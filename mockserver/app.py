@@ -1,46 +1,49 @@
 """create_app(): one ASGI app serving every vendor by path prefix and by Host, plus /__admin."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from time import perf_counter
 from typing import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .admin import build_admin
+from .admin import Plane, build_admin
 from .core.clock import Clock
 from .core.http import dump
 from .core.journal import Call, Journal
 from .core.paths import data_dir
 from .core.tenancy import Tenants
 from .core.vendor import Context, Vendor
-
-log = logging.getLogger("mockserver")
+from .core.webhooks import Webhooks
 
 ADMIN_PREFIX = "/__admin"
 MAX_JOURNAL_BODY = 32 * 1024  # per entry, so 10,000 entries stay a few hundred MB at worst
 
 
 def default_vendors() -> list[Vendor]:
-    from .vendors.gravy import VENDOR as gravy
-    return [gravy]
+    """A fresh instance of every vendor: each app keeps its own templates and runtime."""
+    from .vendors.gravy import GravyVendor
+    return [GravyVendor()]
 
 
 class MockServer:
-    """The ASGI app. Tests reach its parts directly: `.clock`, `.journal`, `.tenants`."""
+    """The ASGI app. Tests reach its parts directly: `.clock`, `.journal`, `.tenants`, `.vendors`."""
 
     def __init__(self, ctx: Context, vendors: Iterable[Vendor], admin_token: str | None) -> None:
-        self.ctx = ctx
         self.clock = ctx.clock
         self.journal = ctx.journal
-        self.vendors = {v.name: v for v in vendors}
-        ctx.tenants = Tenants(self.vendors.values(), ctx)
-        self.tenants = ctx.tenants
-        self.admin_token = admin_token
-        self._apps: dict[str, ASGIApp] = {n: v.build_app(ctx) for n, v in self.vendors.items()}
+        self.webhooks = ctx.webhooks
+        self.vendors: dict[str, Vendor] = {}
+        for vendor in vendors:
+            vendor.attach(ctx)
+            ctx.journal.declare_secrets(vendor.name, vendor.secret_headers, vendor.secret_fields)
+            self.vendors[vendor.name] = vendor
+        self.tenants = Tenants(self.vendors.values())
+        self._apps: dict[str, ASGIApp] = {n: v.build_app(self.tenants)
+                                          for n, v in self.vendors.items()}
         self._by_host = {h: n for n, v in self.vendors.items() for h in v.hosts}
-        self._admin = build_admin(self)
+        self._admin = build_admin(Plane(self.clock, self.journal, self.tenants, self.vendors),
+                                  admin_token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -56,7 +59,7 @@ class MockServer:
             return
         vendor, prefix = self._route(scope, path)
         if vendor is None:
-            await _plain_404(scope, send)
+            await _plain_404(scope, send, self.vendors)
             return
         vscope = dict(scope)
         vscope["root_path"] = scope.get("root_path", "") + prefix
@@ -110,7 +113,7 @@ class MockServer:
                 method=scope["method"], path=scope["vendor_path"],
                 query=scope.get("query_string", b"").decode("latin-1"),
                 status=status[0] if status else None,
-                tenant=scope["state"].get("tenant"),
+                tenant=scope["state"].get("tenant"), secrets=journal.secrets_of(vendor),
                 duration_ms=(perf_counter() - started) * 1000.0,
                 raw_headers=scope["headers"],
                 raw_body=(req_body[0] if len(req_body) == 1 else b"".join(req_body))
@@ -130,11 +133,11 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-async def _plain_404(scope: Scope, send: Send) -> None:
+async def _plain_404(scope: Scope, send: Send, vendors: Iterable[str]) -> None:
     body = dump({"error": "Not Found",
                  "message": f"No vendor is mounted at {scope['path']}. Use a vendor prefix "
-                            "(/gravy, ...) or a vendor's real Host header; the control plane is "
-                            "/__admin."})
+                            f"({', '.join('/' + v for v in vendors)}) or a vendor's real Host "
+                            "header; the control plane is /__admin."})
     await send({"type": "http.response.start", "status": 404,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode())]})
@@ -143,9 +146,12 @@ async def _plain_404(scope: Scope, send: Send) -> None:
 
 def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path | None = None,
                admin_token: str | None = None, journal_size: int = 10_000,
-               vendors: Iterable[Vendor] | None = None) -> MockServer:
-    """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data."""
-    ctx = Context(seed=seed, clock=clock or Clock(),
+               max_sessions: int = 10_000, vendors: Iterable[Vendor] | None = None) -> MockServer:
+    """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data;
+    `max_sessions` bounds the live tokens each tenant keeps per vendor."""
+    clock = clock or Clock()
+    journal = Journal(maxlen=journal_size)
+    ctx = Context(seed=seed, clock=clock, journal=journal, webhooks=Webhooks(clock, journal),
                   fixtures_dir=Path(fixtures) if fixtures else data_dir("fixtures"),
-                  journal=Journal(maxlen=journal_size))
+                  session_limit=max_sessions)
     return MockServer(ctx, vendors if vendors is not None else default_vendors(), admin_token)

@@ -23,7 +23,6 @@ from mockserver.core.contracts import ContractError, load as load_contracts
 
 DOC_TIME = "2024-01-15T10:30:00.000Z"  # the `timestamp` of every documented Gravy response
 CONTRACTS = load_contracts()
-VENDOR_HOSTS: dict[str, str] = {}
 
 
 def vendor_of(url: httpx.URL, app) -> tuple[str, str] | None:

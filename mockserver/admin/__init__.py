@@ -1,23 +1,36 @@
 """The /__admin control plane. Never routed to a vendor; vendor code never imports it."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route, Router
 
 from ..core.clock import parse_iso
-from . import gravy
-from .common import AdminError, body_json, tenant_of
+from ..core.control import ControlError, body_json, finite_number, tenant_of
 from .page import PAGE
 
 if TYPE_CHECKING:
-    from ..app import MockServer
+    from ..core.clock import Clock
+    from ..core.journal import Journal
+    from ..core.tenancy import Tenants
+    from ..core.vendor import Vendor
 
 
-def build_admin(server: "MockServer") -> Starlette:
+@dataclass(frozen=True)
+class Plane:
+    """What the control plane acts on."""
+
+    clock: "Clock"
+    journal: "Journal"
+    tenants: "Tenants"
+    vendors: Mapping[str, "Vendor"]
+
+
+def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -27,7 +40,7 @@ def build_admin(server: "MockServer") -> Starlette:
     async def reset(request: Request) -> Response:
         body = await body_json(request)
         if body.get("tenant") is not None:
-            tenant = tenant_of(server, body)
+            tenant = tenant_of(server.tenants, body)
             server.tenants.reset(tenant.id)
             server.journal.clear(tenant.id)
             return JSONResponse({"reset": [tenant.id]})
@@ -38,21 +51,29 @@ def build_admin(server: "MockServer") -> Starlette:
     async def clock(request: Request) -> Response:
         if request.method == "POST":
             body = await body_json(request)
-            try:
-                if "advance" in body:
-                    seconds = body["advance"]
-                    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-                        raise AdminError(400, "advance must be a number of seconds")
+            # Each check runs before the clock moves: a refused call changes nothing.
+            if "advance" in body:
+                seconds = body["advance"]
+                if not finite_number(seconds):
+                    raise ControlError(400, "advance must be a finite number of seconds")
+                try:
                     server.clock.advance(float(seconds))
-                elif "set" in body:
-                    server.clock.set(parse_iso(str(body["set"])))
-                elif body.get("real") is True:
-                    server.clock.real()
-                else:
-                    raise AdminError(400, 'send {"advance": seconds}, {"set": "ISO-8601"} '
-                                          'or {"real": true}')
-            except ValueError:
-                raise AdminError(400, "set must be an ISO-8601 date-time") from None
+                except (ValueError, OverflowError) as exc:
+                    raise ControlError(400, f"advance refused: {exc}") from None
+            elif "set" in body:
+                when = body["set"]
+                try:
+                    if not isinstance(when, str):
+                        raise ValueError("not a string")
+                    server.clock.set(parse_iso(when))
+                except (ValueError, OverflowError):
+                    raise ControlError(400, "set must be an ISO-8601 date-time between "
+                                            "1970-01-01 and 9999-01-01") from None
+            elif body.get("real") is True:
+                server.clock.real()
+            else:
+                raise ControlError(400, 'send {"advance": seconds}, {"set": "ISO-8601"} '
+                                        'or {"real": true}')
         return JSONResponse(server.clock.describe())
 
     async def requests_(request: Request) -> Response:
@@ -66,7 +87,7 @@ def build_admin(server: "MockServer") -> Starlette:
         try:
             limit = int(q.get("limit", "100"))
         except ValueError:
-            raise AdminError(400, "limit must be an integer") from None
+            raise ControlError(400, "limit must be an integer") from None
         return JSONResponse({"total": len(calls), "capacity": server.journal.maxlen,
                              "requests": [c.to_dict() for c in calls[:max(limit, 0)]]})
 
@@ -79,9 +100,9 @@ def build_admin(server: "MockServer") -> Starlette:
     async def tenant(request: Request) -> Response:
         tid = request.path_params["tenant_id"]
         if tid == "default":
-            raise AdminError(400, "the default tenant cannot be deleted")
+            raise ControlError(400, "the default tenant cannot be deleted")
         if not server.tenants.delete(tid):
-            raise AdminError(404, f"no tenant {tid}")
+            raise ControlError(404, f"no tenant {tid}")
         server.journal.clear(tid)
         return Response(status_code=204)
 
@@ -89,7 +110,7 @@ def build_admin(server: "MockServer") -> Starlette:
         return HTMLResponse(PAGE)
 
     async def admin_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, AdminError)
+        assert isinstance(exc, ControlError)
         return JSONResponse({"error": exc.message}, exc.status)
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -106,13 +127,17 @@ def build_admin(server: "MockServer") -> Starlette:
         Route("/__admin/requests", requests_, methods=["GET", "DELETE"]),
         Route("/__admin/tenants", tenants, methods=["GET", "POST"]),
         Route("/__admin/tenants/{tenant_id}", tenant, methods=["DELETE"]),
-        *gravy.routes(server),
     ]
-    app = Starlette(routes=routes, exception_handlers={AdminError: admin_error,
+    for name, vendor in server.vendors.items():  # each vendor's own calls, /__admin/<vendor>/...
+        vendor_routes = vendor.admin_routes()
+        if vendor_routes:
+            routes.append(Mount(f"/__admin/{name}",
+                                app=Router(vendor_routes, redirect_slashes=False)))
+    app = Starlette(routes=routes, exception_handlers={ControlError: admin_error,
                                                        404: not_found, 405: not_found})
     app.router.redirect_slashes = False
-    if server.admin_token:
-        return _TokenGuard(app, server.admin_token)
+    if admin_token:
+        return _TokenGuard(app, admin_token)
     return app
 
 

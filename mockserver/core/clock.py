@@ -1,8 +1,14 @@
 """The one clock. Every expiry, window, schedule and timestamp reads it, never the system time."""
 from __future__ import annotations
 
+import math
 import time as _time
 from datetime import datetime, timezone
+
+# The instants the mock clock may show: from the Unix epoch to the start of year 9999, so that
+# every expiry or schedule computed from "now" (hours to a year ahead) still fits a datetime.
+EARLIEST = 0.0
+LATEST = datetime(9999, 1, 1, tzinfo=timezone.utc).timestamp()
 
 
 def parse_iso(value: str) -> datetime:
@@ -60,16 +66,31 @@ class Clock:
     def frozen(self) -> bool:
         return self._frozen is not None
 
+    @staticmethod
+    def _check(t: float) -> float:
+        if not (math.isfinite(t) and EARLIEST <= t < LATEST):
+            raise ValueError("the clock must stay between 1970-01-01 and 9999-01-01")
+        return t
+
     def set(self, when: datetime | str) -> None:
-        dt = parse_iso(when) if isinstance(when, str) else when
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
-        self._frozen = dt.timestamp()
+        """Freeze at `when`; ValueError (and no change) for anything outside the clock's range."""
+        try:
+            dt = parse_iso(when) if isinstance(when, str) else when
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=timezone.utc)
+            t = dt.timestamp()
+        except (OverflowError, OSError):
+            raise ValueError("not a representable instant") from None
+        self._frozen = self._check(t)
 
     def advance(self, seconds: float) -> None:
+        """Move by `seconds`; ValueError (and no change) when the result leaves the range."""
+        if not math.isfinite(seconds):
+            raise ValueError("advance must be a finite number of seconds")
         if self._frozen is not None:
-            self._frozen += seconds
+            self._frozen = self._check(self._frozen + seconds)
         else:
+            self._check(self.time() + seconds)
             self._offset += seconds
 
     def real(self) -> None:

@@ -4,8 +4,22 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from starlette.requests import Request
+
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_JSON_TYPE = (b"content-type", b"application/json; charset=utf-8")
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than Python's parser can recurse (about 1,000 levels)."""
+
+
+def load(text: str | bytes, **kw: Any) -> Any:
+    """json.loads for untrusted bodies: nesting past the parser's reach is a ValueError
+    (`TooDeep`) like any other malformed body, never a RecursionError."""
+    try:
+        return json.loads(text, **kw)
+    except RecursionError:
+        raise TooDeep("nested too deeply") from None
 
 
 def dump(obj: Any) -> bytes:
@@ -17,19 +31,22 @@ class RawJSON:
     """A JSON response sent as two raw ASGI messages.
 
     Vendor responses are on the hot path; Starlette's Response builds and re-parses header objects
-    we never need, so this one keeps a plain dict and encodes it once when sent.
+    we never need, so this one keeps a plain dict and encodes it once when sent. `content_type`
+    is left to the vendor app, which sets its framework's (`Vendor.content_type`).
     """
 
-    __slots__ = ("body", "status_code", "headers")
+    __slots__ = ("body", "status_code", "headers", "content_type")
 
     def __init__(self, body: bytes, status_code: int = 200,
                  headers: Mapping[str, str] | None = None) -> None:
         self.body = body
         self.status_code = status_code
         self.headers: dict[str, str] = dict(headers) if headers else {}
+        self.content_type: bytes = b"application/json"
 
     async def __call__(self, scope, receive, send) -> None:
-        raw = [_JSON_TYPE, (b"content-length", str(len(self.body)).encode())]
+        raw = [(b"content-type", self.content_type),
+               (b"content-length", str(len(self.body)).encode())]
         raw += [(k.lower().encode("latin-1"), v.encode("latin-1"))
                 for k, v in self.headers.items()]
         await send({"type": "http.response.start", "status": self.status_code, "headers": raw})
@@ -52,3 +69,26 @@ class VendorError(Exception):
 
     def response(self) -> RawJSON:
         return json_response(self.body, self.status, self.headers)
+
+
+def origin(request: Request) -> str:
+    """scheme://host as this client reached the mock."""
+    return f"{request.scope.get('scheme', 'http')}://{request.headers.get('host') or 'localhost'}"
+
+
+def base_url(request: Request) -> str:
+    """The vendor's base URL as this client reached it (prefix or real Host)."""
+    return origin(request) + request.scope.get("root_path", "")
+
+
+def original_url(request: Request) -> str:
+    """The raw (still percent-encoded) path and query after the vendor prefix, as the client sent
+    it (Express's originalUrl, Spring's request URI)."""
+    scope = request.scope
+    raw = scope.get("raw_path")
+    if raw:
+        path = raw.decode("latin-1").split("?", 1)[0][len(scope.get("root_path", "")):] or "/"
+    else:
+        path = scope["vendor_path"]
+    qs = scope.get("query_string", b"")
+    return path + ("?" + qs.decode("latin-1") if qs else "")

@@ -17,42 +17,55 @@ from urllib.parse import parse_qsl, urlencode
 from .clock import iso_ms
 
 REDACTED = "[redacted]"
-SECRET_HEADERS = frozenset({"authorization", "hash", "x-admin-token", "cookie", "proxy-authorization"})
-SECRET_FIELDS = frozenset({"client_secret", "clientsecret", "app_secret", "appsecret", "secret",
-                           "hash", "password", "refresh_token", "code_verifier"})
 
 
-def _redact_obj(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: (REDACTED if k.lower() in SECRET_FIELDS else _redact_obj(v))
-                for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_redact_obj(v) for v in obj]
-    return obj
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """What the journal masks in one vendor's requests: header names and body field names.
+
+    The core masks only what is secret everywhere; each vendor adds its own names.
+    """
+
+    headers: frozenset[str] = frozenset({"authorization", "proxy-authorization", "cookie",
+                                         "x-admin-token"})
+    fields: frozenset[str] = frozenset({"password"})
+
+    def plus(self, headers: frozenset[str], fields: frozenset[str]) -> "Secrets":
+        return Secrets(self.headers | {h.lower() for h in headers},
+                       self.fields | {f.lower() for f in fields})
+
+    def _obj(self, obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: (REDACTED if k.lower() in self.fields else self._obj(v))
+                    for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self._obj(v) for v in obj]
+        return obj
+
+    def body(self, body: bytes, content_type: str) -> str:
+        """Body as text with secret fields masked, for JSON and form bodies alike."""
+        if not body:
+            return ""
+        text = body.decode("utf-8", "replace")
+        if "json" in content_type or text.lstrip()[:1] in ("{", "["):
+            try:
+                return json.dumps(self._obj(json.loads(text)), ensure_ascii=False)
+            except (ValueError, RecursionError):  # not JSON, or nested past Python's reach
+                return text
+        if "x-www-form-urlencoded" in content_type:
+            pairs = parse_qsl(text, keep_blank_values=True)
+            return urlencode([(k, REDACTED if k.lower() in self.fields else v) for k, v in pairs])
+        return text
+
+    def header_map(self, raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for k, v in raw:
+            name = k.decode("latin-1").lower()
+            out[name] = REDACTED if name in self.headers else v.decode("latin-1")
+        return out
 
 
-def redact_body(body: bytes, content_type: str) -> str:
-    """Body as text with secret fields masked, for JSON and form bodies alike."""
-    if not body:
-        return ""
-    text = body.decode("utf-8", "replace")
-    if "json" in content_type or text.lstrip()[:1] in ("{", "["):
-        try:
-            return json.dumps(_redact_obj(json.loads(text)), ensure_ascii=False)
-        except ValueError:
-            return text
-    if "x-www-form-urlencoded" in content_type:
-        pairs = parse_qsl(text, keep_blank_values=True)
-        return urlencode([(k, REDACTED if k.lower() in SECRET_FIELDS else v) for k, v in pairs])
-    return text
-
-
-def redact_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for k, v in raw:
-        name = k.decode("latin-1").lower()
-        out[name] = REDACTED if name in SECRET_HEADERS else v.decode("latin-1")
-    return out
+BASE_SECRETS = Secrets()
 
 
 @dataclass(slots=True)
@@ -78,6 +91,7 @@ class Call:
     response_body: bytes = b""
     url: str | None = None
     error: str | None = None
+    secrets: Secrets = BASE_SECRETS
 
     @property
     def time(self) -> str:
@@ -85,21 +99,17 @@ class Call:
 
     @property
     def request_headers(self) -> dict[str, str]:
-        return redact_headers(self.raw_headers)
+        return self.secrets.header_map(self.raw_headers)
 
     @property
     def request_body(self) -> str:
         ctype = next((v.decode("latin-1") for k, v in self.raw_headers
                       if k.lower() == b"content-type"), "")
-        return redact_body(self.raw_body, ctype)
+        return self.secrets.body(self.raw_body, ctype)
 
     @property
     def json(self) -> Any:
         return json.loads(self.response_body) if self.response_body else None
-
-    @property
-    def request_json(self) -> Any:
-        return json.loads(self.request_body) if self.raw_body else None
 
     def to_dict(self) -> dict[str, Any]:
         body = self.response_body.decode("utf-8", "replace")
@@ -120,6 +130,13 @@ class Journal:
         self._calls: deque[Call] = deque(maxlen=maxlen)
         self._ids = count(1)
         self.enabled = enabled
+        self._secrets: dict[str, Secrets] = {}
+
+    def declare_secrets(self, vendor: str, headers: frozenset[str], fields: frozenset[str]) -> None:
+        self._secrets[vendor] = BASE_SECRETS.plus(headers, fields)
+
+    def secrets_of(self, vendor: str) -> Secrets:
+        return self._secrets.get(vendor, BASE_SECRETS)
 
     @property
     def maxlen(self) -> int:

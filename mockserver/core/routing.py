@@ -13,8 +13,9 @@ from typing import Any, Awaitable, Callable, Iterable
 
 from starlette.requests import Request
 
-from .http import VendorError
 from starlette.responses import Response
+
+from .http import RawJSON, VendorError
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -64,8 +65,11 @@ class Router:
         self._trailing = trailing_slash
         self._literal: dict[tuple[str, str], Endpoint] = {}
         self._patterns: list[tuple[frozenset[str], re.Pattern, Endpoint]] = []
+        # (method, path) -> (endpoint, path params): saves the regex scan over templated routes
+        # for the repeated URLs of a test suite or a load (see bench/README.md).
         self._seen: dict[tuple[str, str], tuple[Endpoint, dict[str, str]]] = {}
-        for r in routes:
+        self.routes = tuple(routes)
+        for r in self.routes:
             if "{" not in r.path:
                 for m in r.methods:
                     self._literal.setdefault((m, self._norm(r.path)), r.endpoint)
@@ -79,14 +83,14 @@ class Router:
         return path.lower() if self._ignore_case else path
 
     def resolve(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
-        """(endpoint, path params); the params dict is shared between calls: read it only."""
+        """(endpoint, path params); the params are the caller's own copy."""
         key = (method, path)
         hit = self._seen.get(key)
         if hit is None:
             if len(self._seen) >= 8192:
                 self._seen.clear()
             hit = self._seen[key] = self._resolve(method, path)
-        return hit
+        return hit[0], dict(hit[1]) if hit[1] else {}
 
     def _resolve(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
         ep = self._literal.get((method, self._norm(path)))
@@ -104,14 +108,17 @@ class VendorApp:
     """ASGI app of one vendor: route, run the handler, render the vendor's own errors.
 
     `internal_error` is the vendor's 500 (a handler bug must still look like the vendor);
-    `headers` are what the vendor's framework adds to every response.
+    `headers` are what the vendor's framework adds to every response, `content_type` what it
+    sends JSON as.
     """
 
     def __init__(self, router: Router, internal_error: Callable[[], Any],
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None,
+                 content_type: str = "application/json") -> None:
         self.router = router
         self.internal_error = internal_error
         self.headers = headers or {}
+        self.content_type = content_type.encode("latin-1")
 
     async def __call__(self, scope, receive, send) -> None:
         request = Request(scope, receive)
@@ -126,6 +133,8 @@ class VendorApp:
         except Exception:  # noqa: BLE001 - a mock bug must not leak Starlette's error page
             log.exception("unhandled error in %s %s", method, scope["vendor_path"])
             response = self.internal_error().response()
+        if isinstance(response, RawJSON):
+            response.content_type = self.content_type
         for k, v in self.headers.items():
             if k not in response.headers:
                 response.headers[k] = v

@@ -1,17 +1,32 @@
-"""Tenants: each one owns a store per vendor, built from the shared fixture template.
+"""Tenants: each one owns a store per vendor, built from that vendor's fixture template.
 
 Parallel CI jobs each create a tenant and use its credentials; a credential only ever resolves to
 its own tenant, so no job sees or changes another's data.
 """
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from .vendor import Context, Vendor
+if TYPE_CHECKING:
+    from .vendor import Vendor
 
 DEFAULT_TENANT = "default"
+_SCOPE_SEP = "."  # token_urlsafe never writes a dot, tenant ids never hold one
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of any two strings (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                               expected.encode("utf-8", "surrogatepass"))
+
+
+def attribute(scope: dict, tenant: "Tenant") -> "Tenant":
+    """Name the tenant of the request being served, for the journal. Auth calls it on success."""
+    scope["state"]["tenant"] = tenant.id
+    return tenant
 
 
 @dataclass
@@ -20,21 +35,19 @@ class Tenant:
     credentials: dict[str, dict[str, str]]
     stores: dict[str, Any] = field(default_factory=dict)
 
-    def store(self, vendor: str) -> Any:
-        return self.stores[vendor]
+    @property
+    def is_default(self) -> bool:
+        return self.id == DEFAULT_TENANT
 
 
 class Tenants:
-    def __init__(self, vendors: Iterable[Vendor], ctx: Context) -> None:
+    def __init__(self, vendors: Iterable["Vendor"]) -> None:
         self._vendors = {v.name: v for v in vendors}
-        self._ctx = ctx
-        # Fixtures are read and generated once; a store is a cheap copy of its template.
-        self._templates = {name: v.load_template(ctx) for name, v in self._vendors.items()}
         self._tenants: dict[str, Tenant] = {}
         # (vendor, credential value) -> tenant id, e.g. ("gravy", "gravy-sandbox-client").
         self._by_key: dict[tuple[str, str], str] = {}
         self._add(Tenant(DEFAULT_TENANT,
-                         {n: v.default_credentials() for n, v in self._vendors.items()}))
+                         {n: dict(v.default_credentials) for n, v in self._vendors.items()}))
 
     # -- lookup ---------------------------------------------------------------------------
     @property
@@ -44,15 +57,35 @@ class Tenants:
     def get(self, tenant_id: str) -> Tenant | None:
         return self._tenants.get(tenant_id)
 
-    def template(self, vendor: str) -> Any:
-        return self._templates[vendor]
-
     def by_credential(self, vendor: str, key: str) -> Tenant | None:
         tid = self._by_key.get((vendor, key))
         return self._tenants.get(tid) if tid is not None else None
 
-    def __iter__(self):
+    def authenticate(self, vendor: str, key_field: str, key: str, secret_field: str,
+                     secret: str) -> Tenant | None:
+        """The tenant whose `key_field` is `key` and whose `secret_field` is `secret`."""
+        tenant = self.by_credential(vendor, key)
+        if tenant is None:
+            return None
+        creds = tenant.credentials[vendor]
+        if creds.get(key_field) != key or not same_secret(secret, creds.get(secret_field, "")):
+            return None
+        return tenant
+
+    # Opaque tokens a vendor mints name their tenant, so a token alone finds its tenant's store
+    # without an app-wide token table. The default tenant's tokens look exactly like the vendor's.
+    def scoped(self, tenant: Tenant, token: str) -> str:
+        return token if tenant.is_default else f"{tenant.id}{_SCOPE_SEP}{token}"
+
+    def owner_of(self, token: str) -> Tenant | None:
+        tid, sep, _ = token.partition(_SCOPE_SEP)
+        return self._tenants.get(tid) if sep else self._tenants[DEFAULT_TENANT]
+
+    def __iter__(self) -> Iterator[Tenant]:
         return iter(list(self._tenants.values()))
+
+    def __len__(self) -> int:
+        return len(self._tenants)
 
     # -- lifecycle --------------------------------------------------------------------------
     def create(self) -> Tenant:
@@ -84,4 +117,4 @@ class Tenants:
 
     def _fill(self, tenant: Tenant) -> None:
         for name, vendor in self._vendors.items():
-            tenant.stores[name] = vendor.new_store(self._templates[name], self._ctx)
+            tenant.stores[name] = vendor.new_store()

@@ -1,29 +1,39 @@
-"""What a vendor package provides to the app. Each vendor's `__init__` exposes one `VENDOR`."""
+"""The seam between the core and a vendor package.
+
+A vendor package declares everything the app needs from it in one `Vendor` subclass in its
+`__init__`: name, hosts, credentials, the secrets the journal redacts, its framework's content
+type and 404, its fixtures and stores, its ASGI app and its control-plane routes (`admin.py`).
+The core lends each vendor a `Context`; adding a vendor touches `default_vendors()` and that
+vendor's own package only.
+"""
 from __future__ import annotations
 
 import random
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
     from starlette.types import ASGIApp
 
     from .clock import Clock
     from .journal import Journal
     from .tenancy import Tenants
+    from .webhooks import Webhooks
 
 
 @dataclass
 class Context:
-    """Everything a vendor may use at run time, injected by `create_app`."""
+    """What the core lends every vendor, injected once by `create_app`."""
 
     seed: int
     clock: "Clock"
-    fixtures_dir: Path
     journal: "Journal"
-    runtime: dict[str, Any] = field(default_factory=dict)  # per-app vendor state, by vendor name
-    tenants: "Tenants" = field(init=False)
+    webhooks: "Webhooks"
+    fixtures_dir: Path
+    session_limit: int = 10_000   # live tokens/sessions kept per tenant and vendor (--max-sessions)
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -31,14 +41,49 @@ class Context:
         self.rng = random.Random(f"runtime:{self.seed}")
 
 
-class Vendor(Protocol):
-    name: str                      # "gravy": the path prefix without its slash, the journal's key
-    hosts: tuple[str, ...]         # real API hosts routed here by the Host header
+class Vendor(ABC):
+    """One vendor's declaration. Subclasses set the class attributes and the abstract methods.
 
-    def default_credentials(self) -> dict[str, str]: ...
-    def new_credentials(self) -> dict[str, str]: ...
-    def credential_keys(self, credentials: dict[str, str]) -> list[str]: ...
-    def load_template(self, ctx: Context) -> Any: ...
-    def new_store(self, template: Any, ctx: Context) -> Any: ...
-    def build_app(self, ctx: Context) -> "ASGIApp": ...
+    Lifecycle, driven by the app: `attach(ctx)` loads the fixture template once; `new_store()`
+    builds each tenant's state from it (on create and on reset); `build_app(tenants)` makes the
+    ASGI app; `admin_routes()` adds the vendor's `/__admin/<name>/...` calls.
+    """
 
+    name: ClassVar[str]                          # the path prefix without its slash; journal key
+    hosts: ClassVar[tuple[str, ...]] = ()        # real API hosts routed here by the Host header
+    default_credentials: ClassVar[Mapping[str, str]] = {}   # SPEC §3, the default tenant's
+    tenant_keys: ClassVar[tuple[str, ...]] = ()  # credential fields that name their tenant
+    secret_headers: ClassVar[frozenset[str]] = frozenset()  # redacted in the journal
+    secret_fields: ClassVar[frozenset[str]] = frozenset()   # body fields redacted in the journal
+    content_type: ClassVar[str] = "application/json"        # what its framework sends JSON as
+    not_found: ClassVar[Any]     # its framework's answer to an unknown route: async (request)
+
+    ctx: Context
+    template: Any
+
+    def attach(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.template = self.load_template()
+
+    def credential_keys(self, credentials: Mapping[str, str]) -> list[str]:
+        return [credentials[k] for k in self.tenant_keys]
+
+    @abstractmethod
+    def new_credentials(self) -> dict[str, str]:
+        """Fresh random credentials of the same shape as `default_credentials`."""
+
+    @abstractmethod
+    def load_template(self) -> Any:
+        """The fixture state every tenant starts from, read and generated once."""
+
+    @abstractmethod
+    def new_store(self) -> Any:
+        """A tenant's state, a cheap copy of the template."""
+
+    @abstractmethod
+    def build_app(self, tenants: "Tenants") -> "ASGIApp":
+        """The vendor's ASGI app; it sees paths after the prefix in `scope["vendor_path"]`."""
+
+    def admin_routes(self) -> list["BaseRoute"]:
+        """Starlette routes under `/__admin/<name>/` (the vendor's `admin.py`)."""
+        return []

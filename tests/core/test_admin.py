@@ -38,7 +38,9 @@ def test_reset_restores_fixtures_and_clears_the_journal(client, app):
     r = client.post("/__admin/reset")
     assert r.status_code == 200
     assert not app.journal.called
-    # Issued tokens survive a reset: they are sessions, not fixture data.
+    # Tokens live in the tenant's state: a reset ends them, a new one sees the fixtures.
+    assert client.get("/gravy/connections", headers=auth).status_code == 401
+    auth = {"Authorization": f"Bearer {token_for(client)}"}
     assert client.get("/gravy/connections", headers=auth).json()["meta"]["total"] == 150
 
 
@@ -51,6 +53,8 @@ def test_reset_one_tenant_leaves_the_others(client):
     open_connection(client, theirs)
     client.post("/__admin/reset", json={"tenant": tenant["id"]})
     assert client.get("/gravy/connections", headers=mine).json()["meta"]["total"] == 151
+    assert client.get("/gravy/connections", headers=theirs).status_code == 401  # reset ended it
+    theirs = {"Authorization": f"Bearer {token_for(client, creds['clientId'], creds['clientSecret'])}"}
     assert client.get("/gravy/connections", headers=theirs).json()["meta"]["total"] == 150
     assert client.post("/__admin/reset", json={"tenant": "t_nope"}).status_code == 404
 

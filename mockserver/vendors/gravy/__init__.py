@@ -2,45 +2,51 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ...core.vendor import Context
-from . import fixtures
+from ...core.routing import VendorApp
+from ...core.vendor import Vendor
+from . import admin, fixtures, handlers
 from .auth import GravyAuth
 from .handlers import Gravy
 from .routes import build
 from .store import GravyStore, GravyTemplate
 
-DEFAULT_CREDENTIALS = {"clientId": "gravy-sandbox-client", "clientSecret": "gravy-sandbox-secret",
-                       "publishableKey": "pk-test-sandbox"}
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from ...core.tenancy import Tenants
 
 
-class GravyVendor:
+class GravyVendor(Vendor):
     name = "gravy"
     hosts = ("api.getpassage.ai", "api.runpassage.ai", "prod-gravy-connect-api.onrender.com")
+    default_credentials = {"clientId": "gravy-sandbox-client",
+                           "clientSecret": "gravy-sandbox-secret",
+                           "publishableKey": "pk-test-sandbox"}
+    tenant_keys = ("clientId", "publishableKey")
+    secret_fields = frozenset({"client_secret", "clientSecret"})
+    content_type = "application/json; charset=utf-8"  # Express's res.json()
+    not_found = staticmethod(handlers.route_missing)  # Express: "Cannot GET /path", also for 405s
 
-    def default_credentials(self) -> dict[str, str]:
-        return dict(DEFAULT_CREDENTIALS)
+    template: GravyTemplate
+    service: Gravy
 
     def new_credentials(self) -> dict[str, str]:
         return {"clientId": f"gravy-{secrets.token_hex(8)}",
                 "clientSecret": secrets.token_urlsafe(24),
                 "publishableKey": f"pk-test-{secrets.token_hex(12)}"}
 
-    def credential_keys(self, credentials: dict[str, str]) -> list[str]:
-        return [credentials["clientId"], credentials["publishableKey"]]
+    def load_template(self) -> GravyTemplate:
+        return GravyTemplate(fixtures.load(self.ctx.fixtures_dir), self.ctx.seed)
 
-    def load_template(self, ctx: Context) -> GravyTemplate:
-        return GravyTemplate(fixtures.load(ctx.fixtures_dir), ctx.seed)
+    def new_store(self) -> GravyStore:
+        return GravyStore(self.template, self.ctx.seed, self.ctx.session_limit)
 
-    def new_store(self, template: GravyTemplate, ctx: Context) -> GravyStore:
-        return GravyStore(template, ctx.seed)
+    def build_app(self, tenants: "Tenants") -> VendorApp:
+        self.service = Gravy(self.ctx, tenants, GravyAuth(self.ctx, tenants, self.template),
+                             self.template)
+        return build(self.service, self)
 
-    def build_app(self, ctx: Context) -> Any:
-        template = ctx.tenants.template(self.name)
-        g = Gravy(ctx, GravyAuth(ctx, template.settings["clients"]), template)
-        ctx.runtime[self.name] = g
-        return build(g)
-
-
-VENDOR = GravyVendor()
+    def admin_routes(self) -> list["BaseRoute"]:
+        return admin.routes(self.service)

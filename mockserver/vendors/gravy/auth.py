@@ -1,46 +1,54 @@
-"""Gravy credentials: OAuth access tokens, publishable keys, intent tokens, the webhook key.
+"""Gravy credentials: client credentials, access tokens, publishable keys, intent tokens, the
+webhook signing key.
 
-Tokens are indexed app-wide (token -> tenant) because the token alone must name its tenant;
-what a token may reach is then looked up in that tenant's store.
+Every guard that resolves a tenant goes through `_resolved`, which names it for the journal.
+Tokens live in the tenant's store (`GravyStore.tokens`, `.intents`); a token names its tenant
+(`Tenants.scoped`, or an intent token's `tenant` claim), so no app-wide table is needed.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ...core.tenancy import DEFAULT_TENANT, attribute, same_secret
 from .errors import unauthorized
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from ...core.tenancy import Tenant
+    from ...core.tenancy import Tenant, Tenants
     from ...core.vendor import Context
+    from .store import GravyStore, GravyTemplate, IntentSession
 
 ACCESS_TOKEN_TTL = 3600
 INTENT_TOKEN_TTL = 3600
+VENDOR = "gravy"
 
 
 @dataclass
 class AccessToken:
-    tenant: str
     expires_at: float
     scope: str
 
 
+def _store(tenant: "Tenant") -> "GravyStore":
+    return tenant.stores[VENDOR]
+
+
 class GravyAuth:
-    def __init__(self, ctx: "Context", fixture_clients: list[dict[str, str]]) -> None:
+    def __init__(self, ctx: "Context", tenants: "Tenants", template: "GravyTemplate") -> None:
         self.ctx = ctx
-        self.tokens: dict[str, AccessToken] = {}
-        self.intents: dict[str, str] = {}       # intent token -> tenant id
-        self.short_codes: dict[str, str] = {}   # short token -> tenant id
+        self.tenants = tenants
         # Documented example clients belong to the default tenant and mint their documented token.
-        self.fixture_clients = {c["clientId"]: c for c in fixture_clients}
+        self.fixture_clients = {c["clientId"]: c for c in template.settings["clients"]}
         material = hashlib.sha256(f"gravy:{ctx.seed}".encode()).digest()
         self.intent_secret = hashlib.sha256(b"intent-token" + material).hexdigest()
         self.signing_key = ec.derive_private_key(
@@ -50,87 +58,126 @@ class GravyAuth:
         self.public_pem = self.signing_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
+    @staticmethod
+    def _resolved(request: "Request", tenant: "Tenant | None") -> "Tenant | None":
+        if tenant is not None:
+            attribute(request.scope, tenant)
+        return tenant
+
     # -- client credentials ---------------------------------------------------------------
-    def client_tenant(self, client_id: str, client_secret: str) -> "Tenant | None":
+    def client(self, request: "Request", client_id: str, client_secret: str) -> "Tenant | None":
         fixture = self.fixture_clients.get(client_id)
         if fixture is not None:
-            return self.ctx.tenants.default if secrets.compare_digest(
-                fixture["clientSecret"], client_secret) else None
-        tenant = self.ctx.tenants.by_credential("gravy", client_id)
-        if tenant is None:
-            return None
-        creds = tenant.credentials["gravy"]
-        if creds["clientId"] != client_id or not secrets.compare_digest(
-                creds["clientSecret"], client_secret):
-            return None
-        return tenant
+            tenant = self.tenants.default if same_secret(client_secret, fixture["clientSecret"]) \
+                else None
+        else:
+            tenant = self.tenants.authenticate(VENDOR, "clientId", client_id,
+                                               "clientSecret", client_secret)
+        return self._resolved(request, tenant)
 
     def issue(self, tenant: "Tenant", client_id: str, scope: str) -> str:
         fixture = self.fixture_clients.get(client_id)
-        token = fixture["accessToken"] if fixture else secrets.token_urlsafe(32)
-        self.tokens[token] = AccessToken(tenant.id, self.ctx.clock.time() + ACCESS_TOKEN_TTL, scope)
+        token = fixture["accessToken"] if fixture else \
+            self.tenants.scoped(tenant, secrets.token_urlsafe(32))
+        now = self.ctx.clock.time()
+        _store(tenant).tokens.add(token, AccessToken(now + ACCESS_TOKEN_TTL, scope),
+                                  now + ACCESS_TOKEN_TTL, now)
         return token
 
     # -- request guards -------------------------------------------------------------------
-    def _scheme(self, request: "Request", scheme: str) -> str | None:
+    @staticmethod
+    def _scheme(request: "Request", scheme: str) -> str | None:
         # Straight from the ASGI headers: this runs on every request.
         header = next((v for k, v in request.scope["headers"] if k == b"authorization"), b"")
         name, _, value = header.decode("latin-1").strip().partition(" ")
         value = value.strip()
         return value if name.lower() == scheme and value else None
 
+    @staticmethod
+    def basic(request: "Request") -> tuple[str, str] | None:
+        """HTTP Basic client credentials (RFC 6749 2.3.1: each part form-urlencoded first)."""
+        value = GravyAuth._scheme(request, "basic")
+        if value is None:
+            return None
+        try:
+            user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return (unquote(user), unquote(password)) if sep else None
+
     def bearer(self, request: "Request") -> "Tenant | None":
         token = self._scheme(request, "bearer")
         if token is None:
             return None
-        info = self.tokens.get(token)
-        if info is None or info.expires_at <= self.ctx.clock.time():
+        tenant = self.tenants.owner_of(token)
+        if tenant is None or _store(tenant).tokens.get(token, self.ctx.clock.time()) is None:
             return None
-        return self.ctx.tenants.get(info.tenant)
+        return self._resolved(request, tenant)
 
     def publishable(self, request: "Request") -> "Tenant | None":
         key = self._scheme(request, "publishable")
         if key is None:
             return None
-        tenant = self.ctx.tenants.by_credential("gravy", key)
-        if tenant is None or tenant.credentials["gravy"]["publishableKey"] != key:
+        tenant = self.tenants.by_credential(VENDOR, key)
+        if tenant is None or tenant.credentials[VENDOR]["publishableKey"] != key:
             return None
-        return tenant
+        return self._resolved(request, tenant)
 
     def require_bearer(self, request: "Request") -> "Tenant":
         tenant = self.bearer(request)
         if tenant is None:
             raise unauthorized()
-        request.scope["state"]["tenant"] = tenant.id
         return tenant
+
+    def intent(self, request: "Request", token: str) \
+            -> "tuple[Tenant, IntentSession, dict[str, Any]] | None":
+        """The tenant, session and claims of a live intent token this server issued."""
+        found = self.intent_claims(token)
+        if found is None:
+            return None
+        self._resolved(request, found[0])
+        return found
 
     # -- intent tokens --------------------------------------------------------------------
     def mint_intent(self, tenant: "Tenant", payload: dict[str, Any]) -> tuple[str, str, int]:
-        exp = int(self.ctx.clock.time()) + INTENT_TOKEN_TTL
-        token = jwt.encode({**payload, "iat": int(self.ctx.clock.time()), "exp": exp},
-                           self.intent_secret, algorithm="HS256")
+        """(token, short code, exp) for a new intent session; the caller stores the session."""
+        now = int(self.ctx.clock.time())
+        claims = {**payload, "iat": now, "exp": now + INTENT_TOKEN_TTL}
+        if not tenant.is_default:
+            claims["tenant"] = tenant.id  # the default tenant's tokens carry only vendor claims
+        token = jwt.encode(claims, self.intent_secret, algorithm="HS256")
+        store = _store(tenant)
         short = "".join(self.ctx.rng.choice("0123456789") for _ in range(10))
-        while short in self.short_codes:
+        while store.intents.get(short, now) is not None:
             short = "".join(self.ctx.rng.choice("0123456789") for _ in range(10))
-        self.intents[token] = tenant.id
-        self.short_codes[short] = tenant.id
-        return token, short, exp
+        return token, short, now + INTENT_TOKEN_TTL
 
-    def intent_claims(self, token: str) -> tuple["Tenant", dict[str, Any]] | None:
-        """The tenant and payload of a live intent token this server issued, else None."""
-        tenant_id = self.intents.get(token)
-        if tenant_id is None:
-            return None
+    def intent_claims(self, token: str) \
+            -> "tuple[Tenant, IntentSession, dict[str, Any]] | None":
         try:
-            # The mock clock, not the system clock, decides expiry.
+            # The mock clock, not the system clock, decides expiry (below, via the session).
             claims = jwt.decode(token, self.intent_secret, algorithms=["HS256"],
                                 options={"verify_exp": False})
         except jwt.PyJWTError:
             return None
-        if claims.get("exp", 0) <= self.ctx.clock.time():
+        tid = claims.get("tenant", DEFAULT_TENANT)
+        tenant = self.tenants.get(tid) if isinstance(tid, str) else None
+        if tenant is None:
             return None
-        tenant = self.ctx.tenants.get(tenant_id)
-        return (tenant, claims) if tenant is not None else None
+        session = _store(tenant).intents.get(token, self.ctx.clock.time())
+        if session is None:
+            return None
+        return tenant, session, claims
+
+    def short_code(self, code: str) -> "tuple[Tenant, IntentSession] | None":
+        """A short code names no tenant, so each tenant's live sessions are asked (tenants are
+        few: one per CI job)."""
+        now = self.ctx.clock.time()
+        for tenant in self.tenants:
+            session = _store(tenant).intents.get(code, now)
+            if session is not None:
+                return tenant, session
+        return None
 
     # -- webhooks -------------------------------------------------------------------------
     def sign(self, body: bytes) -> str:

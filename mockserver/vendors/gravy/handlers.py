@@ -1,16 +1,15 @@
 """One function per Gravy Connect operation: parse, call the store, render."""
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from ...core.http import RawJSON, VendorError, dump, json_response
+from ...core.http import (RawJSON, TooDeep, VendorError, base_url, dump, json_response, load,
+                          original_url)
 from .errors import bad_request, http_error, not_found, route_not_found, unauthorized, \
     validation_failed
 from .resources import ResourceSet, kind_for
@@ -19,7 +18,7 @@ from .validation import (Dto, EachString, IsArray, IsBoolean, IsNotEmpty, IsObje
                          IsString, Prop, page_props, query_dict)
 
 if TYPE_CHECKING:
-    from ...core.tenancy import Tenant
+    from ...core.tenancy import Tenant, Tenants
     from ...core.vendor import Context
     from .auth import GravyAuth
     from .store import GravyTemplate
@@ -29,6 +28,7 @@ class Gravy:
     """Per-app Gravy runtime the handlers share."""
 
     ctx: "Context"
+    tenants: "Tenants"
     auth: "GravyAuth"
     template: "GravyTemplate"
 
@@ -45,7 +45,7 @@ async def read_body(request: Request) -> dict[str, Any]:
     if ctype == "application/json" or ctype.endswith("+json"):
         text = raw.decode("utf-8", "replace")
         try:
-            data = json.loads(text, parse_constant=_reject_constant)
+            data = load(text, parse_constant=_reject_constant)
         except ValueError as exc:
             raise bad_request(_json_error(text, exc)) from None
         if not isinstance(data, (dict, list)):  # body-parser's strict mode
@@ -67,6 +67,13 @@ def _reject_constant(name: str) -> Any:
 
 def _json_error(text: str, exc: ValueError | None) -> str:
     """Node's JSON.parse wording, which body-parser passes through."""
+    if isinstance(exc, TooDeep):
+        # V8 parses any depth; past Python's reach the mock answers as V8 does for the usual
+        # case, an unclosed run of brackets, and says so plainly for a balanced one.
+        opened = text.count("[") + text.count("{")
+        closed = text.count("]") + text.count("}")
+        return "Unexpected end of JSON input" if opened > closed else \
+            "Request body is nested too deeply"
     pos = text.find(str(exc)) if isinstance(exc, _Constant) else getattr(exc, "pos", 0) or 0
     if pos >= len(text.rstrip()):
         return "Unexpected end of JSON input"
@@ -107,25 +114,6 @@ def query_key(dto: Dto, request: Request) -> tuple[dict[str, Any], tuple]:
     if isinstance(hit, VendorError):
         raise VendorError(hit.status, hit.body)  # a fresh exception: no traceback build-up
     return hit
-
-
-def base_url(request: Request) -> str:
-    """The vendor's base URL as this client reached it (prefix or real Host)."""
-    scheme = request.scope.get("scheme", "http")
-    host = request.headers.get("host") or "localhost"
-    return f"{scheme}://{host}{request.scope.get('root_path', '')}"
-
-
-def original_url(request: Request) -> str:
-    """Express's originalUrl: the raw (still percent-encoded) path and query, after the prefix."""
-    scope = request.scope
-    raw = scope.get("raw_path")
-    if raw:
-        path = raw.decode("latin-1").split("?", 1)[0][len(scope.get("root_path", "")):] or "/"
-    else:
-        path = scope["vendor_path"]
-    qs = scope.get("query_string", b"")
-    return path + ("?" + qs.decode("latin-1") if qs else "")
 
 
 def paginate(rows: list, q: dict[str, Any]) -> tuple[list, dict[str, Any]]:
@@ -194,13 +182,12 @@ async def create_token(g: Gravy, request: Request) -> RawJSON:
     if values["grant_type"] != "client_credentials":
         raise bad_request("Unsupported grant type")
     client_id, client_secret = values.get("client_id"), values.get("client_secret")
-    basic = _basic_credentials(request)
+    basic = g.auth.basic(request)
     if basic is not None and client_id is None:
         client_id, client_secret = basic
-    tenant = g.auth.client_tenant(client_id or "", client_secret or "")
+    tenant = g.auth.client(request, client_id or "", client_secret or "")
     if tenant is None:
         raise http_error(401, "Invalid client credentials")
-    request.scope["state"]["tenant"] = tenant.id
     scope = values.get("scope") or "read write"
     token = g.auth.issue(tenant, client_id or "", scope)
     return json_response({"access_token": token, "token_type": "Bearer", "expires_in": 3600,
@@ -208,23 +195,10 @@ async def create_token(g: Gravy, request: Request) -> RawJSON:
                          headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
-def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        user, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    # RFC 6749 2.3.1: client credentials in Basic are form-urlencoded first.
-    return (unquote(user), unquote(password)) if sep else None
-
-
 async def create_intent_token(g: Gravy, request: Request) -> RawJSON:
     tenant = g.auth.bearer(request) or g.auth.publishable(request)
     if tenant is None:
         raise unauthorized()
-    request.scope["state"]["tenant"] = tenant.id
     values = validate(INTENT_DTO, await read_body(request))
     integration = g.template.by_slug.get(values["integrationId"])
     if integration is None:
@@ -242,10 +216,8 @@ async def create_intent_token(g: Gravy, request: Request) -> RawJSON:
     token, short, exp = g.auth.mint_intent(tenant, {
         "sessionId": connection_id, "resources": requested, "returnUrl": values["returnUrl"],
         "products": values.get("products") or []})
-    session = IntentSession(token, short, connection_id, integration["slug"], requested,
-                            values["returnUrl"], exp)
-    store.intents[token] = session
-    store.short_codes[short] = token
+    store.add_intent(IntentSession(token, short, connection_id, integration["slug"], requested,
+                                   values["returnUrl"], exp), g.ctx.clock.time())
     return json_response({"intentToken": token, "connectionId": connection_id,
                           "debug": values["debug"], "shortToken": short,
                           "branding": g.template.branding[integration["slug"]]}, 201)
@@ -272,9 +244,8 @@ def _requested_resources(requested: dict[str, Any], products: list[str]) \
 async def get_intent_token(g: Gravy, request: Request) -> RawJSON:
     tenant = g.auth.require_bearer(request)
     values = query(SHORT_CODE_DTO, request)
-    store = g.store(tenant)
-    session = store.intents.get(store.short_codes.get(values["shortCode"], ""))
-    if session is None or g.auth.intent_claims(session.token) is None:
+    session = g.store(tenant).intents.get(values["shortCode"], g.ctx.clock.time())
+    if session is None or session.short_token != values["shortCode"]:
         raise not_found("Intent token not found")
     return json_response({"intentToken": session.token, "sessionId": session.connection_id,
                           "resources": session.resources, "returnUrl": session.return_url})
@@ -283,9 +254,8 @@ async def get_intent_token(g: Gravy, request: Request) -> RawJSON:
 async def validate_intent_token(g: Gravy, request: Request) -> RawJSON:
     tenant = g.auth.require_bearer(request)
     values = validate(VALIDATE_DTO, await read_body(request))
-    session = g.store(tenant).intents.get(values["intentToken"])
-    found = g.auth.intent_claims(values["intentToken"])
-    if session is None or found is None or found[0] is not tenant:
+    session = g.store(tenant).intents.get(values["intentToken"], g.ctx.clock.time())
+    if session is None or session.token != values["intentToken"]:
         raise http_error(401, "Invalid or expired intent token")
     return json_response({"valid": True, "sessionId": session.connection_id,
                           "connectionId": session.connection_id,
@@ -313,11 +283,10 @@ def _authorize(g: Gravy, request: Request, connection_id: str) \
     tenant = g.auth.bearer(request)
     if tenant is None:
         intent = request.headers.get("x-intent-token")
-        found = g.auth.intent_claims(intent.strip()) if intent else None
-        if found is None or found[1].get("sessionId") != connection_id:
+        found = g.auth.intent(request, intent.strip()) if intent else None
+        if found is None or found[1].connection_id != connection_id:
             raise unauthorized()
         tenant = found[0]
-    request.scope["state"]["tenant"] = tenant.id
     return tenant, g.store(tenant).connections.get(connection_id)
 
 
@@ -370,5 +339,5 @@ async def get_webhook_verification_key(g: Gravy, request: Request) -> RawJSON:
     return json_response({"key_id": g.auth.key_id, "key": g.auth.public_pem}, 201)
 
 
-async def route_missing(g: Gravy, request: Request) -> RawJSON:
+async def route_missing(request: Request) -> RawJSON:
     raise route_not_found(request.method, original_url(request))

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from ...core.routing import Route, Router, VendorApp, route
 from . import handlers as h
 from .errors import internal_error
 
+if TYPE_CHECKING:
+    from . import GravyVendor
 
-def build(g: h.Gravy) -> VendorApp:
+
+def build(g: h.Gravy, vendor: "GravyVendor") -> VendorApp:
     def r(methods: str, path: str, fn) -> Route:
         return route(methods, path, partial(fn, g))
 
@@ -27,5 +31,6 @@ def build(g: h.Gravy) -> VendorApp:
         r("GET", "/automation/integrations/{slug}", h.get_integration),
         r("POST", "/webhook_verification_key/get", h.get_webhook_verification_key),
     ]
-    router = Router(routes, partial(h.route_missing, g), trailing_slash=True, ignore_case=True)
-    return VendorApp(router, internal_error, headers={"X-Powered-By": "Express"})
+    router = Router(routes, vendor.not_found, trailing_slash=True, ignore_case=True)
+    return VendorApp(router, internal_error, headers={"X-Powered-By": "Express"},
+                     content_type=vendor.content_type)

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ...core.clock import iso_ms, parse_iso
+from ...core.sessions import Sessions
 from . import fixtures
 from .resources import KINDS, Kind, ResourceSet, kind_for
 
@@ -239,12 +240,14 @@ def _settle(conn: Connection, status: str, now: str, failed: set[str] = frozense
 class GravyStore:
     """One tenant's Gravy state. Built from the template in well under a millisecond."""
 
-    def __init__(self, template: GravyTemplate, seed: int) -> None:
+    def __init__(self, template: GravyTemplate, seed: int, session_limit: int) -> None:
         self.template = template
         self.seed = seed
         self.connections: dict[str, Connection] = {c.id: c.clone() for c in template.connections}
-        self.intents: dict[str, IntentSession] = {}
-        self.short_codes: dict[str, str] = {}
+        self.tokens: Sessions = Sessions(session_limit)   # access token -> AccessToken
+        # intent token and its short code -> the one IntentSession they share
+        self.intents: Sessions[IntentSession] = Sessions(2 * session_limit)
+        self._minted: deque[str] = deque()  # connections opened by intent tokens, oldest first
         self._sets: dict[tuple[str, str], ResourceSet] = {}
         self._orders: dict[tuple[str, str], list[Connection]] = {}
 
@@ -262,8 +265,20 @@ class GravyStore:
                 reverse=(sort_order == "desc"))
         return order
 
+    def add_intent(self, session: IntentSession, now: float) -> None:
+        self.intents.add(session.token, session, session.exp, now)
+        self.intents.add(session.short_token, session, session.exp, now)
+
     def add_connection(self, conn: Connection) -> None:
+        """A connection an intent token opened; past the session limit the oldest such one goes,
+        so sustained load cannot grow a tenant without bound (fixture connections stay)."""
         self.connections[conn.id] = conn
+        self._minted.append(conn.id)
+        if len(self._minted) > self.tokens.limit:
+            gone = self._minted.popleft()
+            self.connections.pop(gone, None)
+            for kind in KINDS:
+                self._sets.pop((gone, kind.slug), None)
         self._changed()
 
     @staticmethod

@@ -5,6 +5,7 @@ in declaration order, each property's constraints in the order its decorators re
 """
 from __future__ import annotations
 
+import calendar
 import math
 import re
 from dataclasses import dataclass, field
@@ -119,26 +120,31 @@ def parse_when(value: str, *, end_of_day: bool = False) -> datetime | None:
             start, span = datetime(y, int(month), int(day)), timedelta(days=1)
         elif month:
             start = datetime(y, int(month), 1)
-            span = (datetime(y + (month == "12"), int(month) % 12 + 1, 1) - start)
+            span = timedelta(days=calendar.monthrange(y, int(month))[1])
         else:
-            start, span = datetime(y, 1, 1), datetime(y + 1, 1, 1) - datetime(y, 1, 1)
+            start, span = datetime(y, 1, 1), timedelta(days=365 + calendar.isleap(y))
     except ValueError:
         return None
     tz = timezone.utc
-    if not time_part:
-        dt = start.replace(tzinfo=tz)
-        return dt + span - timedelta(milliseconds=1) if end_of_day else dt
-    t = _TIME.fullmatch(time_part)
-    if t is None:
+    # Spans are added last-millisecond first, so 9999-12-31 as an upper bound stays in range;
+    # an instant outside years 1-9999 in UTC (0001-01-01T00:00+23:00) is not one Python holds.
+    try:
+        if not time_part:
+            dt = start.replace(tzinfo=tz)
+            return dt + (span - timedelta(milliseconds=1)) if end_of_day else dt
+        t = _TIME.fullmatch(time_part)
+        if t is None:
+            return None
+        hh, mm, ss, frac, zone, zsign, zh, zm = t.groups()
+        if zone and zone not in "zZ":
+            offset = timedelta(hours=int(zh), minutes=int(zm or 0))
+            tz = timezone(offset if zsign == "+" else -offset)
+        micro = int((frac or "0")[:6].ljust(6, "0")) if ss else 0
+        dt = start.replace(tzinfo=tz) + timedelta(hours=int(hh), minutes=int(mm or 0),
+                                                  seconds=int(ss or 0), microseconds=micro)
+        return dt.astimezone(timezone.utc)
+    except OverflowError:
         return None
-    hh, mm, ss, frac, zone, zsign, zh, zm = t.groups()
-    if zone and zone not in "zZ":
-        offset = timedelta(hours=int(zh), minutes=int(zm or 0))
-        tz = timezone(offset if zsign == "+" else -offset)
-    micro = int((frac or "0")[:6].ljust(6, "0")) if ss else 0
-    dt = start.replace(tzinfo=tz) + timedelta(hours=int(hh), minutes=int(mm or 0),
-                                              seconds=int(ss or 0), microseconds=micro)
-    return dt.astimezone(timezone.utc)
 
 
 def IsDateString() -> Rule:

@@ -1,0 +1,59 @@
+"""What control-plane routes share, the core's and each vendor's `admin.py` alike.
+
+Vendor packages build their `/__admin/<vendor>/...` routes from these, so they never import the
+admin package (the control plane stays apart from vendor routing).
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+
+from .http import load
+
+if TYPE_CHECKING:
+    from .tenancy import Tenant, Tenants
+
+
+class ControlError(Exception):
+    """An admin call's refusal: `{"error": message}` with `status`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _finite(name: str) -> float:
+    raise ValueError(name)
+
+
+async def body_json(request: Request) -> dict[str, Any]:
+    """The JSON object an admin call was sent ({} for none). NaN/Infinity and bodies nested past
+    what Python can hold are refused like any malformed JSON."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = load(raw, parse_constant=_finite)
+    except ValueError:
+        raise ControlError(400, "the body must be JSON") from None
+    if not isinstance(data, dict):
+        raise ControlError(400, "the body must be a JSON object")
+    return data
+
+
+def tenant_of(tenants: "Tenants", body: dict[str, Any]) -> "Tenant":
+    """The tenant a vendor admin call acts on: the body's "tenant", else the default."""
+    tid = body.get("tenant")
+    if tid is None:
+        return tenants.default
+    tenant = tenants.get(str(tid)) if isinstance(tid, str) else None
+    if tenant is None:
+        raise ControlError(404, f"no tenant {tid}")
+    return tenant
+
+
+def finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

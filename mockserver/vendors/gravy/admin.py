@@ -1,0 +1,54 @@
+"""Gravy's control-plane calls: move a connection through its lifecycle, firing its webhooks."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ...core.control import ControlError, body_json, tenant_of
+from ...core.http import origin
+from ...core.webhooks import delivered
+from . import webhooks
+from .store import STATUSES
+
+if TYPE_CHECKING:
+    from .handlers import Gravy
+
+
+def routes(g: "Gravy") -> list[Route]:
+    async def connection_status(request: Request) -> Response:
+        body = await body_json(request)
+        status = body.get("status")
+        if status not in STATUSES:
+            raise ControlError(400, "status must be one of: " + ", ".join(STATUSES))
+        failed = body.get("failedResources")
+        if failed is not None and not (isinstance(failed, list)
+                                       and all(isinstance(x, str) for x in failed)):
+            raise ControlError(400, "failedResources must be a list of resource names")
+        tenant = tenant_of(g.tenants, body)
+        store = g.store(tenant)
+        conn = store.connections.get(request.path_params["connection_id"])
+        if conn is None:
+            raise ControlError(404, f"no connection {request.path_params['connection_id']} "
+                                    f"in tenant {tenant.id}")
+        base = origin(request) + "/gravy"
+        try:
+            steps = store.plan(conn, status)
+        except ValueError as exc:
+            raise ControlError(409, str(exc)) from None
+        messages = []
+        for step in steps:
+            store.step(conn, step, g.ctx.clock.iso(), set(failed) if failed is not None else None)
+            if conn.webhookUrl:
+                messages.append(webhooks.connection_updated(g.ctx, g.auth, conn, base))
+        calls = await g.ctx.webhooks.send("gravy", tenant.id, messages)
+        deliveries = [{"status": step, "pending": call is None,
+                       "responseStatus": call.status if call else None,
+                       "delivered": delivered(call), "error": call.error if call else None}
+                      for step, call in zip(steps, calls)] if messages else []
+        return JSONResponse({"connection": conn.to_json(base), "transitions": steps,
+                             "webhooks": deliveries})
+
+    return [Route("/connections/{connection_id}/status", connection_status, methods=["POST"])]
