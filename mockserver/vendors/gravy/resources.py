@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ...core.http import dump
 from .validation import (Dto, IsBoolean, IsDateString, IsEnum, IsNumber, IsString, Max, Min,
@@ -184,7 +184,7 @@ class ResourceSet:
     def __init__(self, items: Iterable[dict]) -> None:
         self.items: list[dict] = list(items)
         self.encoded: list[bytes] = [dump(i) for i in self.items]
-        self._orders: dict[tuple[str, str], list[int]] = {}
+        self._orders: dict[tuple[str, str], tuple[int, ...]] = {}
         self._cols: dict[tuple[str, str], list[Any]] = {}
         self._pages: dict[tuple, bytes] = {}
 
@@ -200,7 +200,7 @@ class ResourceSet:
             page = self._pages[key] = render()
         return page
 
-    def order(self, sort_by: str, sort_order: str) -> list[int]:
+    def order(self, sort_by: str, sort_order: str) -> tuple[int, ...]:
         key = (sort_by, sort_order)
         idx = self._orders.get(key)
         if idx is None:
@@ -208,7 +208,7 @@ class ResourceSet:
             present = [n for n, k in enumerate(keys) if k is not None]
             missing = [n for n, k in enumerate(keys) if k is None]
             present.sort(key=keys.__getitem__, reverse=(sort_order == "desc"))
-            idx = self._orders[key] = present + missing
+            idx = self._orders[key] = tuple(present + missing)
         return idx
 
     def column(self, op: str, path: str) -> list[Any]:
@@ -255,7 +255,7 @@ class ResourceSet:
             return lambda n: col[n] is not None and col[n] >= bound
         return lambda n: col[n] is not None and col[n] <= bound
 
-    def select(self, kind: Kind, query: dict[str, Any]) -> list[int]:
+    def select(self, kind: Kind, query: Mapping[str, Any]) -> Sequence[int]:
         """Indices of the matching items, in the requested order."""
         idx = self.order(query.get("sortBy", "createdAt"), query.get("sortOrder", "desc"))
         preds = [self.predicate(f, query[f.param]) for f in kind.filters if f.param in query]

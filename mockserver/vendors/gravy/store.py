@@ -249,20 +249,22 @@ class GravyStore:
         self.intents: Sessions[IntentSession] = Sessions(2 * session_limit)
         self._minted: deque[str] = deque()  # connections opened by intent tokens, oldest first
         self._sets: dict[tuple[str, str], ResourceSet] = {}
-        self._orders: dict[tuple[str, str], list[Connection]] = {}
+        # (sortBy, sortOrder) -> the connections in that order, until the next change: saves a
+        # sort of every connection per list request.
+        self._orders: dict[tuple[str, str], tuple[Connection, ...]] = {}
 
     # -- connections ----------------------------------------------------------------------
     def _changed(self) -> None:
         self._orders.clear()
 
-    def sorted_connections(self, sort_by: str, sort_order: str) -> list[Connection]:
+    def sorted_connections(self, sort_by: str, sort_order: str) -> tuple[Connection, ...]:
         key = (sort_by, sort_order)
         order = self._orders.get(key)
         if order is None:
             # ISO strings from different writers differ in precision, so compare instants.
-            order = self._orders[key] = sorted(
+            order = self._orders[key] = tuple(sorted(
                 self.connections.values(), key=lambda c: parse_iso(getattr(c, sort_by)),
-                reverse=(sort_order == "desc"))
+                reverse=(sort_order == "desc")))
         return order
 
     def add_intent(self, session: IntentSession, now: float) -> None:
