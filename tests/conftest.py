@@ -19,10 +19,12 @@ import httpx
 import pytest
 
 from mockserver import Clock, create_app
+from mockserver.app import default_vendors
 from mockserver.core.contracts import ContractError, load as load_contracts
 
 DOC_TIME = "2024-01-15T10:30:00.000Z"  # the `timestamp` of every documented Gravy response
 CONTRACTS = load_contracts()
+HOSTS = {h: v.name for v in default_vendors() for h in v.hosts}  # real API host -> vendor
 
 
 def vendor_of(url: httpx.URL, app) -> tuple[str, str] | None:
@@ -175,10 +177,11 @@ class LiveServer:
     def request(self, method: str, url: str, **kw: Any) -> httpx.Response:
         response = self.http.request(method, url, **kw)
         path = response.request.url.path
-        host = kw.get("headers", {}).get("Host") or kw.get("headers", {}).get("host")
+        host = (kw.get("headers", {}).get("Host") or kw.get("headers", {}).get("host") or "")
         if not path.startswith("/__admin"):
-            vendor, vpath = ("gravy", path) if host else (path.split("/")[1],
-                                                          "/" + path.split("/", 2)[2])
+            by_host = HOSTS.get(host.split(":")[0].lower())
+            vendor, vpath = (by_host, path) if by_host else (path.split("/")[1],
+                                                             "/" + path.split("/", 2)[2])
             CONTRACTS.check_response(vendor, method, vpath, response.status_code, response.json())
         return response
 
