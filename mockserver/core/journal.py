@@ -1,7 +1,7 @@
 """The request journal: a bounded ring of what the vendors were asked and answered.
 
 Reads like respx / unittest.mock: `journal.called`, `journal.call_count`, `journal.last`,
-`journal.filter(vendor="gravy", status=401)`.
+`journal.filter(vendor="acme", status=401)`.
 """
 from __future__ import annotations
 
