@@ -139,6 +139,17 @@ def _wait_healthy(url: str, deadline: float) -> httpx.Response:
     pytest.fail(f"{url} not reachable in time: {last!r}")
 
 
+def _as_a_terminal_would() -> None:
+    """preexec_fn: SIGINT and SIGTERM at their defaults, as a shell starts a foreground job.
+
+    SIG_IGN survives exec, and pytest may itself run with SIGINT ignored (a background job of a
+    non-interactive shell does). The child's Python then installs no KeyboardInterrupt handler,
+    and uvicorn, after its graceful shutdown, re-raises SIGINT into the restored SIG_IGN: exit 0.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _stop(proc: subprocess.Popen, sig: signal.Signals = signal.SIGTERM) -> None:
     if proc.poll() is None:
         proc.send_signal(sig)
@@ -162,6 +173,7 @@ def _serve_and_probe(
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
+        preexec_fn=_as_a_terminal_would,
     )
     try:
         line = _first_line(proc, timeout=10)
@@ -203,8 +215,15 @@ def test_flag_beats_env_in_process(tmp_path):
     _serve_and_probe(["serve", "--port", "0"], _child_env(MOCKSERVER_PORT="not-a-port"), tmp_path)
 
 
-def test_ctrl_c_exits_130_without_traceback(tmp_path):
-    _serve_and_probe(["serve", "--port", "0"], _child_env(), tmp_path, stop=signal.SIGINT)
+@pytest.mark.parametrize("parent_ignores_sigint", [False, True])
+def test_ctrl_c_exits_130_without_traceback(tmp_path, parent_ignores_sigint):
+    # The child inherits this process's SIGINT disposition; the outcome must not depend on it.
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN) if parent_ignores_sigint else None
+    try:
+        _serve_and_probe(["serve", "--port", "0"], _child_env(), tmp_path, stop=signal.SIGINT)
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGINT, before)
 
 
 def test_port_in_use_fails_cleanly(tmp_path):
