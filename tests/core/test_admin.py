@@ -106,3 +106,53 @@ def test_same_seed_same_fixture_bytes():
         assert ra == rb
     finally:
         a.close(), b.close()
+
+
+# --- the journal summary the sandbox page polls ---------------------------------
+
+SUMMARY_KEYS = {"id", "time", "kind", "vendor", "tenant", "method", "path", "query", "url",
+                "status", "durationMs", "error"}
+
+
+def _some_traffic(client) -> None:
+    auth = {"Authorization": f"Bearer {token_for(client)}"}
+    client.get("/gravy/connections?page=2&limit=5", headers=auth)
+    client.get("/gravy/connections/conn_789xyz123abc", headers=auth)
+    client.get("/gravy/connections", headers={"Authorization": "Bearer nope"})
+    client.get("/gravy/integrations")
+
+
+def test_requests_summary_is_the_entries_without_headers_or_bodies(client):
+    _some_traffic(client)
+    full = client.get("/__admin/requests").json()
+    brief = client.get("/__admin/requests?summary=1").json()
+    assert set(brief) == {"total", "capacity", "requests"}
+    assert (brief["total"], brief["capacity"]) == (full["total"], full["capacity"])
+    assert brief["total"] == 5
+    for short, long in zip(brief["requests"], full["requests"], strict=True):
+        assert set(short) == SUMMARY_KEYS  # no "request", no "response"
+        assert short == {k: long[k] for k in SUMMARY_KEYS}
+    assert {"request", "response"} <= set(full["requests"][0])
+
+
+def test_requests_summary_keeps_filters_and_limit(client):
+    _some_traffic(client)
+    r = client.get("/__admin/requests?summary=1&status=401").json()
+    assert r["total"] == 1 and [e["status"] for e in r["requests"]] == [401]
+    r = client.get("/__admin/requests?summary=1&path=/connections*&method=get").json()
+    assert r["total"] == 3
+    assert {e["path"] for e in r["requests"]} == {"/connections", "/connections/conn_789xyz123abc"}
+    r = client.get("/__admin/requests?summary=1&limit=2").json()
+    assert r["total"] == 5 and [e["id"] for e in r["requests"]] == [5, 4]  # newest first
+    assert client.get("/__admin/requests?summary=1&limit=x").status_code == 400
+
+
+def test_requests_summary_stays_small_with_a_huge_body_recorded(client):
+    huge = {"grant_type": "client_credentials", "client_id": "x" * 1_000_000}
+    client.post("/gravy/oauth/token", json=huge, check=False)
+    full = client.get("/__admin/requests")
+    brief = client.get("/__admin/requests?summary=1")
+    assert len(full.content) > 30_000  # the journal keeps a (capped) copy of the body ...
+    assert len(brief.content) < 1_000  # ... which the summary leaves out
+    assert brief.json()["requests"][0]["path"] == "/oauth/token"
+
