@@ -102,6 +102,16 @@ def _bind(host: str, port: int):
     return sock
 
 
+def banner(url: str, admin_token: str | None = None) -> str:
+    """What `serve` prints once it listens. The first line is parsed by tests and scripts
+    (SPEC §1): it never changes. The rest is for a person's first minutes."""
+    token = "?token=<your --admin-token>" if admin_token else ""
+    header = " with header X-Admin-Token" if admin_token else ""
+    return (f"mockserver listening on {url}\n"
+            f"  sandbox page  {url}/__admin/{token}\n"
+            f"  credentials   GET {url}/__admin/credentials{header}, or README.md")
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -130,7 +140,7 @@ def serve(args: argparse.Namespace) -> int:
         server = uvicorn.Server(config)
         port = sock.getsockname()[1]
         host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"mockserver listening on http://{host}:{port}", flush=True)
+        print(banner(f"http://{host}:{port}", args.admin_token), flush=True)
         # After a graceful shutdown uvicorn re-raises the signal that caused it:
         # SIGTERM then ends the process as killed by it, SIGINT arrives here.
         server.run(sockets=[sock])

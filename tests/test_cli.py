@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockserver.cli import parse_args
+from mockserver.cli import banner, parse_args
 
 REPO = Path(__file__).resolve().parents[1]
 BANNER = re.compile(r"mockserver listening on http://127\.0\.0\.1:(\d+)")
@@ -105,6 +105,19 @@ def test_help(argv, capsys):
     if argv[0] == "serve":
         for flag in ("--host", "--port", "--seed", "--fixtures", "--admin-token", "--journal-size"):
             assert flag in out
+
+
+def test_banner_first_line_then_the_sandbox_page_and_credentials():
+    lines = banner("http://127.0.0.1:8080").splitlines()
+    assert lines[0] == "mockserver listening on http://127.0.0.1:8080"  # SPEC §1, parsed
+    assert "http://127.0.0.1:8080/__admin/" in lines[1]
+    assert "GET http://127.0.0.1:8080/__admin/credentials" in lines[2] and "README" in lines[2]
+
+
+def test_banner_with_an_admin_token_says_how_to_pass_it_without_printing_it():
+    text = banner("http://127.0.0.1:8080", admin_token="s3cret")
+    assert text.splitlines()[0] == "mockserver listening on http://127.0.0.1:8080"
+    assert "?token=" in text and "X-Admin-Token" in text and "s3cret" not in text
 
 
 # --- a real process -------------------------------------------------------------
@@ -224,6 +237,25 @@ def test_ctrl_c_exits_130_without_traceback(tmp_path, parent_ignores_sigint):
     finally:
         if before is not None:
             signal.signal(signal.SIGINT, before)
+
+
+def test_serve_prints_the_banner_then_where_the_page_and_credentials_are(tmp_path):
+    stderr = (tmp_path / "stderr.txt").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0"],
+        cwd=tmp_path, env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=stderr, text=True, preexec_fn=_as_a_terminal_would,
+    )  # fmt: skip
+    try:
+        head = [_first_line(proc, timeout=10).rstrip("\n") for _ in range(3)]
+    finally:
+        _stop(proc)
+        stderr.close()
+    match = BANNER.fullmatch(head[0])
+    assert match, head
+    url = f"http://127.0.0.1:{match.group(1)}"
+    assert f"{url}/__admin/" in head[1]
+    assert f"GET {url}/__admin/credentials" in head[2] and "README" in head[2]
 
 
 def test_port_in_use_fails_cleanly(tmp_path):
