@@ -23,6 +23,7 @@ OPTIONS: dict[str, tuple[str, type, object]] = {
 }
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+ACCESS_LOG_LEVELS = ("info", "debug", "trace")  # the levels that print a line per request
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--journal-size", type=int, metavar="N", help="requests kept in the journal [MOCKSERVER_JOURNAL_SIZE; 10000]"
     )
     serve.add_argument(
-        "--log-level", choices=LOG_LEVELS, help="uvicorn log level; info adds an access log [MOCKSERVER_LOG_LEVEL; warning]"
+        "--log-level", choices=LOG_LEVELS,
+        help="log level; info and lower print one line per request [MOCKSERVER_LOG_LEVEL; warning]"
     )
     return parser
 
@@ -129,11 +131,17 @@ def serve(args: argparse.Namespace) -> int:
             admin_token=args.admin_token,
             journal_size=args.journal_size,
         )
+        log_config = uvicorn.config.LOGGING_CONFIG
+        if args.log_level in ACCESS_LOG_LEVELS:
+            from mockserver.core.accesslog import AccessLog, with_access_log
+
+            app, log_config = AccessLog(app), with_access_log(log_config)
         config = uvicorn.Config(
             app,
             lifespan="off",
             log_level=args.log_level,
-            access_log=args.log_level in ("info", "debug", "trace"),
+            log_config=log_config,
+            access_log=False,  # AccessLog's line, with the duration, replaces uvicorn's
             timeout_graceful_shutdown=5,
         )
         config.load()  # import protocol classes before the banner, not after

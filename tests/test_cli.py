@@ -258,6 +258,41 @@ def test_serve_prints_the_banner_then_where_the_page_and_credentials_are(tmp_pat
     assert f"GET {url}/__admin/credentials" in head[2] and "README" in head[2]
 
 
+ACCESS = re.compile(r"INFO: +(\S+) (\S+) (\d{3}) \d+\.\dms")
+
+
+def test_log_level_info_prints_one_access_line_per_request(tmp_path):
+    stderr = (tmp_path / "stderr.txt").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--log-level", "info"],
+        cwd=tmp_path, env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=stderr, text=True, preexec_fn=_as_a_terminal_would,
+    )  # fmt: skip
+    try:
+        match = BANNER.fullmatch(_first_line(proc, timeout=10).rstrip("\n"))
+        assert match
+        url = f"http://127.0.0.1:{match.group(1)}"
+        # The socket listens before the banner, so no retry is needed.
+        with httpx.Client(base_url=url, timeout=5) as http:
+            assert http.get("/gravy/integrations?page=2&limit=1").status_code == 200
+            assert http.get("/gravy/connections").status_code == 401
+            assert http.post("/__admin/reset").status_code == 200
+    finally:
+        _stop(proc)
+        out = proc.stdout.read()
+        stderr.seek(0)
+        err = stderr.read()
+        stderr.close()
+    access = [m.groups() for m in map(ACCESS.fullmatch, out.splitlines()) if m]
+    assert access == [("GET", "/gravy/integrations?page=2&limit=1", "200"),
+                      ("GET", "/gravy/connections", "401"), ("POST", "/__admin/reset", "200")], out
+    # uvicorn's own access line is off: one line per request, not two.
+    assert "HTTP/1.1" not in out + err
+    for path in ("/gravy/integrations", "/gravy/connections", "/__admin/reset"):
+        assert sum(path in line for line in (out + err).splitlines()) == 1, path
+    assert "Traceback" not in err, err
+
+
 def test_port_in_use_fails_cleanly(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
