@@ -2,11 +2,14 @@
 PYTHON ?= python3
 VENV = .venv
 BIN = $(VENV)/bin
+# Flags for `mockserver serve`: make serve ARGS="--port 0 --log-level info".
+# Set here, not with ?=, so an unrelated ARGS in the environment does not leak in.
+ARGS =
 
 .PHONY: serve test bench
 
 serve: $(VENV)/.stamp-serve
-	$(BIN)/mockserver serve
+	@$(BIN)/mockserver serve $(ARGS)
 
 test: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest
@@ -15,14 +18,26 @@ test: $(VENV)/.stamp-test
 bench: $(VENV)/.stamp-test
 	$(BIN)/python bench/run.py
 
+# Check $(PYTHON) first: an older one would fail later, inside pip, obscurely. A failed
+# venv leaves no half-made .venv behind, which would otherwise pass for a finished one.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@v=`$(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])'` || v=; \
+	case "$$v" in \
+	3.1[1-9].*|3.[2-9][0-9].*|[4-9].*) ;; \
+	*) echo "mockserver needs Python 3.11 or newer; $(PYTHON) $${v:+is $$v}$${v:-did not run}." >&2; \
+	   echo "Install one, or name one: make serve PYTHON=python3.11" >&2; \
+	   exit 1 ;; \
+	esac; \
+	echo "creating $(VENV) with $(PYTHON) $$v ..."; \
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
 
 $(VENV)/.stamp-serve: pyproject.toml $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
-	touch $@
+	@echo "installing mockserver and its dependencies (first run only) ..."
+	@$(BIN)/python -m pip install -q -e .
+	@touch $@
 
 # The test extra is a superset of serve's dependencies, so it satisfies both stamps.
 $(VENV)/.stamp-test: pyproject.toml $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test]'
-	touch $@ $(VENV)/.stamp-serve
+	@echo "installing mockserver and its test dependencies (first run only) ..."
+	@$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.stamp-serve

@@ -19,10 +19,12 @@ OPTIONS: dict[str, tuple[str, type, object]] = {
     "fixtures": ("MOCKSERVER_FIXTURES", str, None),
     "admin_token": ("MOCKSERVER_ADMIN_TOKEN", str, None),
     "journal_size": ("MOCKSERVER_JOURNAL_SIZE", int, 10000),
+    "max_sessions": ("MOCKSERVER_MAX_SESSIONS", int, 10000),
     "log_level": ("MOCKSERVER_LOG_LEVEL", str, "warning"),
 }
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+ACCESS_LOG_LEVELS = ("info", "debug", "trace")  # the levels that print a line per request
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--journal-size", type=int, metavar="N", help="requests kept in the journal [MOCKSERVER_JOURNAL_SIZE; 10000]"
     )
     serve.add_argument(
-        "--log-level", choices=LOG_LEVELS, help="uvicorn log level; info adds an access log [MOCKSERVER_LOG_LEVEL; warning]"
+        "--max-sessions", type=int, metavar="N",
+        help="live tokens/sessions kept per tenant and vendor, oldest dropped first "
+             "[MOCKSERVER_MAX_SESSIONS; 10000]"
+    )
+    serve.add_argument(
+        "--log-level", choices=LOG_LEVELS,
+        help="log level; info and lower print one line per request [MOCKSERVER_LOG_LEVEL; warning]"
     )
     return parser
 
@@ -78,6 +86,8 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
         setattr(args, dest, value)
     if not 0 <= args.port <= 65535:
         parser.error(f"port {args.port} is out of range 0-65535")
+    if args.max_sessions < 1:
+        parser.error("max sessions must be at least 1")
     if args.journal_size < 0:
         parser.error("journal size must not be negative")
     return args
@@ -102,6 +112,16 @@ def _bind(host: str, port: int):
     return sock
 
 
+def banner(url: str, admin_token: str | None = None) -> str:
+    """What `serve` prints once it listens. The first line is parsed by tests and scripts
+    (SPEC §1): it never changes. The rest is for a person's first minutes."""
+    token = "?token=<your --admin-token>" if admin_token else ""
+    header = " with header X-Admin-Token" if admin_token else ""
+    return (f"mockserver listening on {url}\n"
+            f"  sandbox page  {url}/__admin/{token}\n"
+            f"  credentials   GET {url}/__admin/credentials{header}, or README.md")
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -118,19 +138,26 @@ def serve(args: argparse.Namespace) -> int:
             fixtures=args.fixtures,
             admin_token=args.admin_token,
             journal_size=args.journal_size,
+            max_sessions=args.max_sessions,
         )
+        log_config = uvicorn.config.LOGGING_CONFIG
+        if args.log_level in ACCESS_LOG_LEVELS:
+            from mockserver.core.accesslog import AccessLog, with_access_log
+
+            app, log_config = AccessLog(app), with_access_log(log_config)
         config = uvicorn.Config(
             app,
             lifespan="off",
             log_level=args.log_level,
-            access_log=args.log_level in ("info", "debug", "trace"),
+            log_config=log_config,
+            access_log=False,  # AccessLog's line, with the duration, replaces uvicorn's
             timeout_graceful_shutdown=5,
         )
         config.load()  # import protocol classes before the banner, not after
         server = uvicorn.Server(config)
         port = sock.getsockname()[1]
         host = f"[{args.host}]" if ":" in args.host else args.host
-        print(f"mockserver listening on http://{host}:{port}", flush=True)
+        print(banner(f"http://{host}:{port}", args.admin_token), flush=True)
         # After a graceful shutdown uvicorn re-raises the signal that caused it:
         # SIGTERM then ends the process as killed by it, SIGINT arrives here.
         server.run(sockets=[sock])

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mockserver.cli import parse_args
+from mockserver.cli import banner, parse_args
 
 REPO = Path(__file__).resolve().parents[1]
 BANNER = re.compile(r"mockserver listening on http://127\.0\.0\.1:(\d+)")
@@ -32,6 +32,7 @@ def test_defaults():
     assert args.fixtures is None
     assert args.admin_token is None
     assert args.journal_size == 10000
+    assert args.max_sessions == 10000
 
 
 ENV = {
@@ -41,6 +42,7 @@ ENV = {
     "MOCKSERVER_FIXTURES": "/env/fixtures",
     "MOCKSERVER_ADMIN_TOKEN": "env-token",
     "MOCKSERVER_JOURNAL_SIZE": "50",
+    "MOCKSERVER_MAX_SESSIONS": "7",
 }
 
 
@@ -50,18 +52,20 @@ def test_env_over_default():
     assert args.fixtures == "/env/fixtures"
     assert args.admin_token == "env-token"
     assert args.journal_size == 50
+    assert args.max_sessions == 7
 
 
 def test_flag_over_env():
     argv = [
         "serve", "--host", "::1", "--port", "0", "--seed", "3", "--fixtures", "/flag/fixtures",
-        "--admin-token", "flag-token", "--journal-size", "5",
+        "--admin-token", "flag-token", "--journal-size", "5", "--max-sessions", "9",
     ]  # fmt: skip
     args = parse_args(argv, env=ENV)
     assert (args.host, args.port, args.seed) == ("::1", 0, 3)
     assert args.fixtures == "/flag/fixtures"
     assert args.admin_token == "flag-token"
     assert args.journal_size == 5
+    assert args.max_sessions == 9
 
 
 def test_flags_and_env_mix_per_option():
@@ -83,6 +87,7 @@ def test_empty_env_var_is_unset():
         (["serve", "--port", "x"], {}),
         (["serve", "--port", "70000"], {}),
         (["serve"], {"MOCKSERVER_PORT": "-1"}),
+        (["serve", "--max-sessions", "0"], {}),
         (["serve", "--bogus"], {}),
         (["frobnicate"], {}),
         ([], {}),
@@ -105,6 +110,19 @@ def test_help(argv, capsys):
     if argv[0] == "serve":
         for flag in ("--host", "--port", "--seed", "--fixtures", "--admin-token", "--journal-size"):
             assert flag in out
+
+
+def test_banner_first_line_then_the_sandbox_page_and_credentials():
+    lines = banner("http://127.0.0.1:8080").splitlines()
+    assert lines[0] == "mockserver listening on http://127.0.0.1:8080"  # SPEC §1, parsed
+    assert "http://127.0.0.1:8080/__admin/" in lines[1]
+    assert "GET http://127.0.0.1:8080/__admin/credentials" in lines[2] and "README" in lines[2]
+
+
+def test_banner_with_an_admin_token_says_how_to_pass_it_without_printing_it():
+    text = banner("http://127.0.0.1:8080", admin_token="s3cret")
+    assert text.splitlines()[0] == "mockserver listening on http://127.0.0.1:8080"
+    assert "?token=" in text and "X-Admin-Token" in text and "s3cret" not in text
 
 
 # --- a real process -------------------------------------------------------------
@@ -139,6 +157,17 @@ def _wait_healthy(url: str, deadline: float) -> httpx.Response:
     pytest.fail(f"{url} not reachable in time: {last!r}")
 
 
+def _as_a_terminal_would() -> None:
+    """preexec_fn: SIGINT and SIGTERM at their defaults, as a shell starts a foreground job.
+
+    SIG_IGN survives exec, and pytest may itself run with SIGINT ignored (a background job of a
+    non-interactive shell does). The child's Python then installs no KeyboardInterrupt handler,
+    and uvicorn, after its graceful shutdown, re-raises SIGINT into the restored SIG_IGN: exit 0.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _stop(proc: subprocess.Popen, sig: signal.Signals = signal.SIGTERM) -> None:
     if proc.poll() is None:
         proc.send_signal(sig)
@@ -162,6 +191,7 @@ def _serve_and_probe(
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
+        preexec_fn=_as_a_terminal_would,
     )
     try:
         line = _first_line(proc, timeout=10)
@@ -203,8 +233,69 @@ def test_flag_beats_env_in_process(tmp_path):
     _serve_and_probe(["serve", "--port", "0"], _child_env(MOCKSERVER_PORT="not-a-port"), tmp_path)
 
 
-def test_ctrl_c_exits_130_without_traceback(tmp_path):
-    _serve_and_probe(["serve", "--port", "0"], _child_env(), tmp_path, stop=signal.SIGINT)
+@pytest.mark.parametrize("parent_ignores_sigint", [False, True])
+def test_ctrl_c_exits_130_without_traceback(tmp_path, parent_ignores_sigint):
+    # The child inherits this process's SIGINT disposition; the outcome must not depend on it.
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN) if parent_ignores_sigint else None
+    try:
+        _serve_and_probe(["serve", "--port", "0"], _child_env(), tmp_path, stop=signal.SIGINT)
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGINT, before)
+
+
+def test_serve_prints_the_banner_then_where_the_page_and_credentials_are(tmp_path):
+    stderr = (tmp_path / "stderr.txt").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0"],
+        cwd=tmp_path, env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=stderr, text=True, preexec_fn=_as_a_terminal_would,
+    )  # fmt: skip
+    try:
+        head = [_first_line(proc, timeout=10).rstrip("\n") for _ in range(3)]
+    finally:
+        _stop(proc)
+        stderr.close()
+    match = BANNER.fullmatch(head[0])
+    assert match, head
+    url = f"http://127.0.0.1:{match.group(1)}"
+    assert f"{url}/__admin/" in head[1]
+    assert f"GET {url}/__admin/credentials" in head[2] and "README" in head[2]
+
+
+ACCESS = re.compile(r"INFO: +(\S+) (\S+) (\d{3}) \d+\.\dms")
+
+
+def test_log_level_info_prints_one_access_line_per_request(tmp_path):
+    stderr = (tmp_path / "stderr.txt").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--log-level", "info"],
+        cwd=tmp_path, env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=stderr, text=True, preexec_fn=_as_a_terminal_would,
+    )  # fmt: skip
+    try:
+        match = BANNER.fullmatch(_first_line(proc, timeout=10).rstrip("\n"))
+        assert match
+        url = f"http://127.0.0.1:{match.group(1)}"
+        # The socket listens before the banner, so no retry is needed.
+        with httpx.Client(base_url=url, timeout=5) as http:
+            assert http.get("/gravy/integrations?page=2&limit=1").status_code == 200
+            assert http.get("/gravy/connections").status_code == 401
+            assert http.post("/__admin/reset").status_code == 200
+    finally:
+        _stop(proc)
+        out = proc.stdout.read()
+        stderr.seek(0)
+        err = stderr.read()
+        stderr.close()
+    access = [m.groups() for m in map(ACCESS.fullmatch, out.splitlines()) if m]
+    assert access == [("GET", "/gravy/integrations?page=2&limit=1", "200"),
+                      ("GET", "/gravy/connections", "401"), ("POST", "/__admin/reset", "200")], out
+    # uvicorn's own access line is off: one line per request, not two.
+    assert "HTTP/1.1" not in out + err
+    for path in ("/gravy/integrations", "/gravy/connections", "/__admin/reset"):
+        assert sum(path in line for line in (out + err).splitlines()) == 1, path
+    assert "Traceback" not in err, err
 
 
 def test_port_in_use_fails_cleanly(tmp_path):

@@ -88,8 +88,11 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             limit = int(q.get("limit", "100"))
         except ValueError:
             raise ControlError(400, "limit must be an integer") from None
+        # ?summary=1 leaves out headers and bodies: the sandbox page polls it every 2 s.
+        brief = q.get("summary") in ("1", "true")
         return JSONResponse({"total": len(calls), "capacity": server.journal.maxlen,
-                             "requests": [c.to_dict() for c in calls[:max(limit, 0)]]})
+                             "requests": [c.summary() if brief else c.to_dict()
+                                          for c in calls[:max(limit, 0)]]})
 
     async def tenants(request: Request) -> Response:
         if request.method == "POST":

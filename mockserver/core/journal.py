@@ -111,15 +111,20 @@ class Call:
     def json(self) -> Any:
         return json.loads(self.response_body) if self.response_body else None
 
-    def to_dict(self) -> dict[str, Any]:
-        body = self.response_body.decode("utf-8", "replace")
+    def summary(self) -> dict[str, Any]:
+        """The entry without headers or bodies: small whatever was sent, for list views."""
         return {
             "id": self.id, "time": self.time, "kind": self.kind, "vendor": self.vendor,
             "tenant": self.tenant, "method": self.method, "path": self.path, "query": self.query,
             "url": self.url, "status": self.status, "durationMs": round(self.duration_ms, 3),
-            "request": {"headers": self.request_headers, "body": self.request_body},
-            "response": {"body": body}, "error": self.error,
+            "error": self.error,
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.summary()
+        out["request"] = {"headers": self.request_headers, "body": self.request_body}
+        out["response"] = {"body": self.response_body.decode("utf-8", "replace")}
+        return out
 
 
 _FILTERS = ("vendor", "method", "path", "status", "tenant", "kind")

@@ -1,6 +1,8 @@
 """The documented examples: stored verbatim, valid against the contracts, served back."""
 import json
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -34,8 +36,31 @@ def doc_examples(text: str) -> list:
     return [decoder.raw_decode(chunk)[0] for chunk in clean.split("\x00")[1:]]
 
 
-@pytest.mark.skipif(not VENDOR_DOC.exists(), reason="the vendor docs are not beside this checkout")
+def under_ci(env: Mapping[str, str]) -> bool:
+    """CI=true, as CI services set it (1, yes and on count too; false, 0 and empty do not)."""
+    return env.get("CI", "").strip().lower() in ("true", "1", "yes", "on")
+
+
+def missing_input(reason: str, env: Mapping[str, str] | None = None) -> None:
+    """Skip locally, where the input may well be absent; fail under CI, where a skip would
+    silently drop the check."""
+    if under_ci(os.environ if env is None else env):
+        pytest.fail(f"{reason} (and CI is set, so this fails instead of skipping)")
+    pytest.skip(reason)
+
+
+@pytest.mark.parametrize("value, ci", [("true", True), ("TRUE", True), ("1", True), ("yes", True),
+                                       ("false", False), ("0", False), ("", False), (None, False)])
+def test_missing_input_fails_under_ci_and_skips_locally(value, ci):
+    env = {} if value is None else {"CI": value}
+    assert under_ci(env) is ci
+    with pytest.raises(pytest.fail.Exception if ci else pytest.skip.Exception, match="no docs"):
+        missing_input("no docs", env)
+
+
 def test_fixtures_are_the_documented_examples_verbatim():
+    if not VENDOR_DOC.exists():
+        missing_input(f"the vendor docs are not beside this checkout ({VENDOR_DOC})")
     examples = doc_examples(VENDOR_DOC.read_text())
     assert len(examples) == len(NAMES)
     for name, ex in zip(NAMES, examples):
