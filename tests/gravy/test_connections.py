@@ -246,6 +246,16 @@ def test_get_one_is_the_bare_list_item(client, auth, full):
         assert r.json() == item
 
 
+def test_documented_empty_objects_are_objects(client, auth, full):
+    """The doc shows `"errorDetails": { }` and `"connectionMetadata": { }`: `{}`, never null."""
+    assert all(c["errorDetails"] == {} and c["connectionMetadata"] == {} for c in full)
+    cid = open_connection(client, auth)["connectionId"]
+    for status in ("failed", "connecting", "data_available"):  # failure, retry, data
+        assert set_status(client, cid, status).status_code == 200
+        conn = client.get(f"/gravy/connections/{cid}", headers=auth).json()
+        assert (conn["errorDetails"], conn["connectionMetadata"]) == ({}, {}), status
+
+
 def test_get_one_trailing_slash(client, auth):
     r = client.get(f"/gravy/connections/{DOC_CONNECTION}/", headers=auth)
     assert r.status_code == 200

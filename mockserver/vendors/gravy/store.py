@@ -85,8 +85,8 @@ class Connection:
     resources: list[ResourceState] = field(default_factory=list)
     failureReason: str | None = None
     errorMessage: str | None = None
-    errorDetails: dict | None = None
-    connectionMetadata: dict | None = None
+    errorDetails: dict = field(default_factory=dict)        # the doc shows `{}`, never null
+    connectionMetadata: dict = field(default_factory=dict)
     webhookUrl: str | None = None
     returnUrl: str | None = None
     data_ready_at: str | None = None  # when data became available: generated items end there
@@ -95,7 +95,8 @@ class Connection:
 
     def clone(self) -> "Connection":
         return replace(self, resources=[replace(r) for r in self.resources],
-                       read_limits=dict(self.read_limits))
+                       read_limits=dict(self.read_limits), errorDetails=dict(self.errorDetails),
+                       connectionMetadata=dict(self.connectionMetadata))
 
     def to_json(self, base: str) -> dict[str, Any]:
         return {"id": self.id, "integrationId": self.integrationId, "status": self.status,
@@ -208,7 +209,8 @@ def _settle(conn: Connection, status: str, now: str, failed: set[str] = frozense
     conn._readable = None
     conn.updatedAt = now
     if status in ("pending", "connecting", "connected"):
-        conn.failureReason = conn.errorMessage = conn.errorDetails = None
+        conn.failureReason = conn.errorMessage = None
+        conn.errorDetails = {}
         for r in conn.resources:
             r.status, r.startedAt, r.completedAt = "pending", None, None
             r.errorMessage = r.failureReason = None
