@@ -10,7 +10,7 @@ import pytest
 
 from mockserver.core.contracts import load as load_contracts
 
-from .conftest import DOC_CONNECTION, open_connection, set_status
+from .conftest import DOC_CONNECTION, RESOURCES, documented, open_connection, set_status
 
 DOC_EPOCH = int(datetime.fromisoformat("2024-01-15T10:30:00+00:00").timestamp())
 DOC_TIME = "2024-01-15T10:30:00.000Z"
@@ -247,6 +247,39 @@ def test_refresh_sends_two_more_events(client, auth, receiver):
     assert receiver.json(-1)["timestamp"] == "2024-01-15T10:31:00.000Z"
     assert client.get(f"/gravy/connections/{cid}/reading-history",
                       headers=auth).status_code == 200
+
+
+@pytest.mark.parametrize("via", [["data_processing", "data_available"],
+                                 ["inactive", "connecting", "data_available"]],
+                         ids=["refresh", "inactive-and-retry"])
+def test_documented_connection_keeps_its_documented_data(client, auth, via):
+    """Moving a documented connection through its lifecycle re-reads the same account: each
+    resource's first page is still the documented response (documented example first, 150)."""
+    pages = {slug: f"/gravy/connections/{cid}/{slug}?page=1&limit=20"
+             for slug, cid in RESOURCES.items()}
+    before = {slug: client.get(path, headers=auth).json()["data"] for slug, path in pages.items()}
+    client.post("/__admin/clock", json={"advance": 600})
+    for cid in sorted(set(RESOURCES.values())):
+        for status in via:
+            assert set_status(client, cid, status).status_code == 200, (cid, status)
+    for slug, path in pages.items():
+        body = client.get(path, headers=auth).json()
+        doc = documented(f"{slug}.list")
+        assert body["data"][0] == doc["data"][0], slug
+        assert body["meta"] == doc["meta"], slug
+        assert body["data"] == before[slug], slug
+
+
+def test_generated_fixture_connection_keeps_its_data_through_a_refresh(client, auth):
+    listed = client.get("/gravy/connections?status=data_available&limit=100",
+                        headers=auth).json()["data"]
+    conn = next(c for c in listed if c["id"] not in RESOURCES.values())
+    path = conn["resources"][0]["url"].removeprefix("http://mock.test") + "?limit=100"
+    before = client.get(path, headers=auth).json()
+    assert set_status(client, conn["id"], "data_processing").status_code == 200
+    assert client.get(path, headers=auth).status_code == 404
+    assert set_status(client, conn["id"], "data_available").status_code == 200
+    assert client.get(path, headers=auth).json()["data"] == before["data"]
 
 
 # -- delivery failures never break the admin call --------------------------------------------
