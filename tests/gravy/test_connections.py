@@ -164,6 +164,25 @@ def test_documented_filter_example(client, auth, full):
         c for c in full if c["userId"] == "user_1234567890"]
 
 
+@pytest.mark.parametrize("params", [{"status": "connected"}, {"integrationId": "spotify"},
+                                    {"userId": "1234567890"},
+                                    {"status": "connected", "integrationId": "spotify",
+                                     "userId": "1234567890"}],
+                         ids=["status", "integrationId", "userId", "all-three"])
+def test_doc_query_examples_find_connections(client, auth, params):
+    """Each of the doc's query examples, and all three at once, finds the fixture made for them."""
+    found = every(client, auth, **params)
+    assert "conn_456def789ghi" in [c["id"] for c in found]
+    assert all(c[k] == v for c in found for k, v in params.items())
+
+
+def test_both_spellings_of_the_documented_user_find_connections(client, auth):
+    """The doc's example item has `user_1234567890`, its query example `1234567890`."""
+    assert {c["id"] for c in every(client, auth, userId="user_1234567890")} == {
+        DOC_CONNECTION, "conn_abc123xyz789"}
+    assert [c["id"] for c in every(client, auth, userId="1234567890")] == ["conn_456def789ghi"]
+
+
 # -- sorting ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("sort_by", ["createdAt", "updatedAt"])
 @pytest.mark.parametrize("order", ["asc", "desc"])

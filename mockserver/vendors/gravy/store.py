@@ -132,6 +132,7 @@ class GravyTemplate:
         self.seed = seed
         self.examples = data["examples"]
         self.settings = data["generator"]
+        self.books = data.get("books", [])
         self.integrations = [{k: v for k, v in i.items() if k != "branding"}
                              for i in data["integrations"]]
         self.branding = {i["slug"]: i["branding"] for i in data["integrations"]}
@@ -153,12 +154,16 @@ class GravyTemplate:
         out = []
         for c in documented:
             done = c["updatedAt"]
-            out.append(Connection(
+            conn = Connection(
                 id=c["id"], integrationId=c["integrationId"], status=c["status"],
                 userId=c["userId"], createdAt=c["createdAt"], updatedAt=c["updatedAt"],
                 resources=[ResourceState(r, "read", "completed", c["createdAt"], done)
                            for r in c["resources"]],
-                data_ready_at=done))
+                data_ready_at=done)
+            if c["status"] not in DATA_STATUSES:  # no data yet: resources as that status has them
+                conn.data_ready_at = None
+                _settle(conn, c["status"], done)
+            out.append(conn)
         r = random.Random(f"gravy-connections:{self.seed}")
         lo = parse_iso(self.settings["connectionsCreatedFrom"]).timestamp()
         hi = parse_iso(self.settings["connectionsCreatedTo"]).timestamp()
@@ -194,7 +199,7 @@ class GravyTemplate:
                     .randint(span["min"], span["max"])
             newest = parse_iso(conn.data_ready_at or conn.updatedAt)
             rs = self._sets[key] = ResourceSet(
-                fixtures.generate(kind, conn.id, count, self.seed, newest, example))
+                fixtures.generate(kind, conn.id, count, self.seed, newest, example, self.books))
         return rs
 
 
@@ -307,5 +312,6 @@ class GravyStore:
         if limit is not None:
             count = max(1, min(count, limit))
         rs = self._sets[key] = ResourceSet(fixtures.generate(
-            kind, conn.id, count, self.seed, parse_iso(conn.data_ready_at or conn.updatedAt)))
+            kind, conn.id, count, self.seed, parse_iso(conn.data_ready_at or conn.updatedAt),
+            books=self.template.books))
         return rs
