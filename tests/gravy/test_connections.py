@@ -29,7 +29,8 @@ def validation(*errors: tuple[str, dict[str, str]]) -> dict:
     return {"statusCode": 400,
             "message": [m for _, c in errors for m in c.values()],
             "error": "Bad Request", "errorCode": "VALIDATION_001",
-            "details": [{"property": p, "constraints": c} for p, c in errors]}
+            "details": [{"property": p, "constraints": {**c, "message": ", ".join(c.values())}}
+                        for p, c in errors]}
 
 
 def every(client, auth, **params: Any) -> list[dict]:

@@ -26,7 +26,8 @@ def validation(*errors: tuple[str, dict[str, str]]) -> dict:
     return {"statusCode": 400,
             "message": [m for _, c in errors for m in c.values()],
             "error": "Bad Request", "errorCode": "VALIDATION_001",
-            "details": [{"property": p, "constraints": c} for p, c in errors]}
+            "details": [{"property": p, "constraints": {**c, "message": ", ".join(c.values())}}
+                        for p, c in errors]}
 
 
 def total(client, auth) -> int:
@@ -208,6 +209,22 @@ def test_wrong_types(client, auth):
         ("debug", {"isBoolean": "debug must be a boolean value"}),
         ("resources", {"isObject": "resources must be an object"}),
     )
+
+
+def test_every_details_entry_carries_a_readable_message(client, auth):
+    """`constraints.message` joins the class-validator messages, which keep their own keys."""
+    body = intent_body(debug="yes", foo=1, integrationId=5)
+    r = client.post("/gravy/intent-token", json=body, headers=auth)
+    assert r.status_code == 400
+    details = r.json()["details"]
+    assert [d["constraints"] for d in details] == [
+        {"whitelistValidation": "property foo should not exist",
+         "message": "property foo should not exist"},
+        {"isString": "integrationId must be a string",
+         "message": "integrationId must be a string"},
+        {"isBoolean": "debug must be a boolean value",
+         "message": "debug must be a boolean value"},
+    ]
 
 
 def test_wrong_types_match_the_dto_messages(client, auth):

@@ -55,7 +55,8 @@ def validation_body(*errors: tuple[str, dict[str, str]]) -> dict:
     return {"statusCode": 400,
             "message": [m for _, constraints in errors for m in constraints.values()],
             "error": "Bad Request", "errorCode": "VALIDATION_001",
-            "details": [{"property": p, "constraints": c} for p, c in errors]}
+            "details": [{"property": p, "constraints": {**c, "message": ", ".join(c.values())}}
+                        for p, c in errors]}
 
 
 def assert_validation(r, *errors: tuple[str, dict[str, str]]) -> None:
@@ -65,7 +66,8 @@ def assert_validation(r, *errors: tuple[str, dict[str, str]]) -> None:
     # dict equality ignores order; class-validator's order is part of the contract here
     assert list(body) == ["statusCode", "message", "error", "errorCode", "details"]
     for got, (_, want) in zip(body["details"], errors):
-        assert list(got["constraints"].items()) == list(want.items())
+        assert list(got["constraints"].items()) == list(want.items()) + [
+            ("message", ", ".join(want.values()))]
 
 
 # -- 1. the documented page of every resource -----------------------------------------------

@@ -179,7 +179,8 @@ def test_key_endpoint_validates_its_body(client, auth):
         "message": ["key_id should not be empty", "key_id must be a string"],
         "error": "Bad Request", "errorCode": "VALIDATION_001",
         "details": [{"property": "key_id", "constraints": {
-            "isNotEmpty": "key_id should not be empty", "isString": "key_id must be a string"}}],
+            "isNotEmpty": "key_id should not be empty", "isString": "key_id must be a string",
+            "message": "key_id should not be empty, key_id must be a string"}}],
     }
 
 
