@@ -239,33 +239,25 @@ def test_wrong_types_match_the_dto_messages(client, auth):
         "each value in products must be a string", "products must be an array",
         "userId should not be empty",
         "sessionArgs must be an object", "captureScreenshot must be a boolean value",
-        "returnUrl must be a string", "webhookUrl must be a string",
+        "returnUrl must be a string", "webhookUrl must be a URL address",
     ]
 
 
 def test_missing_required_fields(client, auth):
+    """Only integrationId is required: the web SDK may leave out everything else."""
     r = client.post("/gravy/intent-token", json={}, headers=auth)
     assert r.status_code == 400
     assert r.json() == validation(
         ("integrationId", {"isNotEmpty": "integrationId should not be empty",
-                           "isString": "integrationId must be a string"}),
-        ("userId", {"isNotEmpty": "userId should not be empty",
-                    "isString": "userId must be a string"}),
-        ("prompts", {"isArray": "prompts must be an array"}),
-        ("sessionArgs", {"isObject": "sessionArgs must be an object"}),
-        ("debug", {"isBoolean": "debug must be a boolean value"}),
-        ("captureScreenshot", {"isBoolean": "captureScreenshot must be a boolean value"}),
-        ("resources", {"isObject": "resources must be an object"}),
-        ("returnUrl", {"isString": "returnUrl must be a string"}),
-    )
+                           "isString": "integrationId must be a string"}))
 
 
 def test_one_missing_field(client, auth):
-    r = client.post("/gravy/intent-token", json=intent_body(userId=None), headers=auth)
+    r = client.post("/gravy/intent-token", json=intent_body(integrationId=None), headers=auth)
     assert r.status_code == 400
     assert r.json() == validation(
-        ("userId", {"isNotEmpty": "userId should not be empty",
-                    "isString": "userId must be a string"}))
+        ("integrationId", {"isNotEmpty": "integrationId should not be empty",
+                           "isString": "integrationId must be a string"}))
 
 
 def test_unknown_integration_is_404(client, auth):
@@ -282,7 +274,7 @@ def test_unknown_integration_is_404(client, auth):
     {"body": intent_body(debug="yes")},
     {"body": {}},
     {"content": b'{"integrationId": "audible",', "ctype": "application/json"},
-    {"content": b"integrationId=audible", "ctype": "application/x-www-form-urlencoded"},
+    {"content": b"integrationId=audible&foo=1", "ctype": "application/x-www-form-urlencoded"},
 ], ids=["unknown-key", "unknown-integration", "wrong-type", "empty", "bad-json", "form"])
 def test_rejected_requests_never_change_state(client, auth, kwargs):
     before = total(client, auth)
@@ -426,3 +418,151 @@ def test_validate_needs_a_bearer(client, auth):
     r = client.post("/gravy/intent-token/validate", json={"intentToken": created["intentToken"]})
     assert r.status_code == 401
     assert r.json() == UNAUTHORIZED
+
+
+# -- fields the web SDK may leave out or add (FACTS.md) --------------------------------------
+@pytest.mark.parametrize("drop", ["captureScreenshot", "prompts", "sessionArgs", "debug",
+                                  "userId", "resources", "returnUrl"])
+def test_fields_the_sdk_may_leave_out_are_optional(client, auth, drop):
+    r = client.post("/gravy/intent-token", json=intent_body(**{drop: None}), headers=auth)
+    assert r.status_code == 201, r.text
+
+
+def test_integration_id_alone_is_enough(client, auth):
+    created = open_connection(client, auth, **{k: None for k in intent_body()
+                                               if k != "integrationId"})
+    assert created["debug"] is False  # the documented response field, defaulted
+    conn = client.get(f"/gravy/connections/{created['connectionId']}", headers=auth).json()
+    assert conn["userId"] is None and conn["resources"] == []
+    payload = claims(created["intentToken"])
+    assert payload["resources"] == {} and "returnUrl" not in payload
+    r = client.get(f"/gravy/intent-token?shortCode={created['shortToken']}", headers=auth)
+    assert r.json() == {"intentToken": created["intentToken"],
+                        "sessionId": created["connectionId"], "resources": {}}
+
+
+def test_explicit_nulls_count_as_absent(client, auth):
+    """@IsOptional() skips null as it skips undefined."""
+    body = {"integrationId": "audible", "userId": None, "debug": None, "resources": None,
+            "returnUrl": None, "webhookUrl": None, "record": None}
+    r = client.post("/gravy/intent-token", json=body, headers=auth)
+    assert r.status_code == 201, r.text
+    assert r.json()["debug"] is False
+
+
+def test_sdk_only_fields_are_accepted(client, auth):
+    body = intent_body(record=True, clearAllCookies=False, interactive=True,
+                       adCampaign="spring-2025", captureScreenshot=None)
+    r = client.post("/gravy/intent-token", json=body, headers=auth)
+    assert r.status_code == 201, r.text
+    assert set(r.json()) == set(example("intent-token.response"))
+
+
+def test_sdk_only_fields_are_typed(client, auth):
+    body = intent_body(record="yes", clearAllCookies=1, interactive="true", adCampaign=7)
+    r = client.post("/gravy/intent-token", json=body, headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(
+        ("record", {"isBoolean": "record must be a boolean value"}),
+        ("clearAllCookies", {"isBoolean": "clearAllCookies must be a boolean value"}),
+        ("interactive", {"isBoolean": "interactive must be a boolean value"}),
+        ("adCampaign", {"isString": "adCampaign must be a string"}))
+
+
+# -- resources: names the API serves, read/write objects, a typed read.limit -----------------
+@pytest.mark.parametrize("name", ["readingHistory", "reading-history", "reading_history",
+                                  "balance", "balances", "accountBalance", "payment_method",
+                                  "paymentMethods", "trip", "trips", "accountInfo",
+                                  "account_info", "history", "loyalty", "billingStatements"])
+def test_every_resource_spelling_the_routes_accept(client, auth, name):
+    created = open_connection(client, auth, resources={name: {"read": {}}})
+    conn = client.get(f"/gravy/connections/{created['connectionId']}", headers=auth).json()
+    assert [(x["type"], x["operation"]) for x in conn["resources"]] == [(name, "read")]
+
+
+def test_unknown_resource_names(client, auth):
+    resources = {"readingHistory": {"read": {}}, "songs": {"read": {}}, "": {}}
+    r = client.post("/gravy/intent-token", json=intent_body(resources=resources), headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(
+        ("resources.songs", {"whitelistValidation": "resources.property songs should not exist"}),
+        ("resources.", {"whitelistValidation": "resources.property  should not exist"}))
+
+
+@pytest.mark.parametrize(("value", "errors"), [
+    ("read", [("resources.trips", {"isObject": "resources.trips must be an object"})]),
+    ([], [("resources.trips", {"isObject": "resources.trips must be an object"})]),
+    ({"read": {}, "delete": {}}, [("resources.trips.delete", {
+        "whitelistValidation": "resources.trips.property delete should not exist"})]),
+    ({"read": True}, [("resources.trips.read",
+                       {"isObject": "resources.trips.read must be an object"})]),
+    ({"write": "x"}, [("resources.trips.write",
+                       {"isObject": "resources.trips.write must be an object"})]),
+    ({"read": {"limit": 0}}, [("resources.trips.read.limit", {
+        "min": "resources.trips.read.limit must not be less than 1"})]),
+    ({"read": {"limit": 1.5}}, [("resources.trips.read.limit", {
+        "isInt": "resources.trips.read.limit must be an integer number"})]),
+    ({"read": {"limit": "10"}}, [("resources.trips.read.limit", {
+        "min": "resources.trips.read.limit must not be less than 1",
+        "isInt": "resources.trips.read.limit must be an integer number"})]),
+    ({"read": {"required": "yes"}, "write": {"required": 1}}, [
+        ("resources.trips.read.required",
+         {"isBoolean": "resources.trips.read.required must be a boolean value"}),
+        ("resources.trips.write.required",
+         {"isBoolean": "resources.trips.write.required must be a boolean value"})]),
+], ids=["string", "array", "unknown-operation", "read-not-object", "write-not-object",
+        "limit-0", "limit-fraction", "limit-string", "required-not-boolean"])
+def test_resource_value_errors(client, auth, value, errors):
+    before = total(client, auth)
+    r = client.post("/gravy/intent-token", json=intent_body(resources={"trips": value}),
+                    headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(*errors)
+    assert total(client, auth) == before
+
+
+def test_resource_errors_sit_at_the_resources_property(client, auth):
+    """Nested errors come where `resources` is in the DTO: after debug, before returnUrl."""
+    body = intent_body(debug="no", resources={"trips": {"read": {"limit": 0}}}, returnUrl=1)
+    r = client.post("/gravy/intent-token", json=body, headers=auth)
+    assert [d["property"] for d in r.json()["details"]] == [
+        "debug", "resources.trips.read.limit", "returnUrl"]
+
+
+def test_operation_arguments_are_free_form(client, auth):
+    """Each integration declares its own arguments (the doc's primaryCode, the SDK's amount)."""
+    resources = {"balance": {"write": {"amount": 25, "primaryCode": "ABC123"}},
+                 "readingHistory": {"read": {"limit": 5, "required": True, "since": "2024"}},
+                 "trips": None, "paymentMethods": {"read": None}}
+    created = open_connection(client, auth, resources=resources)
+    conn = client.get(f"/gravy/connections/{created['connectionId']}", headers=auth).json()
+    assert [(x["type"], x["operation"]) for x in conn["resources"]] == [
+        ("balance", "write"), ("readingHistory", "read")]
+    assert claims(created["intentToken"])["resources"] == resources
+
+
+def test_integer_valued_limit_caps_the_items(client, auth):
+    created = open_connection(client, auth, resources={"readingHistory": {"read": {"limit": 4.0}}})
+    cid = created["connectionId"]
+    client.post(f"/__admin/gravy/connections/{cid}/status", json={"status": "data_available"})
+    body = client.get(f"/gravy/connections/{cid}/reading-history", headers=auth).json()
+    assert body["meta"]["total"] == 4
+
+
+# -- webhookUrl: class-validator @IsUrl() --------------------------------------------------
+@pytest.mark.parametrize("url", ["https://example.com/hooks/passage", "http://127.0.0.1:9/x",
+                                 "example.com/hooks", "http://localhost:3000/hooks",
+                                 "http://receiver:8080/hooks", "http://[::1]:8080/",
+                                 "ftp://files.example.com/in"])
+def test_webhook_url_accepted(client, auth, url):
+    open_connection(client, auth, webhookUrl=url)
+
+
+@pytest.mark.parametrize("url", ["not a url", "string", "localhost", "mailto:a@example.com",
+                                 "javascript:alert(1)", "//example.com/x", "http://",
+                                 "http://example.com:70000/", "gopher://example.com/",
+                                 "http://exa_mple.com/", ""])
+def test_webhook_url_rejected(client, auth, url):
+    r = client.post("/gravy/intent-token", json=intent_body(webhookUrl=url), headers=auth)
+    assert r.status_code == 400
+    assert r.json() == validation(("webhookUrl", {"isUrl": "webhookUrl must be a URL address"}))

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from ...core.http import RawJSON, VendorError, dump, json_response
 from .errors import bad_request, http_error, not_found, route_not_found, unauthorized, \
     validation_failed
-from .resources import ResourceSet, kind_for
+from .resources import ResourceSet, kind_for, requested_errors
 from .store import Connection, GravyStore, IntentSession, ResourceState
 from .validation import (Dto, EachString, IsArray, IsBoolean, IsNotEmpty, IsObject,
-                         IsString, Prop, page_props, query_dict)
+                         IsString, IsUrl, Prop, page_props, query_dict)
 
 if TYPE_CHECKING:
     from ...core.tenancy import Tenant
@@ -163,18 +163,24 @@ PROMPT_DTO = Dto((
     Prop("outputType", (IsString(),), optional=True),
     Prop("outputFormat", (IsString(),), optional=True),
 ))
+# The doc's table order, then the fields only the web SDK sends. Only integrationId is
+# required: the SDK (passage.ts generateAppClip) may leave out every other field.
 INTENT_DTO = Dto((
     Prop("integrationId", (IsNotEmpty(), IsString())),
     Prop("products", (EachString(), IsArray()), optional=True),
     Prop("operations", (EachString(), IsArray()), optional=True),
-    Prop("userId", (IsNotEmpty(), IsString())),
-    Prop("prompts", (IsArray(),), nested=PROMPT_DTO),
-    Prop("sessionArgs", (IsObject(),)),
-    Prop("debug", (IsBoolean(),)),
-    Prop("captureScreenshot", (IsBoolean(),)),
-    Prop("resources", (IsObject(),)),
-    Prop("returnUrl", (IsString(),)),
-    Prop("webhookUrl", (IsString(),), optional=True),
+    Prop("userId", (IsNotEmpty(), IsString()), optional=True),
+    Prop("prompts", (IsArray(),), optional=True, nested=PROMPT_DTO),
+    Prop("sessionArgs", (IsObject(),), optional=True),
+    Prop("debug", (IsBoolean(),), optional=True),
+    Prop("captureScreenshot", (IsBoolean(),), optional=True),
+    Prop("resources", (IsObject(),), optional=True, check=requested_errors),
+    Prop("returnUrl", (IsString(),), optional=True),
+    Prop("webhookUrl", (IsUrl(),), optional=True),
+    Prop("record", (IsBoolean(),), optional=True),
+    Prop("clearAllCookies", (IsBoolean(),), optional=True),
+    Prop("interactive", (IsBoolean(),), optional=True),
+    Prop("adCampaign", (IsString(),), optional=True),
 ))
 SHORT_CODE_DTO = Dto((Prop("shortCode", (IsNotEmpty(), IsString())),))
 VALIDATE_DTO = Dto((Prop("intentToken", (IsNotEmpty(), IsString())),))
@@ -232,22 +238,24 @@ async def create_intent_token(g: Gravy, request: Request) -> RawJSON:
     store = g.store(tenant)
     now = g.ctx.clock.iso()
     connection_id = str(uuid.UUID(int=g.ctx.rng.getrandbits(128), version=4))
-    requested = values["resources"]
+    requested = values.get("resources") or {}
+    return_url = values.get("returnUrl")
     states, limits = _requested_resources(requested, values.get("products") or [])
     store.add_connection(Connection(
         id=connection_id, integrationId=integration["slug"], status="pending",
-        userId=values["userId"], createdAt=now, updatedAt=now, resources=states,
-        webhookUrl=values.get("webhookUrl"), returnUrl=values["returnUrl"],
-        read_limits=limits))
+        userId=values.get("userId"), createdAt=now, updatedAt=now, resources=states,
+        webhookUrl=values.get("webhookUrl"), returnUrl=return_url, read_limits=limits))
+    # Without a returnUrl the claim is absent, as JSON.stringify drops an undefined one.
     token, short, exp = g.auth.mint_intent(tenant, {
-        "sessionId": connection_id, "resources": requested, "returnUrl": values["returnUrl"],
+        "sessionId": connection_id, "resources": requested,
+        **({"returnUrl": return_url} if return_url is not None else {}),
         "products": values.get("products") or []})
     session = IntentSession(token, short, connection_id, integration["slug"], requested,
-                            values["returnUrl"], exp)
+                            return_url, exp)
     store.intents[token] = session
     store.short_codes[short] = token
     return json_response({"intentToken": token, "connectionId": connection_id,
-                          "debug": values["debug"], "shortToken": short,
+                          "debug": values.get("debug", False), "shortToken": short,
                           "branding": g.template.branding[integration["slug"]]}, 201)
 
 
@@ -255,15 +263,14 @@ def _requested_resources(requested: dict[str, Any], products: list[str]) \
         -> tuple[list[ResourceState], dict[str, int]]:
     states: list[ResourceState] = []
     limits: dict[str, int] = {}
-    for name, ops in requested.items():
-        ops = ops if isinstance(ops, dict) else {"read": {}}
+    for name, ops in requested.items():  # validated: known names, objects or null
+        ops = ops or {}
         for op in ("read", "write"):
-            if op in ops:
+            if ops.get(op) is not None:
                 states.append(ResourceState(name, op))
-        read = ops.get("read")
-        kind = kind_for(name)
-        if kind and isinstance(read, dict) and isinstance(read.get("limit"), int):
-            limits[kind.name] = read["limit"]
+        read = ops.get("read") or {}
+        if read.get("limit") is not None:  # a validated positive integer (5.0 counts)
+            limits[kind_for(name).name] = int(read["limit"])
     if not states:  # the deprecated `products` named resources before `resources` existed
         states = [ResourceState(p, "read") for p in products]
     return states, limits
@@ -277,7 +284,8 @@ async def get_intent_token(g: Gravy, request: Request) -> RawJSON:
     if session is None or g.auth.intent_claims(session.token) is None:
         raise not_found("Intent token not found")
     return json_response({"intentToken": session.token, "sessionId": session.connection_id,
-                          "resources": session.resources, "returnUrl": session.return_url})
+                          "resources": session.resources,
+                          **_present("returnUrl", session.return_url)})
 
 
 async def validate_intent_token(g: Gravy, request: Request) -> RawJSON:
@@ -290,8 +298,13 @@ async def validate_intent_token(g: Gravy, request: Request) -> RawJSON:
     return json_response({"valid": True, "sessionId": session.connection_id,
                           "connectionId": session.connection_id,
                           "integrationId": session.integration_id,
-                          "resources": session.resources, "returnUrl": session.return_url,
-                          "exp": session.exp}, 201)
+                          "resources": session.resources,
+                          **_present("returnUrl", session.return_url), "exp": session.exp}, 201)
+
+
+def _present(key: str, value: Any) -> dict[str, Any]:
+    """`{key: value}`, or nothing for None: Express drops undefined keys from JSON."""
+    return {key: value} if value is not None else {}
 
 
 async def list_connections(g: Gravy, request: Request) -> RawJSON:

@@ -121,7 +121,7 @@ class IntentSession:
     connection_id: str
     integration_id: str
     resources: dict[str, Any]
-    return_url: str
+    return_url: str | None
     exp: int
 
 
