@@ -127,8 +127,15 @@ def test_trailing_slash(client, integrations):
 def test_unknown_slug_is_404(client, path):
     r = client.get(path)
     assert r.status_code == 404
-    assert r.json() == {"statusCode": 404, "message": "Integration not found",
+    assert r.json() == {"statusCode": 404, "message": "Integration myspace not found",
                         "error": "Not Found"}
+
+
+def test_unknown_integration_has_one_wording_everywhere(client, auth):
+    by_slug = client.get("/gravy/integrations/myspace").json()
+    r = client.post("/gravy/intent-token", json={"integrationId": "myspace"}, headers=auth)
+    assert r.status_code == 404
+    assert r.json() == by_slug
 
 
 def test_branding_is_not_part_of_the_integration(client, integrations):

@@ -369,9 +369,10 @@ async def list_integrations(g: Gravy, request: Request) -> RawJSON:
 
 
 async def get_integration(g: Gravy, request: Request) -> RawJSON:
-    integration = g.template.by_slug.get(request.path_params["slug"])
+    slug = request.path_params["slug"]
+    integration = g.template.by_slug.get(slug)
     if integration is None:
-        raise not_found("Integration not found")
+        raise not_found(f"Integration {slug} not found")  # POST /intent-token's wording
     return json_response(integration)
 
 
