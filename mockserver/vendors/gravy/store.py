@@ -133,7 +133,8 @@ class GravyTemplate:
         self.examples = data["examples"]
         self.settings = data["generator"]
         self.books = data.get("books", [])
-        self.integrations = [{k: v for k, v in i.items() if k != "branding"}
+        self.integrations = [{k: _with_resource_type(v) if k == "resources" else v
+                              for k, v in i.items() if k != "branding"}
                              for i in data["integrations"]]
         self.branding = {i["slug"]: i["branding"] for i in data["integrations"]}
         self.by_slug = {i["slug"]: i for i in self.integrations}
@@ -201,6 +202,13 @@ class GravyTemplate:
             rs = self._sets[key] = ResourceSet(
                 fixtures.generate(kind, conn.id, count, self.seed, newest, example, self.books))
         return rs
+
+
+def _with_resource_type(resources: list[dict]) -> list[dict]:
+    """The doc's resources plus `resourceType: {name}` beside `name`: the web SDK's example app
+    reads `resources[].resourceType.name` (an API version the doc does not show)."""
+    return [{"name": r["name"], "resourceType": {"name": r["name"]},
+             **{k: v for k, v in r.items() if k != "name"}} for r in resources]
 
 
 def _default_failed(conn: Connection) -> set[str]:
