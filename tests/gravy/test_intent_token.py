@@ -315,11 +315,26 @@ def test_short_code_missing_is_validation_error(client, auth):
                        "isString": "shortCode must be a string"}))
 
 
-def test_short_code_needs_a_bearer(client, auth):
+def test_short_code_needs_no_authorization(client, auth):
+    """The web SDK (shortcode.ts resolveShortCode) sends no Authorization header at all."""
     created = open_connection(client, auth)
-    r = client.get(f"/gravy/intent-token?shortCode={created['shortToken']}")
-    assert r.status_code == 401
-    assert r.json() == UNAUTHORIZED
+    url = f"/gravy/intent-token?shortCode={created['shortToken']}"
+    want = client.get(url, headers=auth).json()
+    for headers in ({}, {"Authorization": f"Publishable {PUBLISHABLE}"},
+                    {"Authorization": "Bearer expired-or-garbage"}, {"Authorization": "junk"}):
+        r = client.get(url, headers=headers)
+        assert r.status_code == 200, headers
+        assert r.json() == want
+    assert client.get("/gravy/intent-token?shortCode=0000000000").json() == INTENT_NOT_FOUND
+
+
+def test_short_code_without_authorization_is_journaled_under_its_tenant(client, auth):
+    tenant = client.post("/__admin/tenants").json()
+    creds = tenant["credentials"]["gravy"]
+    theirs = open_connection(client, {"Authorization": f"Publishable {creds['publishableKey']}"})
+    client.get(f"/gravy/intent-token?shortCode={theirs['shortToken']}")
+    journal = client.get(f"/__admin/requests?tenant={tenant['id']}&method=GET").json()
+    assert [e["path"] for e in journal["requests"]] == ["/intent-token"]
 
 
 def test_short_code_expires_with_the_intent_token(client, auth):
@@ -413,11 +428,26 @@ def test_validate_unknown_key_is_rejected(client, auth):
         ("foo", {"whitelistValidation": "property foo should not exist"}))
 
 
-def test_validate_needs_a_bearer(client, auth):
+def test_validate_needs_no_authorization(client, auth):
+    """The web SDK (shortcode.ts validateIntentToken) sends only Content-Type."""
     created = open_connection(client, auth)
-    r = client.post("/gravy/intent-token/validate", json={"intentToken": created["intentToken"]})
+    body = {"intentToken": created["intentToken"]}
+    want = client.post("/gravy/intent-token/validate", json=body, headers=auth).json()
+    for headers in ({}, {"Authorization": f"Publishable {PUBLISHABLE}"},
+                    {"Authorization": "Bearer expired-or-garbage"}):
+        r = client.post("/gravy/intent-token/validate", json=body, headers=headers)
+        assert r.status_code == 201, headers
+        assert r.json() == want
+    r = client.post("/gravy/intent-token/validate", json={"intentToken": "garbage"})
     assert r.status_code == 401
-    assert r.json() == UNAUTHORIZED
+    assert r.json() == INVALID_INTENT
+
+
+def test_validate_without_authorization_validates_first(client):
+    """No guard any more: a bad body is a 400 even without credentials."""
+    r = client.post("/gravy/intent-token/validate", json={"foo": 1})
+    assert r.status_code == 400
+    assert r.json()["errorCode"] == "VALIDATION_001"
 
 
 # -- fields the web SDK may leave out or add (FACTS.md) --------------------------------------
@@ -566,3 +596,33 @@ def test_webhook_url_rejected(client, auth, url):
     r = client.post("/gravy/intent-token", json=intent_body(webhookUrl=url), headers=auth)
     assert r.status_code == 400
     assert r.json() == validation(("webhookUrl", {"isUrl": "webhookUrl must be a URL address"}))
+
+
+# -- GET /intent-token-links/short-code/{code} (what the web SDK reads first) ----------------
+LINK_NOT_FOUND = {"statusCode": 404, "message": "Intent token link not found",
+                  "error": "Not Found"}
+
+
+def test_short_code_config_is_the_integrations_branding(client, auth):
+    created = open_connection(client, auth, integrationId="airbnb")
+    r = client.get(f"/gravy/intent-token-links/short-code/{created['shortToken']}")
+    assert r.status_code == 200
+    integration = client.get("/gravy/integrations/airbnb").json()
+    assert r.json() == {"shortCode": created["shortToken"], "intentToken": created["intentToken"],
+                        "integrationName": "Airbnb", "logoUrl": integration["logoUrl"],
+                        **{k: v for k, v in created["branding"].items()
+                           if k != "integrationName"}}
+
+
+def test_short_code_config_unknown_expired_or_other_tenant_is_404(client, auth):
+    created = open_connection(client, auth)
+    url = f"/gravy/intent-token-links/short-code/{created['shortToken']}"
+    assert client.get("/gravy/intent-token-links/short-code/0000000000").json() == LINK_NOT_FOUND
+    tenant = client.post("/__admin/tenants").json()["credentials"]["gravy"]
+    other = {"Authorization": f"Bearer {token_for(client, tenant['clientId'], tenant['clientSecret'])}"}
+    r = client.get(url, headers=other)
+    assert (r.status_code, r.json()) == (404, LINK_NOT_FOUND)
+    assert client.get(url, headers=auth).status_code == 200
+    client.post("/__admin/clock", json={"advance": 3601})
+    r = client.get(url)
+    assert (r.status_code, r.json()) == (404, LINK_NOT_FOUND)

@@ -276,25 +276,61 @@ def _requested_resources(requested: dict[str, Any], products: list[str]) \
     return states, limits
 
 
-async def get_intent_token(g: Gravy, request: Request) -> RawJSON:
-    tenant = g.auth.require_bearer(request)
-    values = query(SHORT_CODE_DTO, request)
+def _caller(g: Gravy, request: Request) -> "Tenant | None":
+    """The tenant of a valid Bearer or Publishable credential, if the request carries one."""
+    return g.auth.bearer(request) or g.auth.publishable(request)
+
+
+def _short_code_session(g: Gravy, request: Request, code: str) -> IntentSession | None:
+    """The live intent session of a short code. Public, so the code names its tenant; a
+    credential of another tenant finds nothing (SPEC §3)."""
+    tenant = _caller(g, request) or g.ctx.tenants.get(g.auth.short_codes.get(code, ""))
+    if tenant is None:
+        return None
+    request.scope["state"]["tenant"] = tenant.id
     store = g.store(tenant)
-    session = store.intents.get(store.short_codes.get(values["shortCode"], ""))
-    if session is None or g.auth.intent_claims(session.token) is None:
+    session = store.intents.get(store.short_codes.get(code, ""))
+    return session if session and g.auth.intent_claims(session.token) is not None else None
+
+
+async def get_intent_token(g: Gravy, request: Request) -> RawJSON:
+    # No Authorization: the web SDK (shortcode.ts resolveShortCode) sends none.
+    values = query(SHORT_CODE_DTO, request)
+    session = _short_code_session(g, request, values["shortCode"])
+    if session is None:
         raise not_found("Intent token not found")
     return json_response({"intentToken": session.token, "sessionId": session.connection_id,
                           "resources": session.resources,
                           **_present("returnUrl", session.return_url)})
 
 
+async def get_intent_token_link(g: Gravy, request: Request) -> RawJSON:
+    """A short code's display configuration, in the shape the web SDK reads (shortcode.ts
+    getShortCodeConfig / resolveShortCode): the integration's branding and logo."""
+    code = request.path_params["code"]
+    session = _short_code_session(g, request, code)
+    if session is None:
+        raise not_found("Intent token link not found")
+    branding = g.template.branding[session.integration_id]
+    return json_response({"shortCode": code, "intentToken": session.token,
+                          "integrationName": branding["integrationName"],
+                          "logoUrl": g.template.by_slug[session.integration_id]["logoUrl"],
+                          **{k: v for k, v in branding.items() if k != "integrationName"}})
+
+
 async def validate_intent_token(g: Gravy, request: Request) -> RawJSON:
-    tenant = g.auth.require_bearer(request)
+    # Public: the web SDK (shortcode.ts validateIntentToken) sends no Authorization, so the
+    # token names its tenant. A credential of another tenant gets the invalid-token 401 (SPEC §3).
+    caller = _caller(g, request)
+    if caller is not None:
+        request.scope["state"]["tenant"] = caller.id
     values = validate(VALIDATE_DTO, await read_body(request))
-    session = g.store(tenant).intents.get(values["intentToken"])
     found = g.auth.intent_claims(values["intentToken"])
-    if session is None or found is None or found[0] is not tenant:
+    tenant = found[0] if found is not None and (caller is None or caller is found[0]) else None
+    session = g.store(tenant).intents.get(values["intentToken"]) if tenant else None
+    if session is None:
         raise http_error(401, "Invalid or expired intent token")
+    request.scope["state"]["tenant"] = tenant.id
     return json_response({"valid": True, "sessionId": session.connection_id,
                           "connectionId": session.connection_id,
                           "integrationId": session.integration_id,
