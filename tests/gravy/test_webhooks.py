@@ -206,6 +206,20 @@ def test_resources_readable_only_at_data_available(client, auth, receiver):
     assert client.get(f"/gravy/connections/{cid}/trips", headers=auth).status_code == 404
 
 
+def test_a_completed_write_is_readable(client, auth):
+    """The web SDK reads `balance` after a gift-card write to see it done (404 = not yet)."""
+    created = open_connection(client, auth, resources={"balance": {"write": {"amount": 25}}})
+    cid = created["connectionId"]
+    path = f"/gravy/connections/{cid}/balance"
+    headers = {"x-intent-token": created["intentToken"]}
+    assert set_status(client, cid, "data_processing").status_code == 200
+    assert client.get(path, headers=headers).status_code == 404
+    assert set_status(client, cid, "data_available").status_code == 200
+    body = client.get(path, headers=headers).json()
+    assert body["data"] and isinstance(body["data"][0]["amount"], (int, float))
+    assert client.get(f"/gravy/connections/{cid}/trips", headers=headers).status_code == 404
+
+
 def test_read_limit_caps_the_items(client, auth):
     created = open_connection(client, auth,
                               resources={"readingHistory": {"read": {"limit": 3}}})

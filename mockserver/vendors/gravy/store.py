@@ -106,11 +106,12 @@ class Connection:
                 "userId": self.userId, "createdAt": self.createdAt, "updatedAt": self.updatedAt}
 
     def readable(self, kind: Kind) -> bool:
-        # A completed read stays readable when the connection later goes inactive; a refresh
-        # (data_processing) or retry (connecting) puts the resources back in progress.
+        # A completed operation stays readable when the connection later goes inactive; a
+        # refresh (data_processing) or retry (connecting) puts the resources back in progress.
+        # Writes count: the web SDK reads `balance`/`payment_method` after a one-time write to
+        # see it done (utils/intentToken.ts isWriteOperationCompleted).
         if self._readable is None:
-            self._readable = frozenset(r.kind for r in self.resources
-                                       if r.operation == "read" and r.status == "completed")
+            self._readable = frozenset(r.kind for r in self.resources if r.status == "completed")
         return kind in self._readable
 
 
