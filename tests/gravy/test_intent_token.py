@@ -532,7 +532,12 @@ def test_unknown_resource_names(client, auth):
         "min": "resources.trips.read.limit must not be less than 1"})]),
     ({"read": {"limit": 1.5}}, [("resources.trips.read.limit", {
         "isInt": "resources.trips.read.limit must be an integer number"})]),
-    ({"read": {"limit": "10"}}, [("resources.trips.read.limit", {
+    ({"read": {"limit": "ten"}}, [("resources.trips.read.limit", {
+        "min": "resources.trips.read.limit must not be less than 1",
+        "isInt": "resources.trips.read.limit must be an integer number"})]),
+    ({"read": {"limit": "0"}}, [("resources.trips.read.limit", {
+        "min": "resources.trips.read.limit must not be less than 1"})]),
+    ({"read": {"limit": True}}, [("resources.trips.read.limit", {
         "min": "resources.trips.read.limit must not be less than 1",
         "isInt": "resources.trips.read.limit must be an integer number"})]),
     ({"read": {"required": "yes"}, "write": {"required": 1}}, [
@@ -541,7 +546,8 @@ def test_unknown_resource_names(client, auth):
         ("resources.trips.write.required",
          {"isBoolean": "resources.trips.write.required must be a boolean value"})]),
 ], ids=["string", "array", "unknown-operation", "read-not-object", "write-not-object",
-        "limit-0", "limit-fraction", "limit-string", "required-not-boolean"])
+        "limit-0", "limit-fraction", "limit-not-numeric", "limit-string-0", "limit-boolean",
+        "required-not-boolean"])
 def test_resource_value_errors(client, auth, value, errors):
     before = total(client, auth)
     r = client.post("/gravy/intent-token", json=intent_body(resources={"trips": value}),
@@ -571,8 +577,11 @@ def test_operation_arguments_are_free_form(client, auth):
     assert claims(created["intentToken"])["resources"] == resources
 
 
-def test_integer_valued_limit_caps_the_items(client, auth):
-    created = open_connection(client, auth, resources={"readingHistory": {"read": {"limit": 4.0}}})
+@pytest.mark.parametrize("limit", [4, 4.0, "4", " 4 ", "4e0"])
+def test_limit_as_number_or_numeric_string_caps_the_items(client, auth, limit):
+    """@Type(() => Number): the SDK's example app sends its number input's text."""
+    created = open_connection(client, auth,
+                              resources={"readingHistory": {"read": {"limit": limit}}})
     cid = created["connectionId"]
     client.post(f"/__admin/gravy/connections/{cid}/status", json={"status": "data_available"})
     body = client.get(f"/gravy/connections/{cid}/reading-history", headers=auth).json()

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from ...core.http import RawJSON, VendorError, dump, json_response
 from .errors import bad_request, http_error, not_found, route_not_found, unauthorized, \
     validation_failed
-from .resources import ResourceSet, kind_for, requested_errors
+from .resources import ResourceSet, kind_for, read_limit, requested_errors
 from .store import Connection, GravyStore, IntentSession, ResourceState
 from .validation import (Dto, EachString, IsArray, IsBoolean, IsNotEmpty, IsObject,
                          IsString, IsUrl, Prop, page_props, query_dict)
@@ -268,9 +268,9 @@ def _requested_resources(requested: dict[str, Any], products: list[str]) \
         for op in ("read", "write"):
             if ops.get(op) is not None:
                 states.append(ResourceState(name, op))
-        read = ops.get("read") or {}
-        if read.get("limit") is not None:  # a validated positive integer (5.0 counts)
-            limits[kind_for(name).name] = int(read["limit"])
+        limit = read_limit(ops)  # validated: a positive integer, maybe sent as "5" or 5.0
+        if limit is not None:
+            limits[kind_for(name).name] = limit
     if not states:  # the deprecated `products` named resources before `resources` existed
         states = [ResourceState(p, "read") for p in products]
     return states, limits

@@ -150,12 +150,24 @@ def kind_for(segment: str) -> Kind | None:
     return _ALIASES.get(normalise(segment))
 
 
+def _number(v: Any) -> Any:
+    """`@Type(() => Number)` on a string: the web SDK's example app sends its number inputs'
+    text (`"limit": "5"`)."""
+    return js_number(v) if isinstance(v, str) else v
+
+
 # Operation arguments are free-form (each integration declares its own under GET /integrations
-# `operations.*.arguments`); the ones every operation shares are typed.
-_OPERATION_ARGS: dict[str, dict[str, tuple[Rule, ...]]] = {
-    "read": {"limit": (Min(1), IsInt()), "required": (IsBoolean(),)},
-    "write": {"required": (IsBoolean(),)},
+# `operations.*.arguments`); the ones every operation shares are typed: (rules, conversion).
+_OPERATION_ARGS: dict[str, dict[str, tuple[tuple[Rule, ...], Callable[[Any], Any]]]] = {
+    "read": {"limit": ((Min(1), IsInt()), _number), "required": ((IsBoolean(),), lambda v: v)},
+    "write": {"required": ((IsBoolean(),), lambda v: v)},
 }
+
+
+def read_limit(ops: dict[str, Any] | None) -> int | None:
+    """The `read.limit` of a validated resource request, converted, or None."""
+    limit = ((ops or {}).get("read") or {}).get("limit")
+    return None if limit is None else int(_number(limit))
 
 
 def requested_errors(value: dict[str, Any], path: str) -> list[tuple[str, dict[str, str]]]:
@@ -189,10 +201,11 @@ def requested_errors(value: dict[str, Any], path: str) -> list[tuple[str, dict[s
             if not isinstance(args, dict):
                 errors.append((at, {"isObject": f"{at} must be an object"}))
                 continue
-            for arg, rules in typed.items():
+            for arg, (rules, convert) in typed.items():
                 v = args.get(arg, MISSING)
                 if v is MISSING or v is None:
                     continue
+                v = convert(v)
                 failed = {r.name: f"{at}." + r.message(arg) for r in rules if not r.test(v)}
                 if failed:
                     errors.append((f"{at}.{arg}", failed))
