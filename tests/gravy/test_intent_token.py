@@ -7,9 +7,12 @@ from datetime import datetime
 
 import jwt
 import pytest
+from hypothesis import given, settings, strategies as st
 
+from mockserver import Clock, create_app
 from mockserver.vendors.gravy.handlers import INTENT_DTO
 
+from ..conftest import DOC_TIME, MockClient
 from .conftest import PUBLISHABLE, example, intent_body, open_connection, token_for
 
 DOC_EPOCH = int(datetime.fromisoformat("2024-01-15T10:30:00+00:00").timestamp())
@@ -635,3 +638,79 @@ def test_short_code_config_unknown_expired_or_other_tenant_is_404(client, auth):
     client.post("/__admin/clock", json={"advance": 3601})
     r = client.get(url)
     assert (r.status_code, r.json()) == (404, LINK_NOT_FOUND)
+
+
+# -- property: no body breaks the server or changes state unless it is accepted --------------
+_json = st.recursive(st.none() | st.booleans() | st.integers(-5, 10**20)
+                     | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+_valid = {
+    "integrationId": st.sampled_from(["audible", "airbnb", "spotify", "myspace"]),
+    "resources": st.dictionaries(
+        st.sampled_from(["readingHistory", "balance", "payment_method", "accountBalance", "trip"]),
+        st.none() | st.dictionaries(
+            st.sampled_from(["read", "write"]),
+            st.none() | st.fixed_dictionaries({}, optional={
+                "limit": st.integers(1, 200) | st.sampled_from(["5", "1e1", 3.0]),
+                "required": st.booleans(), "amount": _json}),
+            max_size=2),
+        max_size=3),
+    "returnUrl": st.text(max_size=10),
+    "webhookUrl": st.sampled_from(["https://example.com/h", "http://localhost:1/h",
+                                   "example.org/x"]),
+    "userId": st.text(min_size=1, max_size=5),
+    "debug": st.booleans(), "record": st.booleans(), "adCampaign": st.text(max_size=5),
+    "sessionArgs": st.dictionaries(st.text(max_size=4), _json, max_size=2),
+    "prompts": st.lists(st.fixed_dictionaries({"name": st.text(min_size=1, max_size=4),
+                                               "value": st.text(min_size=1, max_size=4)}),
+                        max_size=2),
+}
+# The bad values: anything, and near-misses of the nested resources.
+_bad_resources = st.dictionaries(
+    st.sampled_from(["readingHistory", "songs", "", "read"]),
+    _json | st.dictionaries(st.sampled_from(["read", "write", "delete"]),
+                            _json | st.dictionaries(st.sampled_from(["limit", "required"]),
+                                                    _json, max_size=2), max_size=2),
+    min_size=1, max_size=3)
+
+
+@st.composite
+def _bodies(draw):
+    """A body the SDK could send, with up to two fields (or an unknown one) spoiled."""
+    body = draw(st.fixed_dictionaries({"integrationId": _valid["integrationId"]},
+                                      optional={k: v for k, v in _valid.items()
+                                                if k != "integrationId"}))
+    for key in draw(st.lists(st.sampled_from(list(_valid) + ["foo"]), max_size=2, unique=True)):
+        body[key] = draw(_bad_resources | _json if key == "resources" else _json)
+    if draw(st.booleans()) and draw(st.booleans()):
+        body.pop("integrationId")
+    return body
+
+
+class _Env:
+    client = None
+
+    @classmethod
+    def get(cls):
+        """One app for every example (hypothesis cannot reuse function-scoped fixtures)."""
+        if cls.client is None:
+            cls.client = MockClient(create_app(seed=0, clock=Clock(DOC_TIME)))
+            cls.auth = {"Authorization": f"Bearer {token_for(cls.client)}"}
+        return cls.client, cls.auth
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(body=_bodies())
+def test_any_body_is_accepted_or_refused_cleanly(body):
+    client, auth = _Env.get()
+    before = total(client, auth)
+    r = client.post("/gravy/intent-token", json=body, headers=auth)  # contracts checked
+    assert r.status_code in (201, 400, 404), r.text
+    if r.status_code == 201:
+        assert total(client, auth) == before + 1
+        return
+    assert total(client, auth) == before
+    if r.status_code == 400:
+        details = r.json()["details"]
+        assert details and all(d["constraints"]["message"] for d in details)
