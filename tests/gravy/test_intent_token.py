@@ -631,7 +631,8 @@ def test_short_code_config_unknown_expired_or_other_tenant_is_404(client, auth):
     url = f"/gravy/intent-token-links/short-code/{created['shortToken']}"
     assert client.get("/gravy/intent-token-links/short-code/0000000000").json() == LINK_NOT_FOUND
     tenant = client.post("/__admin/tenants").json()["credentials"]["gravy"]
-    other = {"Authorization": f"Bearer {token_for(client, tenant['clientId'], tenant['clientSecret'])}"}
+    other = {"Authorization":
+             f"Bearer {token_for(client, tenant['clientId'], tenant['clientSecret'])}"}
     r = client.get(url, headers=other)
     assert (r.status_code, r.json()) == (404, LINK_NOT_FOUND)
     assert client.get(url, headers=auth).status_code == 200

@@ -1,7 +1,7 @@
 """The Passage web SDK against the mock: its requests replayed as its source builds them.
 
-Source: tailriskai/passage-web-react @ 015df24 (2025-10-29), read, not vendored: src/core/passage.ts,
-src/core/shortcode.ts, src/utils/intentToken.ts, src/types.ts, src/Provider.tsx,
+Source: tailriskai/passage-web-react @ 015df24 (2025-10-29), read, not vendored:
+src/core/passage.ts, src/core/shortcode.ts, src/utils/intentToken.ts, src/types.ts, src/Provider.tsx,
 src/components/AppClipModal.tsx and the example app (example/src/main.tsx, App.tsx,
 components/BasicExample.tsx). Running the SDK needs Node and a browser, which CI lacks; each
 helper below sends what the cited function sends (method, path, query, the headers it sets, the
@@ -80,10 +80,13 @@ class Sdk:
         if error_data.get("errorCode") == "VALIDATION_001" and error_data.get("details"):
             details = error_data["details"]
             entries = details.values() if isinstance(details, dict) else details  # Object.values
-            message = "Validation failed: " + "; ".join(
-                f"{d.get('property') or 'Unknown'}: "
-                f"{(d.get('constraints') or {}).get('custom') or (d.get('constraints') or {}).get('message') or 'Validation failed'}"
-                for d in entries)
+            shown = []
+            for d in entries:  # `${property || 'Unknown'}: ${custom || message || '...'}`
+                constraints = d.get("constraints") or {}
+                text = constraints.get("custom") or constraints.get("message") or \
+                    "Validation failed"
+                shown.append(f"{d.get('property') or 'Unknown'}: {text}")
+            message = "Validation failed: " + "; ".join(shown)
         return message
 
     # core/shortcode.ts resolveShortCode and getShortCodeConfig: plain fetch(), no headers
@@ -92,7 +95,8 @@ class Sdk:
             f"{self.api_url}/intent-token-links/short-code/{encode_uri_component(code)}")
 
     def intent_token_by_short_code(self, code: str):
-        return self.client.get(f"{self.api_url}/intent-token?shortCode={encode_uri_component(code)}")
+        return self.client.get(
+            f"{self.api_url}/intent-token?shortCode={encode_uri_component(code)}")
 
     # core/shortcode.ts validateIntentToken(token, verify=true): Content-Type only
     def validate(self, intent_token: str):
@@ -166,7 +170,7 @@ def test_generate_app_clip_with_only_an_integration(sdk):
 
 
 @pytest.mark.parametrize("resources", [
-    {"balance": {"write": {"amount": 50}}},    # as intentTokenLink.ts createGiftCardLink builds them
+    {"balance": {"write": {"amount": 50}}},    # as intentTokenLink.ts createGiftCardLink has it
     {"payment_method": {"write": {}}},         # createCardSwitchLink
     {"trip": {"read": {}}, "account_info": {"read": {}}},   # createReadOnlyLink-style reads
 ], ids=["gift-card", "card-switch", "read-only"])
@@ -181,14 +185,16 @@ def test_generate_app_clip_with_the_sdk_resource_keys(sdk, resources):
 def example_resources(integration: dict[str, Any], picked: list[str],
                       typed: dict[str, Any]) -> dict[str, Any]:
     """BasicExample.tsx getAvailableResources, generateFormFields, buildResourcesFromFormData."""
-    def value(res: dict, op: str) -> str:  # `${name.toLowerCase().replace(/([A-Z])/g, "-$1")...}-op`
+    def value(res: dict, op: str) -> str:
+        # `${name.toLowerCase().replace(/([A-Z])/g, "-$1").replace(/^-/, "")}-${op}`
         return f"{res['resourceType']['name'].lower()}-{op}"
 
     out: dict[str, Any] = {}
     for v in picked:  # the checked boxes: "-read"/"-write" stripped, kebab-case to camelCase
         op = "write" if v.endswith("-write") else "read"
         name = v.removesuffix(f"-{op}")
-        name = "".join(p if i == 0 else p[:1].upper() + p[1:] for i, p in enumerate(name.split("-")))
+        name = "".join(p if i == 0 else p[:1].upper() + p[1:]
+                       for i, p in enumerate(name.split("-")))
         out.setdefault(name, {}).setdefault(op, {})
     for res in integration["resources"]:  # the form fields of operations with arguments
         for op in ("read", "write"):

@@ -9,7 +9,7 @@ import json
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from faker import Faker
 
@@ -59,7 +59,7 @@ def _money(r: random.Random, lo: float, hi: float) -> float:
 
 
 def generate(kind: Kind, connection_id: str, count: int, seed: int, newest: datetime,
-             example: dict | None = None, books: list[dict] = ()) -> list[dict]:
+             example: dict | None = None, books: Sequence[dict] = ()) -> list[dict]:
     """`count` items, newest first by createdAt; `example` (verbatim) is the newest when given.
 
     Reading history takes its books from `books` (books.json) first, at seeded positions.
@@ -167,13 +167,13 @@ def _payment_method(r, cid, created, n):
                                "country": "US"}}
 
 
-def isbn10_check(first9: str) -> str:
+def _isbn10_check(first9: str) -> str:
     total = sum((10 - i) * int(d) for i, d in enumerate(first9))
     check = (11 - total % 11) % 11
     return "X" if check == 10 else str(check)
 
 
-def isbn13_of(isbn10: str) -> str:
+def _isbn13_of(isbn10: str) -> str:
     """The 978- ISBN-13 of an ISBN-10, as the documented example pairs them."""
     body = "978" + isbn10[:9]
     total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
@@ -186,7 +186,7 @@ def _reading_from(slots: dict[int, dict], first: int) -> Callable[..., dict]:
         book = slots.get(n - first)
         if book is None:
             isbn10 = _digits(r, 9)
-            isbn10 += isbn10_check(isbn10)
+            isbn10 += _isbn10_check(isbn10)
             book = {"title": _fake.catch_phrase().title(),
                     "authors": [_fake.name() for _ in range(r.choice([1, 1, 1, 2]))],
                     "isbn10": isbn10, "description": _fake.sentence(nb_words=10)}
@@ -194,7 +194,7 @@ def _reading_from(slots: dict[int, dict], first: int) -> Callable[..., dict]:
         # The documented item's key order.
         return {"id": f"read_{_hex(r, 12)}", "vendorId": f"vendor_book_{_digits(r, 5)}",
                 "title": book["title"], "authors": list(book["authors"]),
-                "isbn13": isbn13_of(book["isbn10"]), "isbn10": book["isbn10"],
+                "isbn13": _isbn13_of(book["isbn10"]), "isbn10": book["isbn10"],
                 "asin": "B0" + "".join(r.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ")
                                        for _ in range(8)),
                 "progress": progress, "read": progress == 100,

@@ -77,8 +77,8 @@ def IsArray() -> Rule:
 
 
 _IPV4 = re.compile(r"((25[0-5]|(2[0-4]|1\d|[1-9]|)\d)\.){3}(25[0-5]|(2[0-4]|1\d|[1-9]|)\d)")
-_TLD = re.compile(r"([a-z\u00a1-\u00a8\u00aa-\ud7ff\uf900-\ufdcf\ufdf0-\uffef]{2,}|xn[a-z0-9-]{2,})",
-                  re.IGNORECASE)
+_TLD = re.compile(
+    r"([a-z\u00a1-\u00a8\u00aa-\ud7ff\uf900-\ufdcf\ufdf0-\uffef]{2,}|xn[a-z0-9-]{2,})", re.IGNORECASE)
 _LABEL = re.compile(r"[a-z_\u00a1-\uffff0-9-]+", re.IGNORECASE)
 
 
