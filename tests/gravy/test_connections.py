@@ -29,7 +29,8 @@ def validation(*errors: tuple[str, dict[str, str]]) -> dict:
     return {"statusCode": 400,
             "message": [m for _, c in errors for m in c.values()],
             "error": "Bad Request", "errorCode": "VALIDATION_001",
-            "details": [{"property": p, "constraints": c} for p, c in errors]}
+            "details": [{"property": p, "constraints": {**c, "message": ", ".join(c.values())}}
+                        for p, c in errors]}
 
 
 def every(client, auth, **params: Any) -> list[dict]:
@@ -164,6 +165,25 @@ def test_documented_filter_example(client, auth, full):
         c for c in full if c["userId"] == "user_1234567890"]
 
 
+@pytest.mark.parametrize("params", [{"status": "connected"}, {"integrationId": "spotify"},
+                                    {"userId": "1234567890"},
+                                    {"status": "connected", "integrationId": "spotify",
+                                     "userId": "1234567890"}],
+                         ids=["status", "integrationId", "userId", "all-three"])
+def test_doc_query_examples_find_connections(client, auth, params):
+    """Each of the doc's query examples, and all three at once, finds the fixture made for them."""
+    found = every(client, auth, **params)
+    assert "conn_456def789ghi" in [c["id"] for c in found]
+    assert all(c[k] == v for c in found for k, v in params.items())
+
+
+def test_both_spellings_of_the_documented_user_find_connections(client, auth):
+    """The doc's example item has `user_1234567890`, its query example `1234567890`."""
+    assert {c["id"] for c in every(client, auth, userId="user_1234567890")} == {
+        DOC_CONNECTION, "conn_abc123xyz789"}
+    assert [c["id"] for c in every(client, auth, userId="1234567890")] == ["conn_456def789ghi"]
+
+
 # -- sorting ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("sort_by", ["createdAt", "updatedAt"])
 @pytest.mark.parametrize("order", ["asc", "desc"])
@@ -244,6 +264,16 @@ def test_get_one_is_the_bare_list_item(client, auth, full):
         r = client.get(f"/gravy/connections/{item['id']}", headers=auth)
         assert r.status_code == 200
         assert r.json() == item
+
+
+def test_documented_empty_objects_are_objects(client, auth, full):
+    """The doc shows `"errorDetails": { }` and `"connectionMetadata": { }`: `{}`, never null."""
+    assert all(c["errorDetails"] == {} and c["connectionMetadata"] == {} for c in full)
+    cid = open_connection(client, auth)["connectionId"]
+    for status in ("failed", "connecting", "data_available"):  # failure, retry, data
+        assert set_status(client, cid, status).status_code == 200
+        conn = client.get(f"/gravy/connections/{cid}", headers=auth).json()
+        assert (conn["errorDetails"], conn["connectionMetadata"]) == ({}, {}), status
 
 
 def test_get_one_trailing_slash(client, auth):

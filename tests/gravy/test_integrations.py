@@ -71,7 +71,8 @@ def test_every_integration_has_exactly_the_documented_keys(integrations):
             assert set(step) == STEP_KEYS
         assert integ["resources"]
         for res in integ["resources"]:
-            assert set(res) == {"name", "operations"}
+            assert list(res) == ["name", "resourceType", "operations"]
+            assert res["resourceType"] == {"name": res["name"]}
             assert set(res["operations"]) <= {"read", "write"} and res["operations"]
 
 
@@ -88,7 +89,7 @@ def test_known_integrations_are_listed(integrations):
 def test_audible_reading_history_is_the_documented_resource(integrations):
     audible = next(i for i in integrations if i["slug"] == "audible")
     reading = next(r for r in audible["resources"] if r["name"] == "readingHistory")
-    assert reading == DOC_READING_HISTORY
+    assert reading == {**DOC_READING_HISTORY, "resourceType": {"name": "readingHistory"}}
 
 
 def test_get_one(client, integrations):
@@ -127,8 +128,15 @@ def test_trailing_slash(client, integrations):
 def test_unknown_slug_is_404(client, path):
     r = client.get(path)
     assert r.status_code == 404
-    assert r.json() == {"statusCode": 404, "message": "Integration not found",
+    assert r.json() == {"statusCode": 404, "message": "Integration myspace not found",
                         "error": "Not Found"}
+
+
+def test_unknown_integration_has_one_wording_everywhere(client, auth):
+    by_slug = client.get("/gravy/integrations/myspace").json()
+    r = client.post("/gravy/intent-token", json={"integrationId": "myspace"}, headers=auth)
+    assert r.status_code == 404
+    assert r.json() == by_slug
 
 
 def test_branding_is_not_part_of_the_integration(client, integrations):
@@ -154,3 +162,17 @@ def test_every_offered_resource_can_be_connected_and_read(client, integrations, 
             r = client.get(path, headers=auth)
             assert r.status_code == 200, (integ["slug"], res["type"], r.text)
             assert r.json()["meta"]["total"] > 0
+
+
+@pytest.mark.parametrize("path", ["/gravy/integrations", "/gravy/automation/integrations"])
+def test_resource_type_beside_name_for_the_sdk_example_app(client, path):
+    """BasicExample.tsx reads `resource.resourceType.name` and `resource.operations.read|write`."""
+    body = client.get(path).json()
+    integrations = body.get("integrations", body) if isinstance(body, dict) else body
+    for integ in integrations:
+        for res in integ["resources"]:
+            assert isinstance(res["resourceType"]["name"], str) and res["resourceType"]["name"]
+            assert res["resourceType"]["name"] == res["name"]
+            assert res["operations"].get("read") or res["operations"].get("write")
+        one = client.get(f"{path}/{integ['slug']}").json()
+        assert one["resources"] == integ["resources"]

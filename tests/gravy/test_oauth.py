@@ -123,7 +123,8 @@ def test_missing_grant_type_is_validation_error(client):
         "error": "Bad Request", "errorCode": "VALIDATION_001",
         "details": [{"property": "grant_type", "constraints": {
             "isNotEmpty": "grant_type should not be empty",
-            "isString": "grant_type must be a string"}}],
+            "isString": "grant_type must be a string",
+            "message": "grant_type should not be empty, grant_type must be a string"}}],
     }
 
 
@@ -134,7 +135,8 @@ def test_non_string_grant_type_is_validation_error(client):
         "statusCode": 400, "message": ["grant_type must be a string"], "error": "Bad Request",
         "errorCode": "VALIDATION_001",
         "details": [{"property": "grant_type",
-                     "constraints": {"isString": "grant_type must be a string"}}],
+                     "constraints": {"isString": "grant_type must be a string",
+                                     "message": "grant_type must be a string"}}],
     }
 
 
@@ -145,7 +147,8 @@ def test_unknown_body_key_is_rejected(client):
         "statusCode": 400, "message": ["property foo should not exist"], "error": "Bad Request",
         "errorCode": "VALIDATION_001",
         "details": [{"property": "foo",
-                     "constraints": {"whitelistValidation": "property foo should not exist"}}],
+                     "constraints": {"whitelistValidation": "property foo should not exist",
+                                     "message": "property foo should not exist"}}],
     }
 
 

@@ -55,7 +55,8 @@ def validation_body(*errors: tuple[str, dict[str, str]]) -> dict:
     return {"statusCode": 400,
             "message": [m for _, constraints in errors for m in constraints.values()],
             "error": "Bad Request", "errorCode": "VALIDATION_001",
-            "details": [{"property": p, "constraints": c} for p, c in errors]}
+            "details": [{"property": p, "constraints": {**c, "message": ", ".join(c.values())}}
+                        for p, c in errors]}
 
 
 def assert_validation(r, *errors: tuple[str, dict[str, str]]) -> None:
@@ -65,7 +66,8 @@ def assert_validation(r, *errors: tuple[str, dict[str, str]]) -> None:
     # dict equality ignores order; class-validator's order is part of the contract here
     assert list(body) == ["statusCode", "message", "error", "errorCode", "details"]
     for got, (_, want) in zip(body["details"], errors):
-        assert list(got["constraints"].items()) == list(want.items())
+        assert list(got["constraints"].items()) == list(want.items()) + [
+            ("message", ", ".join(want.values()))]
 
 
 # -- 1. the documented page of every resource -----------------------------------------------
@@ -572,6 +574,52 @@ def test_filter_on_the_documented_item(client, auth, slug, params, included):
     assert (doc_id in [i["id"] for i in items]) is included
     if included:
         assert items[0] == example(slug)  # still first: filters keep the order
+
+
+def _isbn_ok(isbn10: str, isbn13: str) -> bool:
+    ten = sum((10 - i) * (10 if c == "X" else int(c)) for i, c in enumerate(isbn10)) % 11 == 0
+    thirteen = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(isbn13)) % 10 == 0
+    return ten and thirteen and isbn13[:12] == "978" + isbn10[:9]
+
+
+def assert_documented_looking_books(items: list[dict]) -> None:
+    """Shaped like the documented reading item: its keys in its order, real-looking values."""
+    doc = example("reading-history")
+    for item in items:
+        assert list(item) == list(doc)
+        assert item["authors"] == ["J.K. Rowling"]
+        assert _isbn_ok(item["isbn10"], item["isbn13"]), item
+        assert item["asin"].startswith("B0") and len(item["asin"]) == 10
+        assert 0 <= item["progress"] <= 100 and item["read"] is (item["progress"] == 100)
+        assert item["description"] and item["id"].startswith("read_")
+
+
+def test_doc_example_search_harry_potter(client, auth):
+    """The doc's example `search=Harry Potter` finds the seven books, case-insensitively."""
+    body = get(client, auth, url("reading-history"), {"search": "Harry Potter"}).json()
+    assert body["meta"]["total"] == 7
+    assert all(i["title"].startswith("Harry Potter and the ") for i in body["data"])
+    assert_documented_looking_books(body["data"])
+    lower = get(client, auth, url("reading-history"), {"search": "harry potter"}).json()
+    assert lower["data"] == body["data"]
+
+
+def test_doc_example_author_jk_rowling(client, auth):
+    """The doc's example `author=J.K. Rowling` finds her books (and only hers)."""
+    body = get(client, auth, url("reading-history"), {"author": "J.K. Rowling"}).json()
+    assert body["meta"]["total"] == 7
+    assert_documented_looking_books(body["data"])
+    titles = {i["title"] for i in body["data"]}
+    assert titles == {i["title"] for i in get(client, auth, url("reading-history"),
+                                                 {"search": "Harry Potter"}).json()["data"]}
+
+
+def test_every_generated_isbn_is_valid(client, auth):
+    # Not the documented item: its isbn10 0743273565 fails the ISBN-10 check (served verbatim).
+    generated = all_items(client, auth, "reading-history")[1:]
+    assert len(generated) == 149 and example("reading-history") not in generated
+    for item in generated:
+        assert _isbn_ok(item["isbn10"], item["isbn13"]), item
 
 
 def test_filters_combine_with_and(client, auth):

@@ -462,7 +462,12 @@ def test_garbage_queries_give_200_or_the_validation_400(env, slug, pairs):
     assert body["statusCode"] == 400 and body["error"] == "Bad Request"
     assert body["errorCode"] == "VALIDATION_001"
     assert body["details"], "a 400 without details"
-    assert body["message"] == [m for d in body["details"] for m in d["constraints"].values()]
+    # `message` in constraints joins the others (what the web SDK shows)
+    assert body["message"] == [m for d in body["details"]
+                               for k, m in d["constraints"].items() if k != "message"]
+    for d in body["details"]:
+        texts = [m for k, m in d["constraints"].items() if k != "message"]
+        assert d["constraints"]["message"] == ", ".join(texts)
     props = [d["property"] for d in body["details"]]
     assert len(props) == len(set(props))
     assert set(props) <= set(sent)
@@ -470,5 +475,6 @@ def test_garbage_queries_give_200_or_the_validation_400(env, slug, pairs):
     assert props[:len(unknown)] == unknown
     for d in body["details"][:len(unknown)]:
         assert d["constraints"] == {
-            "whitelistValidation": f"property {d['property']} should not exist"}
+            "whitelistValidation": f"property {d['property']} should not exist",
+            "message": f"property {d['property']} should not exist"}
     assert all(p in allowed for p in props[len(unknown):])

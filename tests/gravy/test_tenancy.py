@@ -214,6 +214,26 @@ def test_deleting_a_tenant_revokes_everything_it_had(client, auth):
     assert total(client, {"Authorization": f"Bearer {token_for(client)}"}) == 150
 
 
+def test_public_short_code_and_validate_end_with_their_tenant(client):
+    """Without credentials the code or token names its tenant; deleting the tenant ends both."""
+    tenant = new_tenant(client)
+    created = open_connection(client, bearer(client, tenant))
+    url = f"/gravy/intent-token?shortCode={created['shortToken']}"
+    body = {"intentToken": created["intentToken"]}
+    assert client.get(url).status_code == 200
+    assert client.post("/gravy/intent-token/validate", json=body).status_code == 201
+    assert client.delete(f"/__admin/tenants/{tenant['id']}").status_code == 204
+    assert client.get(url).status_code == 404
+    assert client.post("/gravy/intent-token/validate", json=body).status_code == 401
+
+
+def test_public_short_code_is_gone_after_its_tenant_is_reset(client, auth):
+    created = open_connection(client, auth)
+    client.post("/__admin/reset", json={"tenant": "default"})
+    r = client.get(f"/gravy/intent-token?shortCode={created['shortToken']}")
+    assert r.status_code == 404
+
+
 def test_delete_twice_and_default(client):
     tenant = new_tenant(client)
     assert client.delete(f"/__admin/tenants/{tenant['id']}").status_code == 204

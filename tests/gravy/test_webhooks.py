@@ -10,7 +10,7 @@ import pytest
 
 from mockserver.core.contracts import load as load_contracts
 
-from .conftest import DOC_CONNECTION, open_connection, set_status
+from .conftest import DOC_CONNECTION, RESOURCES, documented, open_connection, set_status
 
 DOC_EPOCH = int(datetime.fromisoformat("2024-01-15T10:30:00+00:00").timestamp())
 DOC_TIME = "2024-01-15T10:30:00.000Z"
@@ -179,7 +179,8 @@ def test_key_endpoint_validates_its_body(client, auth):
         "message": ["key_id should not be empty", "key_id must be a string"],
         "error": "Bad Request", "errorCode": "VALIDATION_001",
         "details": [{"property": "key_id", "constraints": {
-            "isNotEmpty": "key_id should not be empty", "isString": "key_id must be a string"}}],
+            "isNotEmpty": "key_id should not be empty", "isString": "key_id must be a string",
+            "message": "key_id should not be empty, key_id must be a string"}}],
     }
 
 
@@ -203,6 +204,20 @@ def test_resources_readable_only_at_data_available(client, auth, receiver):
         assert r.json()["meta"]["total"] > 0
     # a resource that was not requested stays unavailable
     assert client.get(f"/gravy/connections/{cid}/trips", headers=auth).status_code == 404
+
+
+def test_a_completed_write_is_readable(client, auth):
+    """The web SDK reads `balance` after a gift-card write to see it done (404 = not yet)."""
+    created = open_connection(client, auth, resources={"balance": {"write": {"amount": 25}}})
+    cid = created["connectionId"]
+    path = f"/gravy/connections/{cid}/balance"
+    headers = {"x-intent-token": created["intentToken"]}
+    assert set_status(client, cid, "data_processing").status_code == 200
+    assert client.get(path, headers=headers).status_code == 404
+    assert set_status(client, cid, "data_available").status_code == 200
+    body = client.get(path, headers=headers).json()
+    assert body["data"] and isinstance(body["data"][0]["amount"], (int, float))
+    assert client.get(f"/gravy/connections/{cid}/trips", headers=headers).status_code == 404
 
 
 def test_read_limit_caps_the_items(client, auth):
@@ -249,6 +264,39 @@ def test_refresh_sends_two_more_events(client, auth, receiver):
                       headers=auth).status_code == 200
 
 
+@pytest.mark.parametrize("via", [["data_processing", "data_available"],
+                                 ["inactive", "connecting", "data_available"]],
+                         ids=["refresh", "inactive-and-retry"])
+def test_documented_connection_keeps_its_documented_data(client, auth, via):
+    """Moving a documented connection through its lifecycle re-reads the same account: each
+    resource's first page is still the documented response (documented example first, 150)."""
+    pages = {slug: f"/gravy/connections/{cid}/{slug}?page=1&limit=20"
+             for slug, cid in RESOURCES.items()}
+    before = {slug: client.get(path, headers=auth).json()["data"] for slug, path in pages.items()}
+    client.post("/__admin/clock", json={"advance": 600})
+    for cid in sorted(set(RESOURCES.values())):
+        for status in via:
+            assert set_status(client, cid, status).status_code == 200, (cid, status)
+    for slug, path in pages.items():
+        body = client.get(path, headers=auth).json()
+        doc = documented(f"{slug}.list")
+        assert body["data"][0] == doc["data"][0], slug
+        assert body["meta"] == doc["meta"], slug
+        assert body["data"] == before[slug], slug
+
+
+def test_generated_fixture_connection_keeps_its_data_through_a_refresh(client, auth):
+    listed = client.get("/gravy/connections?status=data_available&limit=100",
+                        headers=auth).json()["data"]
+    conn = next(c for c in listed if c["id"] not in RESOURCES.values())
+    path = conn["resources"][0]["url"].removeprefix("http://mock.test") + "?limit=100"
+    before = client.get(path, headers=auth).json()
+    assert set_status(client, conn["id"], "data_processing").status_code == 200
+    assert client.get(path, headers=auth).status_code == 404
+    assert set_status(client, conn["id"], "data_available").status_code == 200
+    assert client.get(path, headers=auth).json()["data"] == before["data"]
+
+
 # -- delivery failures never break the admin call --------------------------------------------
 def test_receiver_500_is_journaled(client, auth, receiver):
     receiver.status = 500
@@ -285,7 +333,8 @@ def test_unreachable_receiver_is_journaled(client, auth):
 
 
 def test_non_http_webhook_url_is_journaled_not_fatal(client, auth):
-    created = open_connection(client, auth, webhookUrl="not a url")
+    # ftp passes @IsUrl() (validator.js allows http, https, ftp) but is not POSTable
+    created = open_connection(client, auth, webhookUrl="ftp://example.com/hooks")
     r = set_status(client, created["connectionId"], "connecting")
     assert r.status_code == 200
     assert r.json()["webhooks"][0]["delivered"] is False

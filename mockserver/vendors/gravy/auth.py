@@ -169,13 +169,15 @@ class GravyAuth:
             return None
         return tenant, session, claims
 
-    def short_code(self, code: str) -> "tuple[Tenant, IntentSession] | None":
+    def short_code(self, request: "Request", code: str) \
+            -> "tuple[Tenant, IntentSession] | None":
         """A short code names no tenant, so each tenant's live sessions are asked (tenants are
         few: one per CI job)."""
         now = self.ctx.clock.time()
         for tenant in self.tenants:
             session = _store(tenant).intents.get(code, now)
             if session is not None:
+                self._resolved(request, tenant)
                 return tenant, session
         return None
 

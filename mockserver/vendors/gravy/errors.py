@@ -32,13 +32,22 @@ def route_not_found(method: str, url: str) -> VendorError:
 
 
 def validation_failed(errors: list[tuple[str, dict[str, str]]]) -> VendorError:
-    """ValidationPipe's exception: flattened messages plus the errorCode/details clients read."""
+    """ValidationPipe's exception: flattened messages plus the errorCode/details clients read.
+
+    Each entry's constraints keep class-validator's keys and add `message`, their text joined:
+    the Passage web SDK shows `property: constraints.custom || constraints.message`.
+    """
     messages = [m for _, constraints in errors for m in constraints.values()]
     return VendorError(400, {
         "statusCode": 400, "message": messages, "error": "Bad Request",
         "errorCode": "VALIDATION_001",
-        "details": [{"property": prop, "constraints": constraints} for prop, constraints in errors],
+        "details": [{"property": prop, "constraints": with_message(constraints)}
+                    for prop, constraints in errors],
     })
+
+
+def with_message(constraints: dict[str, str]) -> dict[str, str]:
+    return {**constraints, "message": ", ".join(constraints.values())}
 
 
 def internal_error() -> VendorError:

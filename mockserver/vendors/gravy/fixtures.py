@@ -9,7 +9,7 @@ import json
 import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from faker import Faker
 
@@ -33,6 +33,9 @@ def load(fixtures_dir: Path) -> dict[str, Any]:
         "connections": json.loads((root / "connections.json").read_text())["connections"],
         "integrations": json.loads((root / "integrations.json").read_text())["integrations"],
         "generator": json.loads((root / "generator.json").read_text()),
+        # Optional, so a --fixtures directory written before it existed still loads.
+        "books": json.loads(books.read_text())["books"] if (books := root / "books.json").exists()
+        else [],
     }
 
 
@@ -56,8 +59,11 @@ def _money(r: random.Random, lo: float, hi: float) -> float:
 
 
 def generate(kind: Kind, connection_id: str, count: int, seed: int, newest: datetime,
-             example: dict | None = None) -> list[dict]:
-    """`count` items, newest first by createdAt; `example` (verbatim) is the newest when given."""
+             example: dict | None = None, books: Sequence[dict] = ()) -> list[dict]:
+    """`count` items, newest first by createdAt; `example` (verbatim) is the newest when given.
+
+    Reading history takes its books from `books` (books.json) first, at seeded positions.
+    """
     r = random.Random(f"gravy:{seed}:{connection_id}:{kind.slug}")
     _fake.seed_instance(r.getrandbits(63))
     millis = kind.slug in _MS_KINDS
@@ -68,6 +74,12 @@ def generate(kind: Kind, connection_id: str, count: int, seed: int, newest: date
     fill = count - len(items)
     offsets = sorted(r.sample(range(3600, 400 * 86400), fill))
     make = _MAKERS[kind.slug]
+    if kind.slug == "reading-history":
+        # Skip the documented example's own book, then deal the rest to seeded positions.
+        deck = [b for b in books if example is None or b["title"] != example.get("title")]
+        deck = r.sample(deck, min(len(deck), fill))
+        slots = dict(zip(sorted(r.sample(range(fill), len(deck))), deck))
+        make = _reading_from(slots, len(items) + 1)
     for n, off in enumerate(offsets, start=len(items) + 1):
         created = newest - timedelta(seconds=off)
         # Never updated after the data was read (the newest instant of the set).
@@ -155,15 +167,39 @@ def _payment_method(r, cid, created, n):
                                "country": "US"}}
 
 
-def _reading(r, cid, created, n):
-    progress = r.choice([0, 5, 12, 25, 33, 50, 64, 75, 90, 100, 100])
-    isbn = "978" + _digits(r, 10)
-    return {"id": f"read_{_hex(r, 12)}", "vendorId": f"vendor_book_{_digits(r, 5)}",
-            "title": _fake.catch_phrase().title(),
-            "authors": [_fake.name() for _ in range(r.choice([1, 1, 1, 2]))],
-            "isbn13": isbn, "isbn10": isbn[3:13], "asin": "B0" + _hex(r, 8).upper(),
-            "progress": progress, "read": progress == 100,
-            "description": _fake.sentence(nb_words=10)}
+def _isbn10_check(first9: str) -> str:
+    total = sum((10 - i) * int(d) for i, d in enumerate(first9))
+    check = (11 - total % 11) % 11
+    return "X" if check == 10 else str(check)
+
+
+def _isbn13_of(isbn10: str) -> str:
+    """The 978- ISBN-13 of an ISBN-10, as the documented example pairs them."""
+    body = "978" + isbn10[:9]
+    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+def _reading_from(slots: dict[int, dict], first: int) -> Callable[..., dict]:
+    """The reading-history maker: item `n` is the book dealt to its slot, else an invented one."""
+    def make(r, cid, created, n):
+        book = slots.get(n - first)
+        if book is None:
+            isbn10 = _digits(r, 9)
+            isbn10 += _isbn10_check(isbn10)
+            book = {"title": _fake.catch_phrase().title(),
+                    "authors": [_fake.name() for _ in range(r.choice([1, 1, 1, 2]))],
+                    "isbn10": isbn10, "description": _fake.sentence(nb_words=10)}
+        progress = r.choice([0, 5, 12, 25, 33, 50, 64, 75, 90, 100, 100])
+        # The documented item's key order.
+        return {"id": f"read_{_hex(r, 12)}", "vendorId": f"vendor_book_{_digits(r, 5)}",
+                "title": book["title"], "authors": list(book["authors"]),
+                "isbn13": _isbn13_of(book["isbn10"]), "isbn10": book["isbn10"],
+                "asin": "B0" + "".join(r.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ")
+                                       for _ in range(8)),
+                "progress": progress, "read": progress == 100,
+                "description": book["description"]}
+    return make
 
 
 _CITIES = [("San Francisco", "California", "United States", "US"),
@@ -198,5 +234,5 @@ def _trip(r, cid, created, n):
 _MAKERS: dict[str, Callable[..., dict]] = {
     "account-info": _account_info, "balances": _balance, "billing-statements": _statement,
     "history": _history, "loyalty": _loyalty, "payment-methods": _payment_method,
-    "reading-history": _reading, "trips": _trip,
+    "reading-history": _reading_from({}, 0), "trips": _trip,
 }

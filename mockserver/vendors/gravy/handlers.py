@@ -14,10 +14,10 @@ from ...core.http import (RawJSON, TooDeep, VendorError, base_url, dump, json_re
                           original_url)
 from .errors import bad_request, http_error, not_found, route_not_found, unauthorized, \
     validation_failed
-from .resources import ResourceSet, kind_for
+from .resources import ResourceSet, kind_for, read_limit, requested_errors
 from .store import Connection, GravyStore, IntentSession, ResourceState
 from .validation import (Dto, EachString, IsArray, IsBoolean, IsNotEmpty, IsObject,
-                         IsString, Prop, page_props, query_dict)
+                         IsString, IsUrl, Prop, page_props, query_dict)
 
 if TYPE_CHECKING:
     from ...core.tenancy import Tenant, Tenants
@@ -156,18 +156,24 @@ PROMPT_DTO = Dto((
     Prop("outputType", (IsString(),), optional=True),
     Prop("outputFormat", (IsString(),), optional=True),
 ))
+# The doc's table order, then the fields only the web SDK sends. Only integrationId is
+# required: the SDK (passage.ts generateAppClip) may leave out every other field.
 INTENT_DTO = Dto((
     Prop("integrationId", (IsNotEmpty(), IsString())),
     Prop("products", (EachString(), IsArray()), optional=True),
     Prop("operations", (EachString(), IsArray()), optional=True),
-    Prop("userId", (IsNotEmpty(), IsString())),
-    Prop("prompts", (IsArray(),), nested=PROMPT_DTO),
-    Prop("sessionArgs", (IsObject(),)),
-    Prop("debug", (IsBoolean(),)),
-    Prop("captureScreenshot", (IsBoolean(),)),
-    Prop("resources", (IsObject(),)),
-    Prop("returnUrl", (IsString(),)),
-    Prop("webhookUrl", (IsString(),), optional=True),
+    Prop("userId", (IsNotEmpty(), IsString()), optional=True),
+    Prop("prompts", (IsArray(),), optional=True, nested=PROMPT_DTO),
+    Prop("sessionArgs", (IsObject(),), optional=True),
+    Prop("debug", (IsBoolean(),), optional=True),
+    Prop("captureScreenshot", (IsBoolean(),), optional=True),
+    Prop("resources", (IsObject(),), optional=True, check=requested_errors),
+    Prop("returnUrl", (IsString(),), optional=True),
+    Prop("webhookUrl", (IsUrl(),), optional=True),
+    Prop("record", (IsBoolean(),), optional=True),
+    Prop("clearAllCookies", (IsBoolean(),), optional=True),
+    Prop("interactive", (IsBoolean(),), optional=True),
+    Prop("adCampaign", (IsString(),), optional=True),
 ))
 SHORT_CODE_DTO = Dto((Prop("shortCode", (IsNotEmpty(), IsString())),))
 VALIDATE_DTO = Dto((Prop("intentToken", (IsNotEmpty(), IsString())),))
@@ -211,20 +217,22 @@ async def create_intent_token(g: Gravy, request: Request) -> RawJSON:
     store = g.store(tenant)
     now = g.ctx.clock.iso()
     connection_id = str(uuid.UUID(int=g.ctx.rng.getrandbits(128), version=4))
-    requested = values["resources"]
+    requested = values.get("resources") or {}
+    return_url = values.get("returnUrl")
     states, limits = _requested_resources(requested, values.get("products") or [])
     store.add_connection(Connection(
         id=connection_id, integrationId=integration["slug"], status="pending",
-        userId=values["userId"], createdAt=now, updatedAt=now, resources=states,
-        webhookUrl=values.get("webhookUrl"), returnUrl=values["returnUrl"],
-        read_limits=limits))
+        userId=values.get("userId"), createdAt=now, updatedAt=now, resources=states,
+        webhookUrl=values.get("webhookUrl"), returnUrl=return_url, read_limits=limits))
+    # Without a returnUrl the claim is absent, as JSON.stringify drops an undefined one.
     token, short, exp = g.auth.mint_intent(tenant, {
-        "sessionId": connection_id, "resources": requested, "returnUrl": values["returnUrl"],
+        "sessionId": connection_id, "resources": requested,
+        **({"returnUrl": return_url} if return_url is not None else {}),
         "products": values.get("products") or []})
     store.add_intent(IntentSession(token, short, connection_id, integration["slug"], requested,
-                                   values["returnUrl"], exp), g.ctx.clock.time())
+                                   return_url, exp), g.ctx.clock.time())
     return json_response({"intentToken": token, "connectionId": connection_id,
-                          "debug": values["debug"], "shortToken": short,
+                          "debug": values.get("debug", False), "shortToken": short,
                           "branding": g.template.branding[integration["slug"]]}, 201)
 
 
@@ -232,41 +240,81 @@ def _requested_resources(requested: dict[str, Any], products: list[str]) \
         -> tuple[list[ResourceState], dict[str, int]]:
     states: list[ResourceState] = []
     limits: dict[str, int] = {}
-    for name, ops in requested.items():
-        ops = ops if isinstance(ops, dict) else {"read": {}}
+    for name, ops in requested.items():  # validated: known names, objects or null
+        ops = ops or {}
         for op in ("read", "write"):
-            if op in ops:
+            if ops.get(op) is not None:
                 states.append(ResourceState(name, op))
-        read = ops.get("read")
-        kind = kind_for(name)
-        if kind and isinstance(read, dict) and isinstance(read.get("limit"), int):
-            limits[kind.name] = read["limit"]
+        limit = read_limit(ops)  # validated: a positive integer, maybe sent as "5" or 5.0
+        if limit is not None:
+            limits[kind_for(name).name] = limit
     if not states:  # the deprecated `products` named resources before `resources` existed
         states = [ResourceState(p, "read") for p in products]
     return states, limits
 
 
+def _caller(g: Gravy, request: Request) -> "Tenant | None":
+    """The tenant of a valid Bearer or Publishable credential, if the request carries one."""
+    return g.auth.bearer(request) or g.auth.publishable(request)
+
+
+def _short_code_session(g: Gravy, request: Request, code: str) -> IntentSession | None:
+    """The live intent session of a short code. Public, so the code names its tenant; a
+    credential of another tenant finds nothing (SPEC §3)."""
+    caller = _caller(g, request)
+    if caller is not None:
+        session = g.store(caller).intents.get(code, g.ctx.clock.time())
+    else:
+        found = g.auth.short_code(request, code)
+        session = found[1] if found is not None else None
+    return session if session is not None and session.short_token == code else None
+
+
 async def get_intent_token(g: Gravy, request: Request) -> RawJSON:
-    tenant = g.auth.require_bearer(request)
+    # No Authorization: the web SDK (shortcode.ts resolveShortCode) sends none.
     values = query(SHORT_CODE_DTO, request)
-    session = g.store(tenant).intents.get(values["shortCode"], g.ctx.clock.time())
-    if session is None or session.short_token != values["shortCode"]:
+    session = _short_code_session(g, request, values["shortCode"])
+    if session is None:
         raise not_found("Intent token not found")
     return json_response({"intentToken": session.token, "sessionId": session.connection_id,
-                          "resources": session.resources, "returnUrl": session.return_url})
+                          "resources": session.resources,
+                          **_present("returnUrl", session.return_url)})
+
+
+async def get_intent_token_link(g: Gravy, request: Request) -> RawJSON:
+    """A short code's display configuration, in the shape the web SDK reads (shortcode.ts
+    getShortCodeConfig / resolveShortCode): the integration's branding and logo."""
+    code = request.path_params["code"]
+    session = _short_code_session(g, request, code)
+    if session is None:
+        raise not_found("Intent token link not found")
+    branding = g.template.branding[session.integration_id]
+    return json_response({"shortCode": code, "intentToken": session.token,
+                          "integrationName": branding["integrationName"],
+                          "logoUrl": g.template.by_slug[session.integration_id]["logoUrl"],
+                          **{k: v for k, v in branding.items() if k != "integrationName"}})
 
 
 async def validate_intent_token(g: Gravy, request: Request) -> RawJSON:
-    tenant = g.auth.require_bearer(request)
+    # Public: the web SDK (shortcode.ts validateIntentToken) sends no Authorization, so the
+    # token names its tenant. A credential of another tenant gets the invalid-token 401 (SPEC §3).
+    caller = _caller(g, request)
     values = validate(VALIDATE_DTO, await read_body(request))
-    session = g.store(tenant).intents.get(values["intentToken"], g.ctx.clock.time())
-    if session is None or session.token != values["intentToken"]:
+    token = values["intentToken"]
+    found = g.auth.intent_claims(token) if caller is not None else g.auth.intent(request, token)
+    if found is None or (caller is not None and found[0] is not caller):
         raise http_error(401, "Invalid or expired intent token")
+    session = found[1]
     return json_response({"valid": True, "sessionId": session.connection_id,
                           "connectionId": session.connection_id,
                           "integrationId": session.integration_id,
-                          "resources": session.resources, "returnUrl": session.return_url,
-                          "exp": session.exp}, 201)
+                          "resources": session.resources,
+                          **_present("returnUrl", session.return_url), "exp": session.exp}, 201)
+
+
+def _present(key: str, value: Any) -> dict[str, Any]:
+    """`{key: value}`, or nothing for None: Express drops undefined keys from JSON."""
+    return {key: value} if value is not None else {}
 
 
 async def list_connections(g: Gravy, request: Request) -> RawJSON:
@@ -330,9 +378,10 @@ async def list_integrations(g: Gravy, request: Request) -> RawJSON:
 
 
 async def get_integration(g: Gravy, request: Request) -> RawJSON:
-    integration = g.template.by_slug.get(request.path_params["slug"])
+    slug = request.path_params["slug"]
+    integration = g.template.by_slug.get(slug)
     if integration is None:
-        raise not_found("Integration not found")
+        raise not_found(f"Integration {slug} not found")  # POST /intent-token's wording
     return json_response(integration)
 
 

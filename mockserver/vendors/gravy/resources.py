@@ -7,8 +7,9 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ...core.http import dump
-from .validation import (Dto, IsBoolean, IsDateString, IsEnum, IsNumber, IsString, Max, Min,
-                         Prop, js_bool, js_number, page_props, parse_when)
+from .validation import (MISSING, Dto, IsBoolean, IsDateString, IsEnum, IsInt, IsNumber,
+                         IsString, Max, Min, Prop, Rule, js_bool, js_number, page_props,
+                         parse_when)
 
 SORT_FIELDS = ("createdAt", "updatedAt", "title", "type")
 
@@ -147,6 +148,68 @@ for _k in KINDS:
 def kind_for(segment: str) -> Kind | None:
     """Any spelling of a resource (kebab, camel, snake, singular) to its kind."""
     return _ALIASES.get(normalise(segment))
+
+
+def _number(v: Any) -> Any:
+    """`@Type(() => Number)` on a string: the web SDK's example app sends its number inputs'
+    text (`"limit": "5"`)."""
+    return js_number(v) if isinstance(v, str) else v
+
+
+# Operation arguments are free-form (each integration declares its own under GET /integrations
+# `operations.*.arguments`); the ones every operation shares are typed: (rules, conversion).
+_OPERATION_ARGS: dict[str, dict[str, tuple[tuple[Rule, ...], Callable[[Any], Any]]]] = {
+    "read": {"limit": ((Min(1), IsInt()), _number), "required": ((IsBoolean(),), lambda v: v)},
+    "write": {"required": ((IsBoolean(),), lambda v: v)},
+}
+
+
+def read_limit(ops: dict[str, Any] | None) -> int | None:
+    """The `read.limit` of a validated resource request, converted, or None."""
+    limit = ((ops or {}).get("read") or {}).get("limit")
+    return None if limit is None else int(_number(limit))
+
+
+def requested_errors(value: dict[str, Any], path: str) -> list[tuple[str, dict[str, str]]]:
+    """The `resources` of POST /intent-token, as nested class-validator DTOs would check it.
+
+    Keys are resource names in any spelling the routes accept (`kind_for`); each value is an
+    object with optional `read`/`write` objects. Messages carry the parent path, as NestJS
+    prefixes nested ones; unknown keys come first at each level.
+    """
+    errors: list[tuple[str, dict[str, str]]] = []
+    known = [name for name in value if kind_for(name) is not None]
+    for name in value:
+        if kind_for(name) is None:
+            errors.append((f"{path}.{name}", {
+                "whitelistValidation": f"{path}.property {name} should not exist"}))
+    for name in known:
+        ops, where = value[name], f"{path}.{name}"
+        if ops is None:  # @IsOptional() lets null through
+            continue
+        if not isinstance(ops, dict):
+            errors.append((where, {"isObject": f"{where} must be an object"}))
+            continue
+        for key in ops:
+            if key not in _OPERATION_ARGS:
+                errors.append((f"{where}.{key}", {
+                    "whitelistValidation": f"{where}.property {key} should not exist"}))
+        for op, typed in _OPERATION_ARGS.items():
+            args, at = ops.get(op), f"{where}.{op}"
+            if args is None:
+                continue
+            if not isinstance(args, dict):
+                errors.append((at, {"isObject": f"{at} must be an object"}))
+                continue
+            for arg, (rules, convert) in typed.items():
+                v = args.get(arg, MISSING)
+                if v is MISSING or v is None:
+                    continue
+                v = convert(v)
+                failed = {r.name: f"{at}." + r.message(arg) for r in rules if not r.test(v)}
+                if failed:
+                    errors.append((f"{at}.{arg}", failed))
+    return errors
 
 
 def get_path(item: dict, path: str) -> Any:

@@ -21,6 +21,7 @@ def build(g: h.Gravy, vendor: "GravyVendor") -> VendorApp:
         r("POST", "/intent-token", h.create_intent_token),
         r("GET", "/intent-token", h.get_intent_token),
         r("POST", "/intent-token/validate", h.validate_intent_token),
+        r("GET", "/intent-token-links/short-code/{code}", h.get_intent_token_link),
         r("GET", "/connections", h.list_connections),
         r("GET", "/connections/{connectionId}", h.get_connection),
         r("GET", "/connections/{connectionId}/resources/{type}", h.list_resource),

@@ -86,8 +86,8 @@ class Connection:
     resources: list[ResourceState] = field(default_factory=list)
     failureReason: str | None = None
     errorMessage: str | None = None
-    errorDetails: dict | None = None
-    connectionMetadata: dict | None = None
+    errorDetails: dict = field(default_factory=dict)        # the doc shows `{}`, never null
+    connectionMetadata: dict = field(default_factory=dict)
     webhookUrl: str | None = None
     returnUrl: str | None = None
     data_ready_at: str | None = None  # when data became available: generated items end there
@@ -96,7 +96,8 @@ class Connection:
 
     def clone(self) -> "Connection":
         return replace(self, resources=[replace(r) for r in self.resources],
-                       read_limits=dict(self.read_limits))
+                       read_limits=dict(self.read_limits), errorDetails=dict(self.errorDetails),
+                       connectionMetadata=dict(self.connectionMetadata))
 
     def to_json(self, base: str) -> dict[str, Any]:
         return {"id": self.id, "integrationId": self.integrationId, "status": self.status,
@@ -106,11 +107,12 @@ class Connection:
                 "userId": self.userId, "createdAt": self.createdAt, "updatedAt": self.updatedAt}
 
     def readable(self, kind: Kind) -> bool:
-        # A completed read stays readable when the connection later goes inactive; a refresh
-        # (data_processing) or retry (connecting) puts the resources back in progress.
+        # A completed operation stays readable when the connection later goes inactive; a
+        # refresh (data_processing) or retry (connecting) puts the resources back in progress.
+        # Writes count: the web SDK reads `balance`/`payment_method` after a one-time write to
+        # see it done (utils/intentToken.ts isWriteOperationCompleted).
         if self._readable is None:
-            self._readable = frozenset(r.kind for r in self.resources
-                                       if r.operation == "read" and r.status == "completed")
+            self._readable = frozenset(r.kind for r in self.resources if r.status == "completed")
         return kind in self._readable
 
 
@@ -121,7 +123,7 @@ class IntentSession:
     connection_id: str
     integration_id: str
     resources: dict[str, Any]
-    return_url: str
+    return_url: str | None
     exp: int
 
 
@@ -132,7 +134,9 @@ class GravyTemplate:
         self.seed = seed
         self.examples = data["examples"]
         self.settings = data["generator"]
-        self.integrations = [{k: v for k, v in i.items() if k != "branding"}
+        self.books = data.get("books", [])
+        self.integrations = [{k: _with_resource_type(v) if k == "resources" else v
+                              for k, v in i.items() if k != "branding"}
                              for i in data["integrations"]]
         self.branding = {i["slug"]: i["branding"] for i in data["integrations"]}
         self.by_slug = {i["slug"]: i for i in self.integrations}
@@ -153,12 +157,16 @@ class GravyTemplate:
         out = []
         for c in documented:
             done = c["updatedAt"]
-            out.append(Connection(
+            conn = Connection(
                 id=c["id"], integrationId=c["integrationId"], status=c["status"],
                 userId=c["userId"], createdAt=c["createdAt"], updatedAt=c["updatedAt"],
                 resources=[ResourceState(r, "read", "completed", c["createdAt"], done)
                            for r in c["resources"]],
-                data_ready_at=done))
+                data_ready_at=done)
+            if c["status"] not in DATA_STATUSES:  # no data yet: resources as that status has them
+                conn.data_ready_at = None
+                _settle(conn, c["status"], done)
+            out.append(conn)
         r = random.Random(f"gravy-connections:{self.seed}")
         lo = parse_iso(self.settings["connectionsCreatedFrom"]).timestamp()
         hi = parse_iso(self.settings["connectionsCreatedTo"]).timestamp()
@@ -194,8 +202,15 @@ class GravyTemplate:
                     .randint(span["min"], span["max"])
             newest = parse_iso(conn.data_ready_at or conn.updatedAt)
             rs = self._sets[key] = ResourceSet(
-                fixtures.generate(kind, conn.id, count, self.seed, newest, example))
+                fixtures.generate(kind, conn.id, count, self.seed, newest, example, self.books))
         return rs
+
+
+def _with_resource_type(resources: list[dict]) -> list[dict]:
+    """The doc's resources plus `resourceType: {name}` beside `name`: the web SDK's example app
+    reads `resources[].resourceType.name` (an API version the doc does not show)."""
+    return [{"name": r["name"], "resourceType": {"name": r["name"]},
+             **{k: v for k, v in r.items() if k != "name"}} for r in resources]
 
 
 def _default_failed(conn: Connection) -> set[str]:
@@ -209,7 +224,8 @@ def _settle(conn: Connection, status: str, now: str, failed: set[str] = frozense
     conn._readable = None
     conn.updatedAt = now
     if status in ("pending", "connecting", "connected"):
-        conn.failureReason = conn.errorMessage = conn.errorDetails = None
+        conn.failureReason = conn.errorMessage = None
+        conn.errorDetails = {}
         for r in conn.resources:
             r.status, r.startedAt, r.completedAt = "pending", None, None
             r.errorMessage = r.failureReason = None
@@ -311,14 +327,17 @@ class GravyStore:
         if rs is not None:
             return rs
         original = self.template.connections_by_id.get(conn.id)
-        if original is not None and original.data_ready_at == conn.data_ready_at:
-            # An untouched fixture: the template's data, shared by every tenant.
-            rs = self._sets[key] = self.template.resource_set(conn, kind)
+        if original is not None and original.data_ready_at is not None:
+            # A fixture connection that had data serves the template's data, shared by every
+            # tenant, also after a refresh: re-reading the same account finds the same items,
+            # so the documented connection keeps its documented examples (and its 150 items).
+            rs = self._sets[key] = self.template.resource_set(original, kind)
             return rs
         count = self.template.settings["newConnectionItems"]
         limit = conn.read_limits.get(kind.name)
         if limit is not None:
             count = max(1, min(count, limit))
         rs = self._sets[key] = ResourceSet(fixtures.generate(
-            kind, conn.id, count, self.seed, parse_iso(conn.data_ready_at or conn.updatedAt)))
+            kind, conn.id, count, self.seed, parse_iso(conn.data_ready_at or conn.updatedAt),
+            books=self.template.books))
         return rs

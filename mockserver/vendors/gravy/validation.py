@@ -6,6 +6,7 @@ in declaration order, each property's constraints in the order its decorators re
 from __future__ import annotations
 
 import calendar
+import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
@@ -74,6 +75,72 @@ def IsObject() -> Rule:
 
 def IsArray() -> Rule:
     return Rule("isArray", lambda v: isinstance(v, list), "$property must be an array")
+
+
+_IPV4 = re.compile(r"((25[0-5]|(2[0-4]|1\d|[1-9]|)\d)\.){3}(25[0-5]|(2[0-4]|1\d|[1-9]|)\d)")
+_TLD = re.compile(
+    r"([a-z\u00a1-\u00a8\u00aa-\ud7ff\uf900-\ufdcf\ufdf0-\uffef]{2,}|xn[a-z0-9-]{2,})", re.IGNORECASE)
+_LABEL = re.compile(r"[a-z_\u00a1-\uffff0-9-]+", re.IGNORECASE)
+
+
+def _is_fqdn(host: str, require_tld: bool) -> bool:
+    """validator.js isFQDN with isURL's options (no underscores, no trailing dot)."""
+    parts = host.split(".")
+    tld = parts[-1]
+    if require_tld and (len(parts) < 2 or not _TLD.fullmatch(tld)):
+        return False
+    if tld.isdigit():
+        return False
+    return all(len(p) <= 63 and _LABEL.fullmatch(p) and not re.search("[\uff01-\uff5e]", p)
+               and not p.startswith("-") and not p.endswith("-") and "_" not in p for p in parts)
+
+
+def is_url(v: Any) -> bool:
+    """validator.js isURL with the defaults `@IsUrl()` passes (http, https, ftp; a host name with
+    a TLD or an IP address; no protocol needed), except that a host after an explicit protocol
+    may lack a TLD, so `http://localhost:3000/hooks` and docker-compose names pass (see
+    docs/fidelity.md)."""
+    if not isinstance(v, str) or not v or re.search(r"[\s<>]", v) or v.startswith("mailto:") \
+            or len(v) > 2084:
+        return False
+    url = v.split("#", 1)[0].split("?", 1)[0]
+    protocol, sep, rest = url.partition("://")
+    if sep:
+        if protocol.lower() not in ("http", "https", "ftp"):
+            return False
+        url = rest
+    elif url.startswith("//"):
+        return False  # protocol-relative URLs are refused by default
+    hostport = url.split("/", 1)[0]
+    if not hostport:
+        return False
+    if "@" in hostport:
+        auth, _, hostport = hostport.partition("@")  # a second "@" then fails the host
+        user, _, password = auth.partition(":")
+        if not auth or auth.count(":") > 1 or (user == password == ""):
+            return False
+    wrapped = re.fullmatch(r"\[([^\]]+)\](?::([0-9]+))?", hostport)
+    if wrapped:
+        host, ipv6, port = "", wrapped.group(1), wrapped.group(2)
+    else:
+        host, colon, port = hostport.partition(":")
+        ipv6, port = None, port if colon else None
+    if port:
+        if not port.isascii() or not port.isdigit() or not 0 < int(port) <= 65535:
+            return False
+    if _IPV4.fullmatch(host) or _is_fqdn(host, require_tld=not sep):
+        return True
+    if ipv6:
+        try:
+            ipaddress.IPv6Address(ipv6)
+            return True
+        except ValueError:
+            return False
+    return False
+
+
+def IsUrl() -> Rule:
+    return Rule("isUrl", is_url, "$property must be a URL address")
 
 
 def EachString() -> Rule:
@@ -200,6 +267,8 @@ class Prop:
     optional: bool = False
     transform: Callable[[Any], Any] | None = None
     nested: "Dto | None" = None  # @ValidateNested() @Type(() => Dto) over an array
+    # Deeper checks once the property's own rules pass: (value, path) -> errors below it.
+    check: Callable[[Any, str], list[tuple[str, dict[str, str]]]] | None = None
 
 
 @dataclass
@@ -246,6 +315,10 @@ class Dto:
                         f"{prefix}nested property {prop.name} must be either object or array")
             if constraints:
                 errors.append((prefix + prop.name, constraints))
+                continue
+            below = prop.check(v, prefix + prop.name) if prop.check and v is not MISSING else []
+            if below:
+                errors.extend(below)
             elif v is not MISSING:
                 values[prop.name] = v
         return values, errors
