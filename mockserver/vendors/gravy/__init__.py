@@ -10,7 +10,7 @@ from . import admin, fixtures, handlers
 from .auth import GravyAuth
 from .handlers import Gravy
 from .routes import build
-from .store import GravyStore, GravyTemplate
+from .store import NAME, GravyStore, GravyTemplate
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class GravyVendor(Vendor):
-    name = "gravy"
+    name = NAME
     hosts = ("api.getpassage.ai", "api.runpassage.ai", "prod-gravy-connect-api.onrender.com")
     default_credentials = {"clientId": "gravy-sandbox-client",
                            "clientSecret": "gravy-sandbox-secret",

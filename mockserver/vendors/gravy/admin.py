@@ -11,7 +11,7 @@ from ...core.control import ControlError, body_json, tenant_of
 from ...core.http import origin
 from ...core.webhooks import delivered
 from . import webhooks
-from .store import STATUSES
+from .store import NAME, STATUSES
 
 if TYPE_CHECKING:
     from .handlers import Gravy
@@ -33,7 +33,7 @@ def routes(g: "Gravy") -> list[Route]:
         if conn is None:
             raise ControlError(404, f"no connection {request.path_params['connection_id']} "
                                     f"in tenant {tenant.id}")
-        base = origin(request) + "/gravy"
+        base = f"{origin(request)}/{NAME}"
         try:
             steps = store.plan(conn, status)
         except ValueError as exc:
@@ -43,7 +43,7 @@ def routes(g: "Gravy") -> list[Route]:
             store.step(conn, step, g.ctx.clock.iso(), set(failed) if failed is not None else None)
             if conn.webhookUrl:
                 messages.append(webhooks.connection_updated(g.ctx, g.auth, conn, base))
-        calls = await g.ctx.webhooks.send("gravy", tenant.id, messages)
+        calls = await g.ctx.webhooks.send(NAME, tenant.id, messages)
         deliveries = [{"status": step, "pending": call is None,
                        "responseStatus": call.status if call else None,
                        "delivered": delivered(call), "error": call.error if call else None}

@@ -20,27 +20,23 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ...core.tenancy import DEFAULT_TENANT, attribute, same_secret
 from .errors import unauthorized
+from .store import NAME, store_of
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
     from ...core.tenancy import Tenant, Tenants
     from ...core.vendor import Context
-    from .store import GravyStore, GravyTemplate, IntentSession
+    from .store import GravyTemplate, IntentSession
 
 ACCESS_TOKEN_TTL = 3600
 INTENT_TOKEN_TTL = 3600
-VENDOR = "gravy"
 
 
 @dataclass
 class AccessToken:
     expires_at: float
     scope: str
-
-
-def _store(tenant: "Tenant") -> "GravyStore":
-    return tenant.stores[VENDOR]
 
 
 class GravyAuth:
@@ -71,7 +67,7 @@ class GravyAuth:
             tenant = self.tenants.default if same_secret(client_secret, fixture["clientSecret"]) \
                 else None
         else:
-            tenant = self.tenants.authenticate(VENDOR, "clientId", client_id,
+            tenant = self.tenants.authenticate(NAME, "clientId", client_id,
                                                "clientSecret", client_secret)
         return self._resolved(request, tenant)
 
@@ -80,7 +76,7 @@ class GravyAuth:
         token = fixture["accessToken"] if fixture else \
             self.tenants.scoped(tenant, secrets.token_urlsafe(32))
         now = self.ctx.clock.time()
-        _store(tenant).tokens.add(token, AccessToken(now + ACCESS_TOKEN_TTL, scope),
+        store_of(tenant).tokens.add(token, AccessToken(now + ACCESS_TOKEN_TTL, scope),
                                   now + ACCESS_TOKEN_TTL, now)
         return token
 
@@ -110,7 +106,7 @@ class GravyAuth:
         if token is None:
             return None
         tenant = self.tenants.owner_of(token)
-        if tenant is None or _store(tenant).tokens.get(token, self.ctx.clock.time()) is None:
+        if tenant is None or store_of(tenant).tokens.get(token, self.ctx.clock.time()) is None:
             return None
         return self._resolved(request, tenant)
 
@@ -118,8 +114,8 @@ class GravyAuth:
         key = self._scheme(request, "publishable")
         if key is None:
             return None
-        tenant = self.tenants.by_credential(VENDOR, key)
-        if tenant is None or tenant.credentials[VENDOR]["publishableKey"] != key:
+        tenant = self.tenants.by_credential(NAME, key)
+        if tenant is None or tenant.credentials[NAME]["publishableKey"] != key:
             return None
         return self._resolved(request, tenant)
 
@@ -146,7 +142,7 @@ class GravyAuth:
         if not tenant.is_default:
             claims["tenant"] = tenant.id  # the default tenant's tokens carry only vendor claims
         token = jwt.encode(claims, self.intent_secret, algorithm="HS256")
-        store = _store(tenant)
+        store = store_of(tenant)
         short = "".join(self.ctx.rng.choice("0123456789") for _ in range(10))
         while store.intents.get(short, now) is not None:
             short = "".join(self.ctx.rng.choice("0123456789") for _ in range(10))
@@ -164,7 +160,7 @@ class GravyAuth:
         tenant = self.tenants.get(tid) if isinstance(tid, str) else None
         if tenant is None:
             return None
-        session = _store(tenant).intents.get(token, self.ctx.clock.time())
+        session = store_of(tenant).intents.get(token, self.ctx.clock.time())
         if session is None:
             return None
         return tenant, session, claims
@@ -175,7 +171,7 @@ class GravyAuth:
         few: one per CI job)."""
         now = self.ctx.clock.time()
         for tenant in self.tenants:
-            session = _store(tenant).intents.get(code, now)
+            session = store_of(tenant).intents.get(code, now)
             if session is not None:
                 self._resolved(request, tenant)
                 return tenant, session

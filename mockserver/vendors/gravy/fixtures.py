@@ -21,7 +21,7 @@ _fake = Faker("en_US")
 
 
 def load(fixtures_dir: Path) -> dict[str, Any]:
-    root = fixtures_dir / "gravy"
+    root = fixtures_dir / "gravy"  # fixtures/<vendor name>
     documented = {p.stem: json.loads(p.read_text())
                   for p in sorted((root / "documented").glob("*.json"))}
     # Each documented resource response shows one item: that item is the fixture.

@@ -15,7 +15,7 @@ from ...core.http import (RawJSON, TooDeep, VendorError, base_url, dump, json_re
 from .errors import bad_request, http_error, not_found, route_not_found, unauthorized, \
     validation_failed
 from .resources import ResourceSet, kind_for, read_limit, requested_errors
-from .store import Connection, GravyStore, IntentSession, ResourceState
+from .store import Connection, GravyStore, IntentSession, ResourceState, store_of
 from .validation import (Dto, EachString, IsArray, IsBoolean, IsNotEmpty, IsObject,
                          IsString, IsUrl, Prop, page_props, query_dict)
 
@@ -35,7 +35,7 @@ class Gravy:
     template: "GravyTemplate"
 
     def store(self, tenant: "Tenant") -> GravyStore:
-        return tenant.stores["gravy"]
+        return store_of(tenant)
 
 
 # -- request parsing (Express body-parser + ValidationPipe) ----------------------------------

@@ -5,12 +5,17 @@ import random
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...core.clock import iso_ms, parse_iso
 from ...core.sessions import Sessions
 from . import fixtures
 from .resources import KINDS, Kind, ResourceSet, kind_for
+
+if TYPE_CHECKING:
+    from ...core.tenancy import Tenant
+
+NAME = "gravy"  # the vendor's name: its prefix, its key in each tenant's stores, its journal name
 
 STATUSES = ("pending", "connecting", "connected", "canceled", "rejected", "failed",
             "data_processing", "data_available", "data_partially_available", "inactive")
@@ -251,6 +256,10 @@ def _settle(conn: Connection, status: str, now: str, failed: set[str] = frozense
                 r.status = "failed"
                 r.failureReason, r.errorMessage = FAILURES[status]
                 r.completedAt = now
+
+
+def store_of(tenant: "Tenant") -> "GravyStore":
+    return tenant.stores[NAME]
 
 
 class GravyStore:
