@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, Router
 
-from ..core.clock import parse_iso
+from ..core.clock import RANGE, parse_iso
 from ..core.control import ControlError, body_json, finite_number, tenant_of
 from .page import PAGE
 
@@ -67,8 +67,8 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
                         raise ValueError("not a string")
                     server.clock.set(parse_iso(when))
                 except (ValueError, OverflowError):
-                    raise ControlError(400, "set must be an ISO-8601 date-time between "
-                                            "1970-01-01 and 9999-01-01") from None
+                    raise ControlError(400, f"set must be an ISO-8601 date-time {RANGE}") \
+                        from None
             elif body.get("real") is True:
                 server.clock.real()
             else:

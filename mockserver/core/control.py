@@ -56,4 +56,6 @@ def tenant_of(tenants: "Tenants", body: dict[str, Any]) -> "Tenant":
 
 
 def finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    # An int is finite however large (math.isfinite would overflow converting 10**400).
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and (isinstance(value, int) or math.isfinite(value))
