@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Mapping
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route, Router
 
 from ..core.clock import RANGE, parse_iso
-from ..core.control import ControlError, body_json, finite_number, tenant_of
+from ..core.control import JSON, ControlError, body_json, finite_number, tenant_of
 from .page import PAGE
 
 if TYPE_CHECKING:
@@ -32,10 +32,10 @@ class Plane:
 
 def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return JSON({"status": "ok"})
 
     async def credentials(request: Request) -> Response:
-        return JSONResponse(server.tenants.default.credentials)
+        return JSON(server.tenants.default.credentials)
 
     async def reset(request: Request) -> Response:
         body = await body_json(request)
@@ -43,10 +43,10 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             tenant = tenant_of(server.tenants, body)
             server.tenants.reset(tenant.id)
             server.journal.clear(tenant.id)
-            return JSONResponse({"reset": [tenant.id]})
+            return JSON({"reset": [tenant.id]})
         server.tenants.reset()
         server.journal.clear()
-        return JSONResponse({"reset": [t.id for t in server.tenants]})
+        return JSON({"reset": [t.id for t in server.tenants]})
 
     async def clock(request: Request) -> Response:
         if request.method == "POST":
@@ -74,7 +74,7 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             else:
                 raise ControlError(400, 'send {"advance": seconds}, {"set": "ISO-8601"} '
                                         'or {"real": true}')
-        return JSONResponse(server.clock.describe())
+        return JSON(server.clock.describe())
 
     async def requests_(request: Request) -> Response:
         q = request.query_params
@@ -88,14 +88,14 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             limit = int(q.get("limit", "100"))
         except ValueError:
             raise ControlError(400, "limit must be an integer") from None
-        return JSONResponse({"total": len(calls), "capacity": server.journal.maxlen,
-                             "requests": [c.to_dict() for c in calls[:max(limit, 0)]]})
+        return JSON({"total": len(calls), "capacity": server.journal.maxlen,
+                     "requests": [c.to_dict() for c in calls[:max(limit, 0)]]})
 
     async def tenants(request: Request) -> Response:
         if request.method == "POST":
             tenant = server.tenants.create()
-            return JSONResponse({"id": tenant.id, "credentials": tenant.credentials}, 201)
-        return JSONResponse({"tenants": [{"id": t.id} for t in server.tenants]})
+            return JSON({"id": tenant.id, "credentials": tenant.credentials}, 201)
+        return JSON({"tenants": [{"id": t.id} for t in server.tenants]})
 
     async def tenant(request: Request) -> Response:
         tid = request.path_params["tenant_id"]
@@ -111,11 +111,11 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
 
     async def admin_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ControlError)
-        return JSONResponse({"error": exc.message}, exc.status)
+        return JSON({"error": exc.message}, exc.status)
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"error": f"no admin endpoint {request.method} {request.url.path}"},
-                            getattr(exc, "status_code", 404))
+        return JSON({"error": f"no admin endpoint {request.method} {request.url.path}"},
+                    getattr(exc, "status_code", 404))
 
     routes = [
         Route("/__admin/", page, methods=["GET"]),
@@ -155,6 +155,6 @@ class _TokenGuard:
             given = (parse_qs(scope.get("query_string", b"").decode()).get("token") or [""])[0]
             given = given.encode()
         if given != self.token:
-            await JSONResponse({"error": "X-Admin-Token required"}, 401)(scope, receive, send)
+            await JSON({"error": "X-Admin-Token required"}, 401)(scope, receive, send)
             return
         await self.app(scope, receive, send)

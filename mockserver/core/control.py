@@ -9,11 +9,20 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
-from .http import load
+from .http import dump, load
 
 if TYPE_CHECKING:
     from .tenancy import Tenant, Tenants
+
+
+class JSON(JSONResponse):
+    """Every control-plane JSON answer: `dump`'s bytes, so whatever a client stored (a lone
+    surrogate, a NaN) and the journal shows back renders instead of failing as a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return dump(content)
 
 
 class ControlError(Exception):

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Mapping
 
 from starlette.requests import Request
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# allow_nan=False: a non-finite float raises, and `dump` writes it as JSON.stringify does.
+_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
 class TooDeep(ValueError):
@@ -23,8 +25,24 @@ def load(text: str | bytes, **kw: Any) -> Any:
 
 
 def dump(obj: Any) -> bytes:
-    """Compact UTF-8 JSON, as JSON.stringify, Jackson and Rails write it."""
-    return _dumps(obj).encode("utf-8")
+    """Compact UTF-8 JSON, as JSON.stringify, Jackson and Rails write it. As JSON.stringify also:
+    NaN and ±Infinity (a body's 1e400, echoed) are null, a lone surrogate (a body's "\\ud800") is
+    its \\u escape; so any value a client sent can be stored and sent back."""
+    try:
+        text = _dumps(obj)
+    except ValueError:
+        text = _dumps(_finite(obj))
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 class RawJSON:
