@@ -1,8 +1,10 @@
 """The /__admin control plane. Never routed to a vendor; vendor code never imports it."""
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -151,10 +153,10 @@ class _TokenGuard:
     async def __call__(self, scope, receive, send) -> None:
         given = next((v for k, v in scope["headers"] if k == b"x-admin-token"), None)
         if given is None:
-            from urllib.parse import parse_qs
-            given = (parse_qs(scope.get("query_string", b"").decode()).get("token") or [""])[0]
-            given = given.encode()
-        if given != self.token:
+            # Raw query bytes need not be UTF-8: latin-1 takes any; parse_qs decodes the escapes.
+            query = scope.get("query_string", b"").decode("latin-1")
+            given = (parse_qs(query).get("token") or [""])[0].encode()
+        if not hmac.compare_digest(given, self.token):
             await JSON({"error": "X-Admin-Token required"}, 401)(scope, receive, send)
             return
         await self.app(scope, receive, send)
