@@ -20,6 +20,7 @@ import pytest
 
 from mockserver import Clock, create_app
 from mockserver.core.contracts import ContractError, load as load_contracts
+from mockserver.core.http import load  # the body as the vendor read it (JSON.parse)
 
 DOC_TIME = "2024-01-15T10:30:00.000Z"  # the `timestamp` of every documented Gravy response
 CONTRACTS = load_contracts()
@@ -70,7 +71,7 @@ class MockClient:
         route = CONTRACTS.route(vendor, request.method, path)
         if response.status_code < 300 and request.content and route and route.request and \
                 request.headers.get("content-type", "").startswith("application/json"):
-            CONTRACTS.check_request(vendor, request.method, path, json.loads(request.content))
+            CONTRACTS.check_request(vendor, request.method, path, load(request.content))
 
     def get(self, url: str, **kw: Any) -> httpx.Response:
         return self.request("GET", url, **kw)

@@ -693,6 +693,24 @@ def test_lone_surrogates_never_reach_the_journal_or_the_state_as_a_500(h):
     h.journal_renders()
 
 
+def test_numbers_past_a_double_read_back_as_json_stringify_writes_them(h):
+    """1e400 (or an integer of 5,000 digits) is JSON.parse's Infinity: stored, it is echoed as
+    null, in responses and inside the intent token's claims alike."""
+    body = json.dumps({"integrationId": "audible", "userId": "u", "prompts": [], "sessionArgs": {},
+                       "debug": False, "captureScreenshot": False, "returnUrl": "x",
+                       "resources": {"readingHistory": {"read": {"limit": "A", "x": "B"}}}})
+    body = body.replace('"A"', "1e400").replace('"B"', "-1" + "0" * 5000)
+    r = _gravy(h, "POST", "/intent-token", auth="none", body=body.encode(),
+               headers={"Authorization": "Publishable pk-test-sandbox",
+                        "Content-Type": "application/json"})
+    assert r.status_code == 201
+    claims = r.json()["intentToken"].split(".")[1]
+    claims = strict_json(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    assert claims["resources"] == {"readingHistory": {"read": {"limit": None, "x": None}}}
+    r = _gravy(h, "GET", f"/intent-token?shortCode={r.json()['shortToken']}")
+    assert r.json()["resources"] == claims["resources"]
+
+
 @pytest.mark.parametrize("raw", [
     b'{"advance": NaN}', b'{"advance": Infinity}', b'{"advance": -Infinity}', b'{"advance": 1e308}',
     b'{"advance": -1e308}', b'{"advance": 1e400}', b'{"advance": 1' + b"0" * 400 + b"}",

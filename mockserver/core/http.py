@@ -68,17 +68,19 @@ def dump(obj: Any) -> bytes:
     try:
         text = _dumps(obj)
     except ValueError:
-        text = _dumps(_finite(obj))
+        text = _dumps(finite(obj))
     return text.encode("utf-8", "backslashreplace")
 
 
-def _finite(obj: Any) -> Any:
+def finite(obj: Any) -> Any:
+    """`obj` with NaN and ±Infinity as None: what JSON.stringify makes of them, for JSON that
+    other encoders write (a JWT's claims)."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     return obj
 
 

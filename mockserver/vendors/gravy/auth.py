@@ -18,6 +18,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ...core.http import finite
 from ...core.tenancy import DEFAULT_TENANT, attribute, same_secret
 from .errors import unauthorized
 
@@ -142,7 +143,9 @@ class GravyAuth:
     def mint_intent(self, tenant: "Tenant", payload: dict[str, Any]) -> tuple[str, str, int]:
         """(token, short code, exp) for a new intent session; the caller stores the session."""
         now = int(self.ctx.clock.time())
-        claims = {**payload, "iat": now, "exp": now + INTENT_TOKEN_TTL}
+        # finite(): a body's 1e400 is Infinity, which jsonwebtoken writes as null, PyJWT as
+        # "Infinity" (not JSON, so a client could not decode its own token).
+        claims = {**finite(payload), "iat": now, "exp": now + INTENT_TOKEN_TTL}
         if not tenant.is_default:
             claims["tenant"] = tenant.id  # the default tenant's tokens carry only vendor claims
         token = jwt.encode(claims, self.intent_secret, algorithm="HS256")
