@@ -72,6 +72,9 @@ NASTY_TEXT = [
     "\ud800", "\udfff", "\ufeff", "\u202e", "\uffff", LONG, "%", "%zz", "%ff", "%00", "../..",
     "null", "true", "[]", "{}", "NaN", "Infinity", "-Infinity", "-0", "0", "1e308", "-1e308",
     "1e309", "9" * 400, "0x10", "0b1", "0o7", "' OR 1=1 --", "<script>", "${jndi:x}", "a" * 300,
+    # URLs a client may register (webhookUrl, returnUrl) that fail locally, without DNS
+    "http://[::1", "http://127.0.0.1:1/", "http://a b/", "http://%zz/", "http://\x00/", "ftp://x",
+    "//x", "http:",
 ]
 DATE_EDGES = [
     "0001-01-01", "0001-01-01T00:00:00Z", "0001-01-01T00:00:00+23:00", "0001-01-01T00:00+23:59",
@@ -188,6 +191,9 @@ class Harness:
                             if any((CONTRACTS.route(name, m, path) or _NO_BODY).request
                                    for m in methods)] or self.vendor_routes
         self.admin_routes = list(_admin_routes(self.app.admin))
+        # Calls that change something or name a record: where refusing must change nothing.
+        self.admin_writes = [(m, p) for m, p in self.admin_routes
+                             if "{" in p or set(m) - {"GET", "HEAD"}]
         self.hints = {name: _hints(name) for name in self.app.vendors}
         self.restore()
 
@@ -203,7 +209,9 @@ class Harness:
         self.valid = {name: self._valid_headers(name) for name in app.vendors}
         state = self.snapshot()["tenants"]
         self.candidates = sorted(_strings(state))
-        self.records = _records(state)
+        self.records = self.first_records = _records(state)
+        self.by_key = _by_key(state)
+        self.new_records: list[list[str]] = []  # records requests made, in this example
         self._last: dict[str, Any] | None = None
         # Identifier-like strings (statuses, slugs, resource names): what DTO fields hold.
         self.words = sorted(s for s in self.candidates if re.fullmatch(r"[A-Za-z_-]+", s))
@@ -266,6 +274,9 @@ class Harness:
         self._last = after = self.snapshot()
         if response.status_code >= 400:
             assert after == before, f"{where} was rejected but changed state"
+        elif after != before:  # later requests of a sequence reach what this one made
+            self.records = _records(after["tenants"])
+            self.new_records = [r for r in self.records if r not in self.first_records]
         return response
 
     def _check_shape(self, req: Req, response: httpx.Response, where: str) -> None:
@@ -345,6 +356,39 @@ def _strings(obj: Any) -> set[str]:
     return out
 
 
+def _by_key(obj: Any) -> dict[str, list[str]]:
+    """Each key of the state and the short strings held under it."""
+    out: dict[str, set[str]] = {}
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if isinstance(v, str) and 0 < len(v) <= 64 and not v.startswith("http"):
+                    out.setdefault(k, set()).add(v)
+                else:
+                    stack.append(v)
+        elif isinstance(o, list):
+            stack.extend(o)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _records(obj: Any) -> list[list[str]]:
+    """The strings of each record of a state snapshot (a dict with an "id"), so a path is
+    filled with values that belong together: a connection's id and one of its resource types."""
+    out: list[list[str]] = []
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, dict):
+            if isinstance(o.get("id"), str):
+                out.append([o["id"]] + sorted(_strings(o) - {o["id"]}))
+            stack.extend(o.values())
+        elif isinstance(o, list):
+            stack.extend(o)
+    return sorted(out)
+
+
 @pytest.fixture(scope="module")
 def harness() -> Iterator[Harness]:
     h = Harness()
@@ -367,7 +411,8 @@ def fill(draw, h: Harness, template: str) -> str:
     """Mostly values of one record (past the 404, into validation), else hostile ids."""
     names = _PARAM.findall(template)
     if names and draw(st.integers(0, 2)):
-        record = draw(st.sampled_from(h.records))
+        record = draw(st.sampled_from(h.new_records) if h.new_records and draw(st.booleans())
+                      else st.sampled_from(h.records))
         path = template.replace(names[0], enc(record[0]), 1)
         return _PARAM.sub(lambda _: enc(draw(st.sampled_from(record))), path)
     return _PARAM.sub(lambda _: draw(segment(h)), template)
@@ -384,22 +429,41 @@ def query_string(draw, names: list[str]) -> str:
     return "&".join(f"{k}={v}" for k, v in pairs)
 
 
-def _schema_value(schema: dict, candidates: tuple[list[str], list[str]]) \
-        -> st.SearchStrategy[Any]:
-    """A value of the schema's type; strings from the state (words mostly, so slugs and
-    statuses a handler looks up exist)."""
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+# One property's hostile value, the others valid: validation gets past the rest to it.
+hostile_value = st.one_of(json_value, st.sampled_from(NASTY_TEXT), st.sampled_from(DATE_EDGES),
+                          st.sampled_from([nested(50), nested(255), nested(256), nested(300),
+                                           {"a": nested(255)}, [[]] * 1000, "x" * 100_000]))
+
+
+def state_value(h: Harness, name: str | None) -> st.SearchStrategy[str]:
+    """A string from the state: mostly one held under this very name (an integrationId for
+    "integrationId", a status for "status"), so lookups succeed and deeper code runs."""
+    known = h.by_key.get(name or "")
+    words = st.sampled_from(h.words) | st.sampled_from(h.candidates)
+    return st.sampled_from(known) | st.sampled_from(known) | words if known else words
+
+
+def _schema_value(schema: dict, h: Harness, name: str | None = None) -> st.SearchStrategy[Any]:
+    """A valid value of the schema's type, strings from the state."""
     kind = schema.get("type")
     if kind == "string":
-        return st.sampled_from(candidates[0]) | st.sampled_from(candidates[1])
+        return state_value(h, name)
     if kind == "boolean":
         return st.booleans()
     if kind in ("integer", "number"):
         return st.integers(1, 100)
     if kind == "array":
-        return st.lists(_schema_value(schema.get("items", {}), candidates), max_size=2)
+        return st.lists(_schema_value(schema.get("items", {}), h), max_size=2)
     if kind == "object":
         props = schema.get("properties", {})
-        return st.fixed_dictionaries({k: _schema_value(v, candidates) for k, v in props.items()
+        return st.fixed_dictionaries({k: _schema_value(v, h, k) for k, v in props.items()
                                       if k in schema.get("required", ())})
     return json_value
 
@@ -413,13 +477,16 @@ def json_body(draw, h: Harness, vendor: str | None, method: str, vpath: str,
         else None
     props: dict[str, Any] = (schema or {}).get("properties", {})
     obj: dict[str, Any] = {}
-    for name, sub in props.items():
-        if draw(st.integers(0, 4)):
-            obj[name] = draw(_schema_value(sub, (h.words, h.candidates)))
+    required = set((schema or {}).get("required", ()))
+    for name, sub in props.items():  # mostly complete, so most bodies pass validation
+        if draw(st.integers(0, 9 if name in required else 1)):
+            obj[name] = draw(_schema_value(sub, h, name))
+    if props and draw(st.booleans()):
+        obj[draw(st.sampled_from(sorted(props)))] = draw(hostile_value)
     names = list(props) + keys
-    for _ in range(draw(st.integers(0, 3))):
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
         name = draw(st.sampled_from(names) | text)
-        obj[name] = draw(json_value | st.sampled_from(h.candidates) | st.sampled_from(DATE_EDGES))
+        obj[name] = draw(hostile_value | state_value(h, name))
     ascii_only = draw(st.booleans())
     return json.dumps(obj, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
 
@@ -492,7 +559,7 @@ def vendor_request(draw, h: Harness) -> Req:
 
 @st.composite
 def admin_request(draw, h: Harness) -> Req:
-    methods, template = draw(st.sampled_from(h.admin_routes))
+    methods, template = draw(st.sampled_from(h.admin_routes) | st.sampled_from(h.admin_writes))
     method = draw(st.sampled_from(methods)) if draw(st.integers(0, 5)) else \
         draw(st.sampled_from(METHODS))
     path = draw(fill(h, template))
@@ -500,11 +567,13 @@ def admin_request(draw, h: Harness) -> Req:
     keys = ADMIN_KEYS + CREDENTIAL_FIELDS
     kind = draw(st.integers(0, 3))
     if kind < 2:  # a near-valid object: the keys admin calls read, values from the state
-        value = st.one_of(st.sampled_from(h.words), st.sampled_from(h.candidates), json_value,
-                          st.sampled_from(DATE_EDGES + CLOCK_STARTS),
-                          st.sampled_from([60, 3600, 86400 * 366, -86400, 1e308, 10 ** 400]),
-                          st.lists(st.sampled_from(h.words), max_size=3))
-        obj = {k: draw(value) for k in draw(st.lists(st.sampled_from(keys), max_size=3))}
+        def value(key: str) -> st.SearchStrategy[Any]:
+            return st.one_of(state_value(h, key), state_value(h, key), hostile_value,
+                             st.sampled_from(DATE_EDGES + CLOCK_STARTS),
+                             st.sampled_from([60, 3600, 86400 * 366, -86400, 1e308, 10 ** 400]),
+                             st.lists(state_value(h, "type"), max_size=3))
+        names = st.sampled_from(ADMIN_KEYS) if draw(st.integers(0, 3)) else st.sampled_from(keys)
+        obj = {k: draw(value(k)) for k in draw(st.lists(names, max_size=3))}
         payload = json.dumps(obj, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
         ctype: bytes | None = b"application/json"
     else:
@@ -711,6 +780,24 @@ def test_numbers_past_a_double_read_back_as_json_stringify_writes_them(h):
     assert r.json()["resources"] == claims["resources"]
 
 
+@pytest.mark.parametrize("hook", ["http://[::1", "http://a b/", "http://\x00/", "http://%zz/",
+                                  "http://\ud800/", "ftp://x", "//x", "http:", "x" * 70_000])
+def test_webhook_urls_a_client_registered_never_fail_the_admin_call(h, hook):
+    """The URL is stored as sent (IsString); delivering to it fails into the journal, never
+    into the admin call that moved the connection."""
+    body = json.dumps({"integrationId": "audible", "userId": "u", "prompts": [], "sessionArgs": {},
+                       "debug": False, "captureScreenshot": False, "resources": {},
+                       "returnUrl": "x", "webhookUrl": hook})
+    r = _gravy(h, "POST", "/intent-token", body=body.encode(),
+               headers={"Content-Type": "application/json"})
+    assert r.status_code == 201
+    r = h.send(Req("POST", f"/__admin/gravy/connections/{r.json()['connectionId']}/status",
+                   [(b"content-type", b"application/json")], b'{"status": "connecting"}'))
+    assert r.status_code == 200
+    assert r.json()["webhooks"][0]["delivered"] is False
+    h.journal_renders()
+
+
 @pytest.mark.parametrize("raw", [
     b'{"advance": NaN}', b'{"advance": Infinity}', b'{"advance": -Infinity}', b'{"advance": 1e308}',
     b'{"advance": -1e308}', b'{"advance": 1e400}', b'{"advance": 1' + b"0" * 400 + b"}",
@@ -735,22 +822,6 @@ def test_clock_near_its_end_refuses_to_pass_it(h):
         r = h.send(Req("POST", "/__admin/clock", [], json.dumps({"advance": advance}).encode()))
         assert r.status_code == 400
     assert h.snapshot() == before
-
-
-def _records(obj: Any) -> list[list[str]]:
-    """The strings of each record of a state snapshot (a dict with an "id"), so a path is
-    filled with values that belong together: a connection's id and one of its resource types."""
-    out: list[list[str]] = []
-    stack = [obj]
-    while stack:
-        o = stack.pop()
-        if isinstance(o, dict):
-            if isinstance(o.get("id"), str):
-                out.append([o["id"]] + sorted(_strings(o) - {o["id"]}))
-            stack.extend(o.values())
-        elif isinstance(o, list):
-            stack.extend(o)
-    return sorted(out)
 
 
 def _fills(template: str, record: list[str]) -> Iterator[str]:
