@@ -672,6 +672,7 @@ def _gravy(h: Harness, method: str, url: str, auth: str = "valid", **kw: Any) ->
     "expiresTo=9999-12-31", "expiresFrom=0001-01-01T00:00%2B23:00",
     "expiresTo=9999-12-31T23:59:59-23:00", "expiresFrom=0001-01-01T00:00-23:59",
     "expiresTo=%2B009999-12-31", "expiresTo=9999-W52-5", "expiresTo=10000-01-01",
+    "expiresFrom=9999-366",  # an ordinal day past datetime.max: OverflowError, not ValueError
 ])
 def test_dates_at_and_past_the_range_edges(h, query):
     r = _gravy(h, "GET", f"/connections/conn_789xyz123abc/balances?{query}")
@@ -687,6 +688,28 @@ def test_representable_edge_dates_filter_and_unrepresentable_ones_fail_is_date_s
     r = _gravy(h, "GET", "/connections/conn_789xyz123abc/balances"
                          "?expiresFrom=0001-01-01T00:00%2B23:00")
     assert r.status_code == 400
+
+
+_DATE_NAME = re.compile(r"(?i).*(date|from|to|start|end|since|until|before|after|at)")
+
+
+def test_every_date_parameter_at_and_past_the_range_edges(h):
+    """Each date-looking query parameter of each route, on records that have data, with every
+    edge date: past validation into the filter itself, where an unrepresentable bound would
+    raise."""
+    records = sorted(h.records, key=len, reverse=True)[:2]
+    swept = 0
+    for vendor, methods, template in h.vendor_routes:
+        if "GET" not in methods:
+            continue
+        auth = [(k.lower().encode(), v.encode()) for k, v in h.valid[vendor][0].items()]
+        for record in records:
+            for path in _fills(template, record):
+                names = [n for n in h.query_names(vendor, path) if _DATE_NAME.fullmatch(n)]
+                for name, edge in itertools.product(names, DATE_EDGES):
+                    r = h.send(Req("GET", f"/{vendor}{path}?{name}={enc(edge)}", auth))
+                    swept += r.status_code == 200
+    assert swept > 100  # the filters really ran
 
 
 @pytest.mark.parametrize("raw", [b"[" * 1000, b"[" * 100_000, b"[" * 5000 + b"]" * 5000,
