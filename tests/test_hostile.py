@@ -738,6 +738,44 @@ def test_every_query_parameter_meets_the_number_edges(h):
             h.send(Req("GET", f"/{vendor}{path}?{name}=1&{name}=NaN&{name}=", auth))
 
 
+WRONG_TYPES = [None, True, 0, -1, 1.5, 10 ** 400, float("nan"), float("inf"), "", "\ud800",
+               "\x00", "x" * 100_000, [], ["a", 1, None], {}, {"a": {"b": []}}, nested(255),
+               nested(300), "http://[::1", "9999-366"]
+
+
+def _base(schema: dict, h: Harness, name: str | None = None) -> Any:
+    """A valid instance of a request schema, its strings the state's first under that key."""
+    kind = schema.get("type")
+    if kind == "string":
+        return (h.by_key.get(name or "") or ["x"])[0]
+    if kind == "boolean":
+        return False
+    if kind in ("integer", "number"):
+        return 1
+    if kind == "array":
+        return []
+    return {k: _base(v, h, k) for k, v in schema.get("properties", {}).items()
+            if k in schema.get("required", ())}
+
+
+def test_every_body_property_with_every_wrong_type(h):
+    """Each property of each request contract in turn holds each hostile value while the rest
+    of the body is valid, so the value meets whatever the handler does with it."""
+    for vendor, methods, template in h.body_routes:
+        for method in methods:
+            route = CONTRACTS.route(vendor, method, template)
+            if route is None or route.request is None:
+                continue
+            schema = CONTRACTS.validator(vendor, route.request).schema
+            auth = [(k.lower().encode(), v.encode()) for k, v in h.valid[vendor][0].items()]
+            headers = auth + [(b"content-type", b"application/json")]
+            for prop, value in itertools.product(schema.get("properties", {}), WRONG_TYPES):
+                body = {**_base(schema, h), prop: value}
+                h.send(Req(method, f"/{vendor}{next(_fills(template, h.records[0]))}", headers,
+                           json.dumps(body).encode("utf-8", "surrogatepass")))
+    h.journal_renders()
+
+
 @pytest.mark.parametrize("raw", [b"[" * 1000, b"[" * 100_000, b"[" * 5000 + b"]" * 5000,
                                  b'{"grant_type":' + b"[" * 100_000,
                                  b'{"grant_type":' + b"[" * 5000 + b"]" * 5000 + b"}"])
