@@ -8,6 +8,12 @@ Every answer must be below 500 and strict JSON; a vendor's 4xx must match its er
 and a rejected request must leave the clock and every tenant's `Vendor.snapshot()` as they were.
 The journal and the sandbox page must still render afterwards.
 
+Four parts: hypothesis fuzzes (vendor routes, admin routes, mixed sequences, the clock);
+deterministic sweeps (every date and number query parameter at its edges, every body property
+with every wrong type, every route with the clock at either end of its range); explicit examples
+of each class of bug found, so a regression names itself; and transport-level requests (raw ASGI
+bytes, a live uvicorn).
+
 A new vendor inherits all of this by implementing `snapshot()` on its store. What cannot be
 guessed goes in the optional tests/<vendor>/hostile.py: `valid_headers(client)` (valid credentials
 of the default tenant, the main one first), and `query_names(path)` or `QUERY_NAMES` (the query
@@ -653,41 +659,12 @@ def test_clock_refuses_anything_but_a_sane_instant(harness):
     run()
 
 
-# -- explicit examples: each class the fuzz found, named so a regression names itself --------
+# -- sweeps: every parameter, every property, every route at the clock's edges ------------
 @pytest.fixture
 def h(harness) -> Harness:
     harness.restore()
+    harness.app.journal.clear()  # each test renders its own requests, not every earlier one
     return harness
-
-
-def _gravy(h: Harness, method: str, url: str, auth: str = "valid", **kw: Any) -> httpx.Response:
-    headers = dict(h.valid["gravy"][0]) if auth == "valid" else {}
-    headers.update(kw.pop("headers", {}))
-    return h.send(Req(method, "/gravy" + url, list((k.lower().encode(), v if isinstance(v, bytes)
-                                                    else v.encode()) for k, v in headers.items()),
-                      kw.pop("body", b"")))
-
-
-@pytest.mark.parametrize("query", [
-    "expiresTo=9999-12-31", "expiresFrom=0001-01-01T00:00%2B23:00",
-    "expiresTo=9999-12-31T23:59:59-23:00", "expiresFrom=0001-01-01T00:00-23:59",
-    "expiresTo=%2B009999-12-31", "expiresTo=9999-W52-5", "expiresTo=10000-01-01",
-    "expiresFrom=9999-366",  # an ordinal day past datetime.max: OverflowError, not ValueError
-])
-def test_dates_at_and_past_the_range_edges(h, query):
-    r = _gravy(h, "GET", f"/connections/conn_789xyz123abc/balances?{query}")
-    assert r.status_code in (200, 400)
-    if r.status_code == 400:
-        name = query.split("=")[0]
-        assert r.json()["message"] == [f"{name} must be a valid ISO 8601 date string"]
-
-
-def test_representable_edge_dates_filter_and_unrepresentable_ones_fail_is_date_string(h):
-    r = _gravy(h, "GET", "/connections/conn_789xyz123abc/balances?expiresTo=9999-12-31")
-    assert r.status_code == 200 and r.json()["meta"]["total"] > 0
-    r = _gravy(h, "GET", "/connections/conn_789xyz123abc/balances"
-                         "?expiresFrom=0001-01-01T00:00%2B23:00")
-    assert r.status_code == 400
 
 
 _DATE_NAME = re.compile(r"(?i).*(date|from|to|start|end|since|until|before|after|at)")
@@ -774,6 +751,82 @@ def test_every_body_property_with_every_wrong_type(h):
                 h.send(Req(method, f"/{vendor}{next(_fills(template, h.records[0]))}", headers,
                            json.dumps(body).encode("utf-8", "surrogatepass")))
     h.journal_renders()
+
+
+def _fills(template: str, record: list[str]) -> Iterator[str]:
+    """The template with its first parameter the record's id and the others each of its
+    identifier-like strings (a resource type, a status: not its timestamps)."""
+    names = _PARAM.findall(template)
+    if not names:
+        yield template
+        return
+    path = template.replace(names[0], enc(record[0]), 1)
+    if len(names) == 1:
+        yield path
+        return
+    for value in record[1:]:
+        if re.fullmatch(r"[A-Za-z_-]+", value):
+            yield _PARAM.sub(enc(value), path)
+
+
+@pytest.mark.parametrize("at", [FIRST, LAST])
+def test_every_vendor_call_works_with_the_clock_at_its_edges(h, at):
+    """Expiries, generated data and webhooks computed from "now" stay representable: every route
+    is called with valid credentials for records of the state, before and after each record is
+    moved (through the vendor's admin calls) to every status the state names, with the clock at
+    either end of its range."""
+    h.app.clock.set(at)
+    h.valid = {name: h._valid_headers(name) for name in h.app.vendors}  # live at this instant
+    h.settle()
+    records = sorted(h.records, key=len, reverse=True)[:3]  # the richest: most resources
+
+    def read(record: list[str]) -> None:
+        for vendor, methods, template in h.vendor_routes:
+            auth = [(k.lower().encode(), v.encode()) for k, v in h.valid[vendor][0].items()]
+            for path in _fills(template, record):
+                h.send(Req(methods[0], f"/{vendor}{path}", auth))
+
+    moves = [template for methods, template in h.admin_routes
+             if "{" in template and "POST" in methods]
+    for record in records:
+        read(record)
+        for template, word in itertools.product(moves, h.words):
+            r = h.send(Req("POST", next(_fills(template, record[:1])),
+                           [(b"content-type", b"application/json")],
+                           json.dumps({"status": word}).encode()))
+            if r.status_code < 300:
+                read(record)
+
+
+# -- explicit examples: each class the fuzz found, named so a regression names itself --------
+def _gravy(h: Harness, method: str, url: str, auth: str = "valid", **kw: Any) -> httpx.Response:
+    headers = dict(h.valid["gravy"][0]) if auth == "valid" else {}
+    headers.update(kw.pop("headers", {}))
+    return h.send(Req(method, "/gravy" + url, list((k.lower().encode(), v if isinstance(v, bytes)
+                                                    else v.encode()) for k, v in headers.items()),
+                      kw.pop("body", b"")))
+
+
+@pytest.mark.parametrize("query", [
+    "expiresTo=9999-12-31", "expiresFrom=0001-01-01T00:00%2B23:00",
+    "expiresTo=9999-12-31T23:59:59-23:00", "expiresFrom=0001-01-01T00:00-23:59",
+    "expiresTo=%2B009999-12-31", "expiresTo=9999-W52-5", "expiresTo=10000-01-01",
+    "expiresFrom=9999-366",  # an ordinal day past datetime.max: OverflowError, not ValueError
+])
+def test_dates_at_and_past_the_range_edges(h, query):
+    r = _gravy(h, "GET", f"/connections/conn_789xyz123abc/balances?{query}")
+    assert r.status_code in (200, 400)
+    if r.status_code == 400:
+        name = query.split("=")[0]
+        assert r.json()["message"] == [f"{name} must be a valid ISO 8601 date string"]
+
+
+def test_representable_edge_dates_filter_and_unrepresentable_ones_fail_is_date_string(h):
+    r = _gravy(h, "GET", "/connections/conn_789xyz123abc/balances?expiresTo=9999-12-31")
+    assert r.status_code == 200 and r.json()["meta"]["total"] > 0
+    r = _gravy(h, "GET", "/connections/conn_789xyz123abc/balances"
+                         "?expiresFrom=0001-01-01T00:00%2B23:00")
+    assert r.status_code == 400
 
 
 @pytest.mark.parametrize("raw", [b"[" * 1000, b"[" * 100_000, b"[" * 5000 + b"]" * 5000,
@@ -911,51 +964,7 @@ def test_clock_near_its_end_refuses_to_pass_it(h):
     assert h.snapshot() == before
 
 
-def _fills(template: str, record: list[str]) -> Iterator[str]:
-    """The template with its first parameter the record's id and the others each of its
-    identifier-like strings (a resource type, a status: not its timestamps)."""
-    names = _PARAM.findall(template)
-    if not names:
-        yield template
-        return
-    path = template.replace(names[0], enc(record[0]), 1)
-    if len(names) == 1:
-        yield path
-        return
-    for value in record[1:]:
-        if re.fullmatch(r"[A-Za-z_-]+", value):
-            yield _PARAM.sub(enc(value), path)
-
-
-@pytest.mark.parametrize("at", [FIRST, LAST])
-def test_every_vendor_call_works_with_the_clock_at_its_edges(h, at):
-    """Expiries, generated data and webhooks computed from "now" stay representable: every route
-    is called with valid credentials for records of the state, before and after each record is
-    moved (through the vendor's admin calls) to every status the state names, with the clock at
-    either end of its range."""
-    h.app.clock.set(at)
-    h.valid = {name: h._valid_headers(name) for name in h.app.vendors}  # live at this instant
-    h.settle()
-    records = sorted(h.records, key=len, reverse=True)[:3]  # the richest: most resources
-
-    def read(record: list[str]) -> None:
-        for vendor, methods, template in h.vendor_routes:
-            auth = [(k.lower().encode(), v.encode()) for k, v in h.valid[vendor][0].items()]
-            for path in _fills(template, record):
-                h.send(Req(methods[0], f"/{vendor}{path}", auth))
-
-    moves = [template for methods, template in h.admin_routes
-             if "{" in template and "POST" in methods]
-    for record in records:
-        read(record)
-        for template, word in itertools.product(moves, h.words):
-            r = h.send(Req("POST", next(_fills(template, record[:1])),
-                           [(b"content-type", b"application/json")],
-                           json.dumps({"status": word}).encode()))
-            if r.status_code < 300:
-                read(record)
-
-
+# -- transport: what client libraries normalise away, and a real server ----------------------
 def test_hostile_transport_level_requests(h):
     """Long URLs, %00, odd methods, Host headers, Content-Type lies, empty JSON bodies."""
     auth = [(k.lower().encode(), v.encode()) for k, v in h.valid["gravy"][0].items()]
