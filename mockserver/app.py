@@ -45,6 +45,16 @@ class MockServer:
         self._admin = build_admin(Plane(self.clock, self.journal, self.tenants, self.vendors),
                                   admin_token)
 
+    @property
+    def apps(self) -> dict[str, ASGIApp]:
+        """Each vendor's ASGI app by name; a `VendorApp` lists its calls in `.router.routes`."""
+        return self._apps
+
+    @property
+    def admin(self) -> ASGIApp:
+        """The /__admin control plane (a Starlette app, or its token guard)."""
+        return self._admin
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":

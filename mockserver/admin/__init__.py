@@ -1,16 +1,18 @@
 """The /__admin control plane. Never routed to a vendor; vendor code never imports it."""
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route, Router
 
-from ..core.clock import parse_iso
-from ..core.control import ControlError, body_json, finite_number, tenant_of
+from ..core.clock import RANGE, parse_iso
+from ..core.control import JSON, ControlError, body_json, finite_number, tenant_of
 from .page import PAGE
 
 if TYPE_CHECKING:
@@ -32,10 +34,10 @@ class Plane:
 
 def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return JSON({"status": "ok"})
 
     async def credentials(request: Request) -> Response:
-        return JSONResponse(server.tenants.default.credentials)
+        return JSON(server.tenants.default.credentials)
 
     async def reset(request: Request) -> Response:
         body = await body_json(request)
@@ -43,10 +45,10 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             tenant = tenant_of(server.tenants, body)
             server.tenants.reset(tenant.id)
             server.journal.clear(tenant.id)
-            return JSONResponse({"reset": [tenant.id]})
+            return JSON({"reset": [tenant.id]})
         server.tenants.reset()
         server.journal.clear()
-        return JSONResponse({"reset": [t.id for t in server.tenants]})
+        return JSON({"reset": [t.id for t in server.tenants]})
 
     async def clock(request: Request) -> Response:
         if request.method == "POST":
@@ -67,14 +69,14 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
                         raise ValueError("not a string")
                     server.clock.set(parse_iso(when))
                 except (ValueError, OverflowError):
-                    raise ControlError(400, "set must be an ISO-8601 date-time between "
-                                            "1970-01-01 and 9999-01-01") from None
+                    raise ControlError(400, f"set must be an ISO-8601 date-time {RANGE}") \
+                        from None
             elif body.get("real") is True:
                 server.clock.real()
             else:
                 raise ControlError(400, 'send {"advance": seconds}, {"set": "ISO-8601"} '
                                         'or {"real": true}')
-        return JSONResponse(server.clock.describe())
+        return JSON(server.clock.describe())
 
     async def requests_(request: Request) -> Response:
         q = request.query_params
@@ -90,15 +92,15 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             raise ControlError(400, "limit must be an integer") from None
         # ?summary=1 leaves out headers and bodies: the sandbox page polls it every 2 s.
         brief = q.get("summary") in ("1", "true")
-        return JSONResponse({"total": len(calls), "capacity": server.journal.maxlen,
-                             "requests": [c.summary() if brief else c.to_dict()
-                                          for c in calls[:max(limit, 0)]]})
+        return JSON({"total": len(calls), "capacity": server.journal.maxlen,
+                     "requests": [c.summary() if brief else c.to_dict()
+                                  for c in calls[:max(limit, 0)]]})
 
     async def tenants(request: Request) -> Response:
         if request.method == "POST":
             tenant = server.tenants.create()
-            return JSONResponse({"id": tenant.id, "credentials": tenant.credentials}, 201)
-        return JSONResponse({"tenants": [{"id": t.id} for t in server.tenants]})
+            return JSON({"id": tenant.id, "credentials": tenant.credentials}, 201)
+        return JSON({"tenants": [{"id": t.id} for t in server.tenants]})
 
     async def tenant(request: Request) -> Response:
         tid = request.path_params["tenant_id"]
@@ -114,11 +116,11 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
 
     async def admin_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ControlError)
-        return JSONResponse({"error": exc.message}, exc.status)
+        return JSON({"error": exc.message}, exc.status)
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"error": f"no admin endpoint {request.method} {request.url.path}"},
-                            getattr(exc, "status_code", 404))
+        return JSON({"error": f"no admin endpoint {request.method} {request.url.path}"},
+                    getattr(exc, "status_code", 404))
 
     routes = [
         Route("/__admin/", page, methods=["GET"]),
@@ -154,10 +156,10 @@ class _TokenGuard:
     async def __call__(self, scope, receive, send) -> None:
         given = next((v for k, v in scope["headers"] if k == b"x-admin-token"), None)
         if given is None:
-            from urllib.parse import parse_qs
-            given = (parse_qs(scope.get("query_string", b"").decode()).get("token") or [""])[0]
-            given = given.encode()
-        if given != self.token:
-            await JSONResponse({"error": "X-Admin-Token required"}, 401)(scope, receive, send)
+            # Raw query bytes need not be UTF-8: latin-1 takes any; parse_qs decodes the escapes.
+            query = scope.get("query_string", b"").decode("latin-1")
+            given = (parse_qs(query).get("token") or [""])[0].encode()
+        if not hmac.compare_digest(given, self.token):
+            await JSON({"error": "X-Admin-Token required"}, 401)(scope, receive, send)
             return
         await self.app(scope, receive, send)

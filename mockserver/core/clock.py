@@ -5,10 +5,13 @@ import math
 import time as _time
 from datetime import datetime, timezone
 
-# The instants the mock clock may show: from the Unix epoch to the start of year 9999, so that
-# every expiry or schedule computed from "now" (hours to a year ahead) still fits a datetime.
+# The instants the mock clock may show: from the Unix epoch to the start of year 9000. Vendors
+# compute dates ahead of "now" (expiries, schedules, generated data years ahead), and each must
+# still fit a datetime (year 9999 at most): a millennium of headroom keeps every one of them
+# representable without each vendor guarding its own arithmetic.
 EARLIEST = 0.0
-LATEST = datetime(9999, 1, 1, tzinfo=timezone.utc).timestamp()
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc).timestamp()
+RANGE = "between 1970-01-01 and 9000-01-01"
 
 
 def parse_iso(value: str) -> datetime:
@@ -69,7 +72,7 @@ class Clock:
     @staticmethod
     def _check(t: float) -> float:
         if not (math.isfinite(t) and EARLIEST <= t < LATEST):
-            raise ValueError("the clock must stay between 1970-01-01 and 9999-01-01")
+            raise ValueError(f"the clock must stay {RANGE}")
         return t
 
     def set(self, when: datetime | str) -> None:

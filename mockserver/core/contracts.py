@@ -42,7 +42,9 @@ class Contracts:
                 doc = json.loads(f.read_text())
                 if f.name == "index.json":
                     self._routes[vendor] = [
-                        _Route(r["method"].upper(), re.compile(r["pattern"], re.IGNORECASE),
+                        _Route(r["method"].upper(),
+                               # DOTALL: a decoded path may hold any character, "\n" too
+                               re.compile(r["pattern"], re.IGNORECASE | re.DOTALL),
                                r.get("request"), r["responses"]) for r in doc["routes"]]
                     continue
                 self._schemas[(vendor, f.name)] = doc

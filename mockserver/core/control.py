@@ -9,11 +9,20 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
-from .http import load
+from .http import dump, load
 
 if TYPE_CHECKING:
     from .tenancy import Tenant, Tenants
+
+
+class JSON(JSONResponse):
+    """Every control-plane JSON answer: `dump`'s bytes, so whatever a client stored (a lone
+    surrogate, a NaN) and the journal shows back renders instead of failing as a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return dump(content)
 
 
 class ControlError(Exception):
@@ -56,4 +65,6 @@ def tenant_of(tenants: "Tenants", body: dict[str, Any]) -> "Tenant":
 
 
 def finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    # An int is finite however large (math.isfinite would overflow converting 10**400).
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and (isinstance(value, int) or math.isfinite(value))

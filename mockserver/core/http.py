@@ -2,29 +2,86 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Mapping
 
 from starlette.requests import Request
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# allow_nan=False: a non-finite float raises, and `dump` writes it as JSON.stringify does.
+_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+# Nesting a body may have. V8 parses any depth; Python's parser stops near 1,000 levels and every
+# later recursive step (validation, signing, journal redaction, echoing it back) costs stack too,
+# so past this depth a body is refused up front, in one place, before any of them runs.
+MAX_DEPTH = 256
 
 
 class TooDeep(ValueError):
-    """JSON nested deeper than Python's parser can recurse (about 1,000 levels)."""
+    """JSON nested deeper than MAX_DEPTH (or than Python's parser can recurse)."""
 
 
 def load(text: str | bytes, **kw: Any) -> Any:
-    """json.loads for untrusted bodies: nesting past the parser's reach is a ValueError
-    (`TooDeep`) like any other malformed body, never a RecursionError."""
+    """json.loads for untrusted bodies, as JSON.parse reads them: an integer literal too long for
+    Python's int() is the float V8 makes of it (1e5000 is Infinity); nesting past MAX_DEPTH is a
+    ValueError (`TooDeep`) like any other malformed body, never a RecursionError."""
     try:
-        return json.loads(text, **kw)
+        data = json.loads(text, **kw)
     except RecursionError:
         raise TooDeep("nested too deeply") from None
+    except ValueError as exc:
+        if "integer string conversion" not in str(exc) or "parse_int" in kw:
+            raise
+        return load(text, parse_int=_js_int, **kw)
+    if isinstance(data, (dict, list)) and _brackets(text) > MAX_DEPTH and _too_deep(data):
+        raise TooDeep("nested too deeply")
+    return data
+
+
+def _js_int(literal: str) -> int | float:
+    try:
+        return int(literal)
+    except ValueError:  # longer than Python's int() takes: V8's double, likely Infinity
+        return float(literal)
+
+
+def _brackets(text: str | bytes) -> int:
+    """An upper bound of the nesting, counted at C speed (most bodies stop here)."""
+    if isinstance(text, str):
+        return text.count("[") + text.count("{")
+    return text.count(b"[") + text.count(b"{")
+
+
+def _too_deep(data: Any) -> bool:
+    level = [data]
+    for _ in range(MAX_DEPTH):
+        level = [v for c in level for v in (c.values() if isinstance(c, dict) else c)
+                 if isinstance(v, (dict, list))]
+        if not level:
+            return False
+    return True
 
 
 def dump(obj: Any) -> bytes:
-    """Compact UTF-8 JSON, as JSON.stringify, Jackson and Rails write it."""
-    return _dumps(obj).encode("utf-8")
+    """Compact UTF-8 JSON, as JSON.stringify, Jackson and Rails write it. As JSON.stringify also:
+    NaN and ±Infinity (a body's 1e400, echoed) are null, a lone surrogate (a body's "\\ud800") is
+    its \\u escape; so any value a client sent can be stored and sent back."""
+    try:
+        text = _dumps(obj)
+    except ValueError:
+        text = _dumps(finite(obj))
+    return text.encode("utf-8", "backslashreplace")
+
+
+def finite(obj: Any) -> Any:
+    """`obj` with NaN and ±Infinity as None: what JSON.stringify makes of them, for JSON that
+    other encoders write (a JWT's claims)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
 
 
 class RawJSON:

@@ -6,6 +6,7 @@ Reads like respx / unittest.mock: `journal.called`, `journal.call_count`, `journ
 from __future__ import annotations
 
 import json
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode
 
 from .clock import iso_ms
+from .http import load
 
 REDACTED = "[redacted]"
 
@@ -49,13 +51,19 @@ class Secrets:
         text = body.decode("utf-8", "replace")
         if "json" in content_type or text.lstrip()[:1] in ("{", "["):
             try:
-                return json.dumps(self._obj(json.loads(text)), ensure_ascii=False)
-            except (ValueError, RecursionError):  # not JSON, or nested past Python's reach
-                return text
+                return json.dumps(self._obj(load(text)), ensure_ascii=False)
+            except ValueError:  # not JSON, or nested too deeply: mask what looks like a secret
+                return self._masked(text)
         if "x-www-form-urlencoded" in content_type:
             pairs = parse_qsl(text, keep_blank_values=True)
             return urlencode([(k, REDACTED if k.lower() in self.fields else v) for k, v in pairs])
         return text
+
+    def _masked(self, text: str) -> str:
+        """Secret fields of text that does not parse as JSON (a body that was refused)."""
+        names = "|".join(re.escape(f) for f in sorted(self.fields))
+        return re.sub(r'("(?:%s)"\s*:\s*)"(?:[^"\\]|\\.)*"?' % names,
+                      lambda m: m.group(1) + f'"{REDACTED}"', text, flags=re.IGNORECASE)
 
     def header_map(self, raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -127,9 +127,10 @@ class VendorApp:
                                                scope["vendor_path"])
         scope["path_params"] = params
         try:
-            response = await endpoint(request)
-        except VendorError as exc:
-            response = exc.response()
+            try:
+                response = await endpoint(request)
+            except VendorError as exc:
+                response = exc.response()  # rendering it can fail too: then it is a mock bug
         except Exception:  # noqa: BLE001 - a mock bug must not leak Starlette's error page
             log.exception("unhandled error in %s %s", method, scope["vendor_path"])
             response = self.internal_error().response()

@@ -87,3 +87,8 @@ class Vendor(ABC):
     def admin_routes(self) -> list["BaseRoute"]:
         """Starlette routes under `/__admin/<name>/` (the vendor's `admin.py`)."""
         return []
+
+    def snapshot(self, store: Any) -> Any:
+        """One tenant's state as deterministic JSON-able data, caches left out: equal snapshots
+        mean nothing a client can observe changed (tests compare them around rejected input)."""
+        return store.snapshot()

@@ -55,12 +55,17 @@ class Webhooks:
     async def deliver(self, vendor: str, tenant: str, msg: Outbound) -> Call:
         """POST one message; the journal records the outcome (kind "webhook")."""
         started = perf_counter()
-        if urlsplit(msg.url).scheme in ("http", "https"):
+        try:  # the URL is whatever a client registered: "http://[::1" does not even split
+            parts = urlsplit(msg.url)
+            scheme, path = parts.scheme, parts.path or "/"
+        except ValueError:
+            scheme, path = "", "/"
+        if scheme in ("http", "https"):
             status, answer, error = await asyncio.to_thread(_post, msg, self.timeout)
         else:
             status, answer, error = None, b"", f"not an http(s) URL: {msg.url!r}"
         call = Call(id=self.journal.next_id(), at=self.clock.time(), vendor=vendor,
-                    kind="webhook", method="POST", path=urlsplit(msg.url).path or "/",
+                    kind="webhook", method="POST", path=path,
                     url=msg.url, status=status, tenant=tenant,
                     duration_ms=(perf_counter() - started) * 1000.0,
                     raw_headers=[(k.lower().encode("latin-1"), v.encode("latin-1"))

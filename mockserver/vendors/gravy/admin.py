@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from ...core.control import ControlError, body_json, tenant_of
+from ...core.control import JSON, ControlError, body_json, tenant_of
 from ...core.http import origin
 from ...core.webhooks import delivered
 from . import webhooks
@@ -48,7 +48,7 @@ def routes(g: "Gravy") -> list[Route]:
                        "responseStatus": call.status if call else None,
                        "delivered": delivered(call), "error": call.error if call else None}
                       for step, call in zip(steps, calls)] if messages else []
-        return JSONResponse({"connection": conn.to_json(base), "transitions": steps,
-                             "webhooks": deliveries})
+        return JSON({"connection": conn.to_json(base), "transitions": steps,
+                     "webhooks": deliveries})
 
     return [Route("/connections/{connection_id}/status", connection_status, methods=["POST"])]

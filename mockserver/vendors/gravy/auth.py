@@ -18,6 +18,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ...core.http import finite
 from ...core.tenancy import DEFAULT_TENANT, attribute, same_secret
 from .errors import unauthorized
 from .store import NAME, store_of
@@ -138,7 +139,9 @@ class GravyAuth:
     def mint_intent(self, tenant: "Tenant", payload: dict[str, Any]) -> tuple[str, str, int]:
         """(token, short code, exp) for a new intent session; the caller stores the session."""
         now = int(self.ctx.clock.time())
-        claims = {**payload, "iat": now, "exp": now + INTENT_TOKEN_TTL}
+        # finite(): a body's 1e400 is Infinity, which jsonwebtoken writes as null, PyJWT as
+        # "Infinity" (not JSON, so a client could not decode its own token).
+        claims = {**finite(payload), "iat": now, "exp": now + INTENT_TOKEN_TTL}
         if not tenant.is_default:
             claims["tenant"] = tenant.id  # the default tenant's tokens carry only vendor claims
         token = jwt.encode(claims, self.intent_secret, algorithm="HS256")
@@ -154,7 +157,7 @@ class GravyAuth:
             # The mock clock, not the system clock, decides expiry (below, via the session).
             claims = jwt.decode(token, self.intent_secret, algorithms=["HS256"],
                                 options={"verify_exp": False})
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError):  # ValueError: a lone surrogate is no UTF-8
             return None
         tid = claims.get("tenant", DEFAULT_TENANT)
         tenant = self.tenants.get(tid) if isinstance(tid, str) else None

@@ -350,3 +350,14 @@ class GravyStore:
             kind, conn.id, count, self.seed, parse_iso(conn.data_ready_at or conn.updatedAt),
             books=self.template.books))
         return rs
+
+    def snapshot(self) -> dict[str, Any]:
+        """Connections as clients see them plus what only the store keeps; token and session
+        counts. Generated resource sets and sort orders are caches and stay out."""
+        return {
+            "connections": {cid: {**c.to_json(""), "webhookUrl": c.webhookUrl,
+                                  "returnUrl": c.returnUrl, "dataReadyAt": c.data_ready_at,
+                                  "readLimits": dict(c.read_limits)}
+                            for cid, c in sorted(self.connections.items())},
+            "tokens": len(self.tokens), "intents": len(self.intents),
+        }

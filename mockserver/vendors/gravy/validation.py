@@ -190,7 +190,7 @@ def parse_when(value: str, *, end_of_day: bool = False) -> datetime | None:
             span = timedelta(days=calendar.monthrange(y, int(month))[1])
         else:
             start, span = datetime(y, 1, 1), timedelta(days=365 + calendar.isleap(y))
-    except ValueError:
+    except (ValueError, OverflowError):  # no such date; day 366 of 9999 is past datetime.max
         return None
     tz = timezone.utc
     # Spans are added last-millisecond first, so 9999-12-31 as an upper bound stays in range;
