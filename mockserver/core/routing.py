@@ -21,6 +21,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 log = logging.getLogger("mockserver")
 
+MEMO_MAX_PATH = 512  # longer paths (client junk, not a real API's URLs) are resolved, not memoised
 _PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
 
 
@@ -84,6 +85,8 @@ class Router:
 
     def resolve(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
         """(endpoint, path params); the params are the caller's own copy."""
+        if len(path) > MEMO_MAX_PATH:  # kept out of the memo, so it holds 8192 short keys at most
+            return self._resolve(method, path)
         key = (method, path)
         hit = self._seen.get(key)
         if hit is None:

@@ -172,3 +172,19 @@ def test_webhooks_go_out_in_order():
     c._loop.run_until_complete(app.webhooks.send("gravy", "default", msgs))
     assert seen == [b"0", b"1", b"2"]
     c.close()
+
+
+def test_caches_keyed_by_client_input_keep_long_keys_out():
+    """Memo tables bound their entry count; long client junk never enters them, so their size
+    in bytes stays bounded too."""
+    from mockserver.vendors.gravy import handlers
+
+    app, c = client_for()
+    auth = {"Authorization": f"Bearer {token_for(c)}"}
+    for n in range(20):
+        assert c.get(f"/gravy/connections?userId={'x' * 3000}{n}", headers=auth).status_code == 200
+        assert c.get(f"/gravy/connections/{'y' * 600}{n}", headers=auth).status_code == 404
+    assert all(len(qs) <= 2048 for _, qs in handlers._QUERIES)
+    router = app.apps["gravy"].router
+    assert all(len(path) <= 512 for _, path in router._seen)
+    c.close()

@@ -70,8 +70,8 @@ def _reject_constant(name: str) -> Any:
 def _json_error(text: str, exc: ValueError | None) -> str:
     """Node's JSON.parse wording, which body-parser passes through."""
     if isinstance(exc, TooDeep):
-        # V8 parses any depth; past Python's reach the mock answers as V8 does for the usual
-        # case, an unclosed run of brackets, and says so plainly for a balanced one.
+        # V8 parses any depth; past core.http.MAX_DEPTH the mock answers as V8 does for the
+        # usual case, an unclosed run of brackets, and says so plainly for a balanced one.
         opened = text.count("[") + text.count("{")
         closed = text.count("]") + text.count("}")
         return "Unexpected end of JSON input" if opened > closed else \
@@ -112,9 +112,10 @@ def query_key(dto: Dto, request: Request) -> tuple[Mapping[str, Any], tuple]:
             hit = (MappingProxyType(values), tuple(sorted(values.items())))
         except VendorError as exc:
             hit = exc
-        if len(_QUERIES) >= 4096:
-            _QUERIES.clear()
-        _QUERIES[key] = hit
+        if len(qs) <= 2048:  # a long query string is validated each time, never kept
+            if len(_QUERIES) >= 4096:
+                _QUERIES.clear()
+            _QUERIES[key] = hit
     if isinstance(hit, VendorError):
         # A fresh exception (no traceback build-up) with its own body.
         raise VendorError(hit.status, copy.deepcopy(hit.body))

@@ -144,9 +144,14 @@ for _k in KINDS:
         _ALIASES[_a] = _k
 
 
-@lru_cache(maxsize=4096)  # every request resolves one; spellings are few
 def kind_for(segment: str) -> Kind | None:
     """Any spelling of a resource (kebab, camel, snake, singular) to its kind."""
+    # No spelling is this long; refusing early keeps client junk out of the cache below.
+    return _kind_for(segment) if len(segment) <= 64 else None
+
+
+@lru_cache(maxsize=4096)  # every request resolves one; spellings are few
+def _kind_for(segment: str) -> Kind | None:
     return _ALIASES.get(normalise(segment))
 
 
