@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .http import dump, load
+from .http import TooLarge, dump, load, read_limited
+
+BODY_LIMIT = 1024 * 1024  # no admin call needs more; a larger body is refused unread
 
 if TYPE_CHECKING:
     from .tenancy import Tenant, Tenants
@@ -41,7 +43,10 @@ def _finite(name: str) -> float:
 async def body_json(request: Request) -> dict[str, Any]:
     """The JSON object an admin call was sent ({} for none). NaN/Infinity and bodies nested past
     what Python can hold are refused like any malformed JSON."""
-    raw = await request.body()
+    try:
+        raw = await read_limited(request, BODY_LIMIT)
+    except TooLarge:
+        raise ControlError(413, "the body is larger than 1 MiB") from None
     if not raw.strip():
         return {}
     try:

@@ -16,6 +16,26 @@ _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", 
 MAX_DEPTH = 256
 
 
+class TooLarge(ValueError):
+    """A request body over the size a route reads."""
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The body, read only as far as `limit` bytes: a larger one (announced or streamed) is
+    `TooLarge` before it is held in memory, as body-parser's `limit` refuses it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(declared)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(str(size))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class TooDeep(ValueError):
     """JSON nested deeper than MAX_DEPTH (or than Python's parser can recurse)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ...core.http import VendorError
 
 REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           409: "Conflict", 500: "Internal Server Error"}
+           409: "Conflict", 413: "Payload Too Large", 500: "Internal Server Error"}
 
 
 def http_error(status: int, message: str | list[str]) -> VendorError:
@@ -24,6 +24,11 @@ def not_found(message: str) -> VendorError:
 
 def bad_request(message: str) -> VendorError:
     return http_error(400, message)
+
+
+def payload_too_large() -> VendorError:
+    """body-parser's PayloadTooLargeError (raw-body's wording), rendered as NestJS renders it."""
+    return http_error(413, "request entity too large")
 
 
 def route_not_found(method: str, url: str) -> VendorError:

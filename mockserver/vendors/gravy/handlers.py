@@ -10,10 +10,10 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from ...core.http import (RawJSON, TooDeep, VendorError, base_url, dump, json_response, load,
-                          original_url)
-from .errors import bad_request, http_error, not_found, route_not_found, unauthorized, \
-    validation_failed
+from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, base_url, dump, json_response,
+                          load, original_url, read_limited)
+from .errors import bad_request, http_error, not_found, payload_too_large, route_not_found, \
+    unauthorized, validation_failed
 from .resources import ResourceSet, kind_for, read_limit, requested_errors
 from .store import Connection, GravyStore, IntentSession, ResourceState, store_of
 from .validation import (Dto, EachString, IsArray, IsBoolean, IsNotEmpty, IsObject,
@@ -39,9 +39,17 @@ class Gravy:
 
 
 # -- request parsing (Express body-parser + ValidationPipe) ----------------------------------
+BODY_LIMIT = 100 * 1024  # body-parser's default `limit` for json and urlencoded, "100kb"
+
+
 async def read_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        raw = await read_limited(request, BODY_LIMIT)
+    except TooLarge:
+        if _parsed(ctype):
+            raise payload_too_large() from None
+        return {}  # body-parser never reads a type it does not parse
     if not raw:
         return {}
     if ctype == "application/json" or ctype.endswith("+json"):
@@ -65,6 +73,11 @@ class _Constant(ValueError):
 def _reject_constant(name: str) -> Any:
     """NaN and Infinity are Python's JSON extensions; JSON.parse rejects them."""
     raise _Constant(name)
+
+
+def _parsed(ctype: str) -> bool:
+    return ctype in ("application/json", "application/x-www-form-urlencoded") \
+        or ctype.endswith("+json")
 
 
 def _json_error(text: str, exc: ValueError | None) -> str:
