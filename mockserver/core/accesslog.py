@@ -1,4 +1,4 @@
-"""The access log: one line per request, `GET /gravy/connections?page=2 200 1.3ms`.
+"""The access log: one line per request, `GET /acme/things?page=2 200 1.3ms`.
 
 `mockserver serve` wraps the app in `AccessLog` only at --log-level info or lower, so the
 default level pays nothing, and turns uvicorn's own access log off: one line per request,
