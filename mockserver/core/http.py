@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from decimal import Decimal
 from typing import Any, Mapping
 
 from starlette.requests import Request
@@ -40,28 +41,39 @@ class TooDeep(ValueError):
     """JSON nested deeper than MAX_DEPTH (or than Python's parser can recurse)."""
 
 
+def as_js(x: float) -> int | float:
+    """A double as JavaScript prints it. JS has one number type and writes an integer-valued one
+    below 1e21 without a fraction or exponent, in its shortest digits (2**60 is
+    1152921504606847000); Python writes 5.0 and 1e+17. So such a float becomes that int."""
+    if math.isfinite(x) and x.is_integer() and abs(x) < 1e21:
+        return int(x) if abs(x) < 2**53 else int(Decimal(repr(x)))
+    return x
+
+
 def load(text: str | bytes, **kw: Any) -> Any:
-    """json.loads for untrusted bodies, as JSON.parse reads them: an integer literal too long for
-    Python's int() is the float V8 makes of it (1e5000 is Infinity); nesting past MAX_DEPTH is a
-    ValueError (`TooDeep`) like any other malformed body, never a RecursionError."""
+    """json.loads for untrusted bodies, as JSON.parse reads them: every number is a double, so
+    `5.0` is 5, an integer past 2**53 loses its last digits, and one too long for Python's int()
+    is Infinity (`1e400` too); nesting past MAX_DEPTH is a ValueError (`TooDeep`) like any other
+    malformed body, never a RecursionError."""
+    kw.setdefault("parse_int", _js_int)
+    kw.setdefault("parse_float", _js_float)
     try:
         data = json.loads(text, **kw)
     except RecursionError:
         raise TooDeep("nested too deeply") from None
-    except ValueError as exc:
-        if "integer string conversion" not in str(exc) or "parse_int" in kw:
-            raise
-        return load(text, parse_int=_js_int, **kw)
     if isinstance(data, (dict, list)) and _brackets(text) > MAX_DEPTH and _too_deep(data):
         raise TooDeep("nested too deeply")
     return data
 
 
 def _js_int(literal: str) -> int | float:
-    try:
+    if len(literal) <= 15:  # below 2**53 whatever the digits: exact as a double too
         return int(literal)
-    except ValueError:  # longer than Python's int() takes: V8's double, likely Infinity
-        return float(literal)
+    return as_js(float(literal))  # V8's double: rounded, or Infinity past its range
+
+
+def _js_float(literal: str) -> int | float:
+    return as_js(float(literal))
 
 
 def _brackets(text: str | bytes) -> int:

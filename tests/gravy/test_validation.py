@@ -48,3 +48,22 @@ def test_js_number_nan_arrays_and_missing():
 def test_js_bool():
     assert (js_bool("true"), js_bool("FALSE"), js_bool("1"), js_bool("0")) == (True, False, True, False)
     assert js_bool("yes") == "yes"
+
+
+@pytest.mark.parametrize("page, echoed", [
+    ("1e308", "1e+308"),                  # JSON.stringify(1e308)
+    ("1e17", "100000000000000000"),       # JS writes integers below 1e21 in full
+    ("1152921504606846976", "1152921504606847000"),  # 2**60 as a double, shortest digits
+    ("3.0", "3"),
+])
+def test_page_numbers_read_back_as_javascript_writes_them(client, auth, page, echoed):
+    r = client.get(f"/gravy/connections?page={page}", headers=auth)
+    assert r.status_code == 200
+    assert f'"page":{echoed},' in r.text
+
+
+def test_json_numbers_are_doubles_as_json_parse_makes_them():
+    from mockserver.core.http import dump, load
+    body = load('{"a": 5.0, "b": 9007199254740993, "c": 1e17, "d": 1e400, "e": 0.5, "f": 1e21}')
+    assert dump(body) == b'{"a":5,"b":9007199254740992,"c":100000000000000000,"d":null,' \
+                         b'"e":0.5,"f":1e+21}'

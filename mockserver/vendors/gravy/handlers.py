@@ -137,8 +137,9 @@ def query_key(dto: Dto, request: Request) -> tuple[Mapping[str, Any], tuple]:
 
 def paginate(rows: Sequence, q: Mapping[str, Any]) -> tuple[Sequence, dict[str, Any]]:
     """The page `q` asks for (default 1, 20 per page) and its `meta`."""
-    page, limit = int(q.get("page", 1)), int(q.get("limit", 20))  # 1e20 passes IsInt
-    window = rows[(page - 1) * limit: page * limit]
+    page, limit = q.get("page", 1), int(q.get("limit", 20))  # 1e308 passes IsInt, as in JS
+    start = (int(page) - 1) * limit
+    window = rows[start: start + limit]
     pages = -(-len(rows) // limit)
     return window, {"page": page, "limit": limit, "total": len(rows), "totalPages": pages,
                     "hasNext": page < pages, "hasPrev": page > 1, "itemCount": len(window)}

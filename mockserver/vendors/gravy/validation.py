@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from ...core.http import as_js
+
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 
 
@@ -245,7 +247,7 @@ def js_number(v: Any) -> Any:
             return math.nan
     except ValueError:
         return math.nan
-    return int(f) if math.isfinite(f) and f.is_integer() and abs(f) < 2**53 else f
+    return as_js(f)
 
 
 def js_bool(v: Any) -> Any:
