@@ -12,6 +12,7 @@ from mockserver import Clock, create_app
 from mockserver.core.routing import Router, route
 from mockserver.core.sessions import Sessions
 from mockserver.core.webhooks import WAIT_BUDGET, Outbound
+from mockserver.vendors.gravy.resources import kind_for
 
 from ..conftest import DOC_TIME, MockClient
 from ..gravy.conftest import open_connection, set_status, token_for
@@ -184,7 +185,13 @@ def test_caches_keyed_by_client_input_keep_long_keys_out():
     for n in range(20):
         assert c.get(f"/gravy/connections?userId={'x' * 3000}{n}", headers=auth).status_code == 200
         assert c.get(f"/gravy/connections/{'y' * 600}{n}", headers=auth).status_code == 404
+        r = c.get(f"/gravy/connections/conn_789xyz123abc/trips?search={'z' * 3000}{n}",
+                  headers=auth)
+        assert r.status_code == 200 and r.json()["data"] == []
     assert all(len(qs) <= 2048 for _, qs in handlers._QUERIES)
+    store = app.tenants.default.stores["gravy"]
+    trips = store.resource_set(store.connections["conn_789xyz123abc"], kind_for("trips"))
+    assert all(len(repr(key)) < 2048 for key in trips._pages)
     router = app.apps["gravy"].router
     assert all(len(path) <= 512 for _, path in router._seen)
     c.close()

@@ -252,9 +252,9 @@ class ResourceSet:
     def __init__(self, items: Iterable[dict]) -> None:
         self.items: list[dict] = list(items)
         self.encoded: list[bytes] = [dump(i) for i in self.items]
-        self._orders: dict[tuple[str, str], tuple[int, ...]] = {}
-        self._cols: dict[tuple[str, str], list[Any]] = {}
-        self._pages: dict[tuple, bytes] = {}
+        self._orders: dict[tuple[str, str], tuple[int, ...]] = {}  # saves a sort per request
+        self._cols: dict[tuple[str, str], list[Any]] = {}  # saves re-reading a field per filter
+        self._pages: dict[tuple, bytes] = {}  # saves filtering and encoding a repeated page
 
     def __len__(self) -> int:
         return len(self.items)
