@@ -268,6 +268,7 @@ class GravyStore:
     def __init__(self, template: GravyTemplate, seed: int, session_limit: int) -> None:
         self.template = template
         self.seed = seed
+        self.session_limit = session_limit
         self.connections: dict[str, Connection] = {c.id: c.clone() for c in template.connections}
         self.tokens: Sessions = Sessions(session_limit)   # access token -> AccessToken
         # intent token and its short code -> the one IntentSession they share
@@ -301,7 +302,7 @@ class GravyStore:
         so sustained load cannot grow a tenant without bound (fixture connections stay)."""
         self.connections[conn.id] = conn
         self._minted.append(conn.id)
-        if len(self._minted) > self.tokens.limit:
+        if len(self._minted) > self.session_limit:
             gone = self._minted.popleft()
             self.connections.pop(gone, None)
             for kind in KINDS:
