@@ -22,8 +22,9 @@ MAX_JOURNAL_BODY = 32 * 1024  # per entry, so 10,000 entries stay a few hundred 
 
 def default_vendors() -> list[Vendor]:
     """A fresh instance of every vendor: each app keeps its own templates and runtime."""
+    from .vendors.gravitec import GravitecVendor
     from .vendors.gravy import GravyVendor
-    return [GravyVendor()]
+    return [GravyVendor(), GravitecVendor()]
 
 
 class MockServer:

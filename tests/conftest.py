@@ -62,6 +62,10 @@ class MockClient:
         if routed is None or response.request.method == "HEAD":
             return
         vendor, path = routed
+        if CONTRACTS.expects_no_body(vendor, response.request.method, path, response.status_code):
+            if response.content:
+                raise ContractError(f"{vendor} {path} -> {response.status_code} must have no body")
+            return
         if not response.headers.get("content-type", "").startswith("application/json"):
             raise ContractError(f"{vendor} answered {path} with non-JSON "
                                 f"{response.headers.get('content-type')!r}")
@@ -185,7 +189,11 @@ class LiveServer:
             by_host = HOSTS.get(host.split(":")[0].lower())
             vendor, vpath = (by_host, path) if by_host else (path.split("/")[1],
                                                              "/" + path.split("/", 2)[2])
-            CONTRACTS.check_response(vendor, method, vpath, response.status_code, response.json())
+            if CONTRACTS.expects_no_body(vendor, method, vpath, response.status_code):
+                assert not response.content, f"{vendor} {vpath} must answer with no body"
+            else:
+                CONTRACTS.check_response(vendor, method, vpath, response.status_code,
+                                         response.json())
         return response
 
     def close(self) -> None:

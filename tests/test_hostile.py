@@ -291,6 +291,10 @@ class Harness:
         url = response.request.url  # as sent: the client may have normalised "/../"
         routed = (req.host_vendor, url.path) if req.host_vendor else vendor_of(url, self.app)
         ctype = response.headers.get("content-type", "")
+        if routed is not None and CONTRACTS.expects_no_body(
+                routed[0], response.request.method, routed[1], response.status_code):
+            assert not response.content, f"{where} -> a body where none is sent"
+            return
         if routed is None and "text/html" in ctype:
             return  # the sandbox page
         assert ctype.startswith("application/json"), f"{where} -> non-JSON {ctype!r}"

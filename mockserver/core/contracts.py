@@ -1,7 +1,8 @@
 """JSON Schemas of every vendor request and response, loaded once from contracts/<vendor>/.
 
 `contracts/<vendor>/index.json` maps (method, path regex) to a request schema and to response
-schemas by status ("200", "4XX"); files reference each other by relative `$ref`.
+schemas by status ("200", "4XX"), null for a status answered with no body; files reference each
+other by relative `$ref`.
 """
 from __future__ import annotations
 
@@ -71,6 +72,11 @@ class Contracts:
         if r is None:
             return None
         return r.responses.get(str(status)) or r.responses.get(f"{str(status)[0]}XX")
+
+    def expects_no_body(self, vendor: str, method: str, path: str, status: int) -> bool:
+        """True where the index maps this status to null: the vendor answers with no body."""
+        r = self.route(vendor, method, path)
+        return r is not None and str(status) in r.responses and r.responses[str(status)] is None
 
     def check(self, vendor: str, name: str, body: Any, what: str = "body") -> None:
         errors = sorted(self.validator(vendor, name).iter_errors(body), key=lambda e: e.path)

@@ -95,6 +95,15 @@ class Router:
             hit = self._seen[key] = self._resolve(method, path)
         return hit[0], dict(hit[1]) if hit[1] else {}
 
+    def allowed(self, path: str) -> tuple[str, ...]:
+        """The methods some route serves at `path` (for a framework that answers 405)."""
+        methods: list[str] = []
+        for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+            endpoint = self._resolve("GET" if method == "HEAD" else method, path)[0]
+            if endpoint is not self.not_found:
+                methods.append(method)
+        return tuple(methods)
+
     def _resolve(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
         ep = self._literal.get((method, self._norm(path)))
         if ep is not None:

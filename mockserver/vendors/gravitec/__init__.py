@@ -1,0 +1,53 @@
+"""Gravitec: web push campaigns, audiences, followers' aliases and tags (a Spring Boot API)."""
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+from ...core.routing import VendorApp
+from ...core.vendor import Vendor
+from . import admin, fixtures, handlers
+from .auth import GravitecAuth
+from .handlers import Gravitec
+from .routes import build
+from .store import NAME, GravitecStore, GravitecTemplate
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from ...core.tenancy import Tenants
+
+
+class GravitecVendor(Vendor):
+    name = NAME
+    hosts = ("uapi.gravitec.net",)
+    default_credentials = {"appKey": "1e26f7bb3f81e1ab789d3e20b9cf6325",
+                           "appSecret": "9bb59fcbff38b85647c421c65cca06ce"}
+    tenant_keys = ("appKey",)
+    content_type = "application/json"  # Spring 5.2's Jackson converter, no charset
+    not_found = staticmethod(handlers.route_missing)  # Spring Boot's 404 (and 405) body
+
+    template: GravitecTemplate
+    service: Gravitec
+
+    def new_credentials(self) -> dict[str, str]:
+        return {"appKey": secrets.token_hex(16), "appSecret": secrets.token_hex(16)}
+
+    def load_template(self) -> GravitecTemplate:
+        return fixtures.load(self.ctx.fixtures_dir, self.ctx.seed)
+
+    def new_store(self) -> GravitecStore:
+        return GravitecStore(self.template, self.ctx.session_limit)
+
+    def build_app(self, tenants: "Tenants") -> VendorApp:
+        self.service = Gravitec(self.ctx, tenants, GravitecAuth(tenants, self.template))
+        return build(self.service, self)
+
+    def admin_routes(self) -> list["BaseRoute"]:
+        return admin.routes(self.service)
+
+    def snapshot(self, store: GravitecStore) -> dict:
+        # Due campaigns are sent first: a request that settles them changed nothing a client
+        # could not already observe.
+        store.settle(self.ctx.clock.time())
+        return store.snapshot()

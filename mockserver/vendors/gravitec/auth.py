@@ -1,0 +1,61 @@
+"""Gravitec credentials: HTTP Basic, APP_KEY as the user and APP_SECRET as the password.
+
+An APP_KEY names a site. A tenant's own key opens its main site; the fixture sites' keys (the
+free-plan site of the README) open that site of the default tenant.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TYPE_CHECKING
+
+from ...core.tenancy import attribute, same_secret
+from .errors import bad_auth
+from .store import NAME, store_of
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from ...core.tenancy import Tenant, Tenants
+    from .store import GravitecTemplate, Site
+
+
+def basic(request: "Request") -> tuple[str, str] | None:
+    """(user, password) of an `Authorization: Basic` header, or None. Straight from the ASGI
+    headers: this runs on every request."""
+    header = next((v for k, v in request.scope["headers"] if k == b"authorization"), b"")
+    name, _, value = header.decode("latin-1").strip().partition(" ")
+    if name.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+class GravitecAuth:
+    def __init__(self, tenants: "Tenants", template: "GravitecTemplate") -> None:
+        self.tenants = tenants
+        self.fixture_sites = template.by_key
+
+    def site(self, request: "Request") -> "tuple[Tenant, Site]":
+        """The tenant and site these credentials open; the documented 403 otherwise. A wrong
+        secret reads like an unknown key: the site is looked up by the pair."""
+        creds = basic(request)
+        if creds is None:
+            raise bad_auth(None)
+        key, secret = creds
+        fixture = self.fixture_sites.get(key)
+        if fixture is not None and fixture.app_secret is not None:
+            if not same_secret(secret, fixture.app_secret):
+                raise bad_auth(key)
+            tenant, role = self.tenants.default, fixture.role
+        else:
+            found = self.tenants.authenticate(NAME, "appKey", key, "appSecret", secret)
+            if found is None:
+                raise bad_auth(key)
+            tenant, role = found, "main"
+        attribute(request.scope, tenant)
+        return tenant, store_of(tenant).sites[role]

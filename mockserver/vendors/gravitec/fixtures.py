@@ -1,0 +1,40 @@
+"""Gravitec fixture data: the doc's regIds, aliases and tags verbatim, then deterministic fake
+followers seeded from (seed, site), so the same --seed gives byte-identical sites."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from .store import Follower, GravitecTemplate, SiteTemplate
+
+
+def load(fixtures_dir: Path, seed: int) -> GravitecTemplate:
+    root = fixtures_dir / "gravitec"  # fixtures/<vendor name>
+    sites = json.loads((root / "sites.json").read_text())["sites"]
+    generator = json.loads((root / "generator.json").read_text())
+    out = []
+    for site in sites:
+        followers = [Follower(f["regId"], bool(f.get("active", True)), list(f.get("tags", [])),
+                              f.get("alias")) for f in site["followers"]]
+        followers += fake_followers(generator, site["role"], seed,
+                                    {f.regId for f in followers})
+        out.append(SiteTemplate(site["role"], site["plan"], site.get("appKey"),
+                                site.get("appSecret"), site.get("segments", {}), followers))
+    return GravitecTemplate(out)
+
+
+def fake_followers(generator: dict, role: str, seed: int, taken: set[str]) -> list[Follower]:
+    r = random.Random(f"gravitec:{seed}:{role}")
+    vocabulary = generator["tags"]
+    out = []
+    for n in range(generator["followers"].get(role, 0)):
+        reg_id = "".join(r.choice("0123456789abcdef") for _ in range(64))
+        if reg_id in taken:
+            continue
+        taken.add(reg_id)
+        tags = r.sample(vocabulary, r.randint(0, generator["maxTags"]))
+        alias = f"user_{r.randint(1, 10**6):06d}" if r.random() < generator["aliasShare"] \
+            else None
+        out.append(Follower(reg_id, r.random() >= generator["inactiveShare"], tags, alias))
+    return out

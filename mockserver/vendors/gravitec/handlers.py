@@ -1,0 +1,203 @@
+"""One function per Gravitec operation: parse, call the store, render."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, json_response, load,
+                          original_url, read_limited)
+from .errors import missing_param, spring, wrong_param
+from .store import (FREE_PLAN_DAILY_PUSHES, MAX_TAGS_PER_FOLLOWER, Campaign, Follower, Site,
+                    java_length)
+from .validation import SpringError, param, parse_params, read_push
+
+if TYPE_CHECKING:
+    from ...core.routing import Router
+    from ...core.tenancy import Tenants
+    from ...core.vendor import Context
+    from .auth import GravitecAuth
+
+BODY_LIMIT = 1024 * 1024   # larger bodies get Spring's 413 before they are held in memory
+NAME_MAX = 255             # regId and name: "1-255 symbols string"
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass
+class Gravitec:
+    """Per-app Gravitec runtime the handlers share."""
+
+    ctx: "Context"
+    tenants: "Tenants"
+    auth: "GravitecAuth"
+    router: "Router | None" = None   # set once routes are built: 405s list the allowed methods
+
+    def site(self, request: Request) -> Site:
+        """The authenticated site, with its due campaigns sent first."""
+        _, site = self.auth.site(request)
+        site.settle(self.ctx.clock.time())
+        return site
+
+    def fail(self, request: Request, exc: SpringError) -> VendorError:
+        return spring(exc.status, exc.message, path_of(request), self.ctx.clock.time())
+
+
+def path_of(request: Request) -> str:
+    """The servlet request URI Spring puts in its error bodies (no query string)."""
+    return original_url(request).split("?", 1)[0]
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _body(g: Gravitec, request: Request) -> bytes:
+    try:
+        return await read_limited(request, BODY_LIMIT)
+    except TooLarge:
+        raise g.fail(request, SpringError(413, "Maximum upload size exceeded")) from None
+
+
+async def _params(g: Gravitec, request: Request) -> dict[str, list[str]]:
+    """@RequestParam values: the query string, then a form body (Tomcat parses POST forms,
+    Spring's FormContentFilter those of PUT, PATCH and DELETE). A JSON body binds nothing."""
+    params: dict[str, list[str]] = {}
+    parse_params(request.scope.get("query_string", b""), params)
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and _content_type(request) == FORM:
+        parse_params(await _body(g, request), params)
+    return params
+
+
+async def _follower_params(g: Gravitec, request: Request, site: Site,
+                           with_name: bool = True) -> tuple[Follower, str]:
+    params = await _params(g, request)
+    now = g.ctx.clock.time()
+    reg_id = param(params, "regId")
+    if reg_id is None:
+        raise missing_param("regId", path_of(request), now)
+    name = param(params, "name") if with_name else ""
+    if name is None:
+        raise missing_param("name", path_of(request), now)
+    if java_length(name) > NAME_MAX:
+        raise wrong_param("Max alias length is 255!")  # the doc's text, for tags too
+    follower = site.followers.get(reg_id)
+    if follower is None:
+        raise wrong_param("There is no follower with this regId!")
+    return follower, name
+
+
+def ok() -> Response:
+    """200 with no body, as a void Spring handler answers."""
+    return Response(status_code=200)
+
+
+# -- followers ----------------------------------------------------------------------------------
+async def add_alias(g: Gravitec, request: Request) -> Response:
+    site = g.site(request)
+    follower, name = await _follower_params(g, request, site)
+    site.set_alias(follower, name)
+    return ok()
+
+
+async def get_alias(g: Gravitec, request: Request) -> RawJSON:
+    site = g.site(request)
+    params = await _params(g, request)
+    reg_id = param(params, "regId")
+    if reg_id is None:
+        raise missing_param("regId", path_of(request), g.ctx.clock.time())
+    if java_length(reg_id) > NAME_MAX:
+        reg_id = None  # longer than any token: no such follower
+    follower = site.followers.get(reg_id) if reg_id is not None else None
+    # The doc's examples write the booleans as strings; clients compare them as the doc shows.
+    if follower is None:
+        return json_response({"regIdExists": "false"})
+    body = {"regIdExists": "true", "aliasExists": "true" if follower.alias else "false",
+            "isActiveFollower": "true" if follower.active else "false"}
+    if follower.alias:
+        body["alias"] = follower.alias
+    return json_response(body)
+
+
+async def add_tag(g: Gravitec, request: Request) -> Response:
+    site = g.site(request)
+    follower, name = await _follower_params(g, request, site)
+    if follower.has_tag(name) is None and len(follower.tags) >= MAX_TAGS_PER_FOLLOWER:
+        raise wrong_param(f"Max tags count is {MAX_TAGS_PER_FOLLOWER}!")
+    site.add_tag(follower, name)  # a tag it has in any letter case is kept as first spelled
+    return ok()
+
+
+async def delete_tag(g: Gravitec, request: Request) -> Response:
+    site = g.site(request)
+    follower, name = await _follower_params(g, request, site)
+    if not site.remove_tag(follower, name):
+        raise wrong_param("The follower doesn't have this tag!")
+    return ok()
+
+
+# -- push campaigns -----------------------------------------------------------------------------
+async def send_push(g: Gravitec, request: Request) -> RawJSON:
+    site = g.site(request)
+    now = g.ctx.clock.time()
+    ctype = _content_type(request)
+    if ctype != "application/json" and not ctype.endswith("+json"):
+        shown = request.headers.get("content-type") or "application/octet-stream"
+        raise g.fail(request, SpringError(415, f"Content type '{shown}' not supported"))
+    raw = await _body(g, request)
+    if not raw.strip():
+        raise g.fail(request, SpringError(400, "Required request body is missing"))
+    try:
+        body = load(raw.decode("utf-8", "replace"), parse_constant=_no_constant)
+    except TooDeep:
+        raise g.fail(request, SpringError(400, "JSON parse error: Document nested too "
+                                               "deeply")) from None
+    except ValueError as exc:
+        raise g.fail(request, SpringError(400, f"JSON parse error: {_short(exc)}")) from None
+    try:
+        push = read_push(body, site, now)
+    except SpringError as exc:
+        raise g.fail(request, exc) from None
+    if site.plan == "free" and site.pushes_today(now) >= FREE_PLAN_DAILY_PUSHES:
+        raise wrong_param(f"For Free plan only {FREE_PLAN_DAILY_PUSHES} push campaigns per day "
+                          "are available through API!")
+    campaign = Campaign(site.next_id(now), now, push.send_at_ms, push.ttl, push.display_time,
+                        push.payload, push.push_tag, push.is_transactional, push.audience)
+    site.add_campaign(campaign, now)
+    return json_response({"id": campaign.id, "send_date": str(campaign.send_at_ms),
+                          "ttl": campaign.ttl, "display_time": campaign.display_time,
+                          "payload": {"title": push.payload["title"]}})
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"Non-standard token '{name}'")
+
+
+def _short(exc: ValueError) -> str:
+    return str(exc).split(":", 1)[0][:200]
+
+
+async def get_message(g: Gravitec, request: Request) -> RawJSON:
+    site = g.site(request)
+    now = g.ctx.clock.time()
+    campaign_id = request.path_params.get("campaignID")
+    if not campaign_id:  # /api/v3/messages?campaignID= : the doc also lists it as a parameter
+        campaign_id = param(await _params(g, request), "campaignID")
+    if campaign_id is None:
+        raise missing_param("campaignID", path_of(request), now)
+    campaign = site.campaigns.get(campaign_id)
+    if campaign is None:
+        raise wrong_param("There is no message with this id!")
+    return json_response(campaign.stats(now))
+
+
+# -- everything else ----------------------------------------------------------------------------
+async def route_missing(g: Gravitec, request: Request) -> RawJSON:
+    """Spring Boot's 404, or its 405 with `Allow` when the path exists for other methods."""
+    now = g.ctx.clock.time()
+    allowed = g.router.allowed(request.scope["vendor_path"]) if g.router else ()
+    if allowed:
+        raise spring(405, f"Request method '{request.method}' not supported", path_of(request),
+                     now, {"Allow": ", ".join(allowed)})
+    raise spring(404, "No message available", path_of(request), now)

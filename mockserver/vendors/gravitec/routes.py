@@ -1,0 +1,30 @@
+"""Gravitec URLs -> handlers. Spring MVC rules: case-sensitive, a trailing slash also matches."""
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from ...core.routing import Route, Router, VendorApp, route
+from . import handlers as h
+from .errors import internal_error
+
+if TYPE_CHECKING:
+    from . import GravitecVendor
+
+
+def build(g: h.Gravitec, vendor: "GravitecVendor") -> VendorApp:
+    def r(methods: str, path: str, fn) -> Route:
+        return route(methods, path, partial(fn, g))
+
+    routes = [
+        r("POST", "/api/v3/push", h.send_push),
+        r("GET", "/api/v3/messages/{campaignID}", h.get_message),
+        r("GET", "/api/v3/messages", h.get_message),
+        r("POST", "/api/v3/alias", h.add_alias),
+        r("GET", "/api/v3/alias", h.get_alias),
+        r("POST", "/api/v3/tag", h.add_tag),
+        r("DELETE", "/api/v3/tag", h.delete_tag),
+    ]
+    router = Router(routes, partial(vendor.not_found, g), trailing_slash=True, ignore_case=False)
+    g.router = router
+    return VendorApp(router, internal_error, content_type=vendor.content_type)

@@ -1,0 +1,281 @@
+"""Gravitec domain state per tenant: sites, their followers (tags, aliases), segments, campaigns.
+
+A tenant holds every fixture site (the sandbox site on a paid plan, a second one on the free plan);
+credentials pick the site. Campaigns resolve their audience when they are sent: at once, or for a
+scheduled one, at the first moment anything reads or changes the site after the mock clock passed
+its `send_date` (`Site.settle`), which is before any later change to the followers.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from ...core.tenancy import Tenant
+
+NAME = "gravitec"  # the vendor's name: its prefix, its key in each tenant's stores, its journal name
+
+OPERATORS = ("AND", "AND_NOT", "OR", "OR_NOT")
+FREE_PLAN_DAILY_PUSHES = 10        # "For Free plan only 10 push campaigns per day ... through API"
+MAX_TAGS_PER_FOLLOWER = 256        # keeps a follower bounded; the doc names no limit
+SNOWFLAKE_EPOCH_MS = 1288834974657  # ids look like the doc's 19-digit "1590394828308348928"
+
+# Stats of a sent campaign approach these shares over time (the doc's example, 2 sent, reads
+# 2 received, 1 clicked, 1 closed once settled).
+RECEIVE_SHARE, CLICK_SHARE, CLOSE_SHARE = 0.95, 0.4, 0.5
+RECEIVE_SECONDS, REACT_SECONDS = 60.0, 600.0
+
+
+def java_length(text: str) -> int:
+    """String.length() in Java: UTF-16 code units, so an emoji counts two."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _round(x: float) -> int:
+    return math.floor(x + 0.5)
+
+
+@dataclass
+class Follower:
+    regId: str
+    active: bool = True
+    tags: list[str] = field(default_factory=list)  # first spelling kept, in the order added
+    alias: str | None = None
+
+    def has_tag(self, name: str) -> str | None:
+        """The follower's own spelling of `name` (case-insensitive), or None."""
+        low = name.lower()
+        return next((t for t in self.tags if t.lower() == low), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"regId": self.regId, "active": self.active, "tags": list(self.tags),
+                "alias": self.alias}
+
+
+@dataclass
+class Campaign:
+    id: str
+    created_at: float            # mock-clock seconds
+    send_at_ms: int              # when it goes out (immediate pushes: their creation)
+    ttl: int
+    display_time: int
+    payload: dict[str, Any]
+    push_tag: str | None
+    is_transactional: bool
+    audience: tuple[str, Any] | None   # ("tokens", [...]) ... or ("segment", name) or None: all
+    send: int | None = None      # followers reached; None until sent
+
+    def stats(self, now: float) -> dict[str, Any]:
+        """The documented stats. Counts grow with the mock clock after sending and never exceed
+        the count before them (send >= received >= clicked >= closed)."""
+        if self.send is None:
+            return {"status": "SCHEDULED", "send": 0, "received": 0, "clicked": 0, "closed": 0}
+        elapsed = max(0.0, now - self.send_at_ms / 1000.0)
+        final_received = _round(self.send * RECEIVE_SHARE)
+        final_clicked = _round(final_received * CLICK_SHARE)
+        final_closed = min(final_clicked, _round((final_received - final_clicked) * CLOSE_SHARE))
+        received = math.floor(final_received * min(1.0, elapsed / RECEIVE_SECONDS))
+        react = min(1.0, elapsed / REACT_SECONDS)
+        clicked = min(received, math.floor(final_clicked * react))
+        closed = min(clicked, math.floor(final_closed * react))
+        return {"status": "SENT", "send": self.send, "received": received, "clicked": clicked,
+                "closed": closed}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "createdAt": self.created_at, "sendAt": self.send_at_ms,
+                "ttl": self.ttl, "displayTime": self.display_time, "payload": self.payload,
+                "pushTag": self.push_tag, "isTransactional": self.is_transactional,
+                "audience": list(self.audience) if self.audience else None, "send": self.send}
+
+
+class Site:
+    """One site (an APP_KEY): followers with tag and alias indexes, segments, campaigns."""
+
+    def __init__(self, role: str, plan: str, segments: dict[str, list[dict[str, str]]],
+                 followers: Iterable[Follower], limit: int) -> None:
+        self.role = role
+        self.plan = plan
+        self.segments = segments                      # name -> tags_segment (shared, read-only)
+        # --max-sessions: campaigns kept (the oldest forgotten first), followers added beyond
+        # the fixtures' own
+        self.limit = max(1, limit)
+        self.followers: dict[str, Follower] = {}
+        self.active: set[str] = set()
+        self.by_tag: dict[str, set[str]] = {}         # lower-case tag -> regIds carrying it
+        self.by_alias: dict[str, set[str]] = {}
+        self.campaigns: OrderedDict[str, Campaign] = OrderedDict()
+        self.scheduled: list[tuple[int, str]] = []    # heap of (send_at_ms, id)
+        self.day: tuple[int, int] = (0, 0)            # (mock-clock UTC day, API pushes that day)
+        self.last_id = 0
+        for f in followers:
+            self.put(Follower(f.regId, f.active, list(f.tags), f.alias))
+        self.fixture_count = len(self.followers)
+
+    # -- followers ----------------------------------------------------------------------------
+    def put(self, follower: Follower) -> None:
+        """Add or replace a follower, keeping every index in step."""
+        old = self.followers.get(follower.regId)
+        if old is not None:
+            self._unindex(old)
+        self.followers[follower.regId] = follower
+        if follower.active:
+            self.active.add(follower.regId)
+        for t in follower.tags:
+            self.by_tag.setdefault(t.lower(), set()).add(follower.regId)
+        if follower.alias is not None:
+            self.by_alias.setdefault(follower.alias, set()).add(follower.regId)
+
+    def _unindex(self, f: Follower) -> None:
+        self.active.discard(f.regId)
+        for t in f.tags:
+            self._drop(self.by_tag, t.lower(), f.regId)
+        if f.alias is not None:
+            self._drop(self.by_alias, f.alias, f.regId)
+
+    @staticmethod
+    def _drop(index: dict[str, set[str]], key: str, reg_id: str) -> None:
+        members = index.get(key)
+        if members is not None:
+            members.discard(reg_id)
+            if not members:
+                del index[key]
+
+    def set_alias(self, f: Follower, alias: str) -> None:
+        if f.alias is not None:
+            self._drop(self.by_alias, f.alias, f.regId)
+        f.alias = alias
+        self.by_alias.setdefault(alias, set()).add(f.regId)
+
+    def add_tag(self, f: Follower, name: str) -> bool:
+        """False when the follower already has it in any letter case (the first spelling stays)."""
+        if f.has_tag(name) is not None:
+            return False
+        f.tags.append(name)
+        self.by_tag.setdefault(name.lower(), set()).add(f.regId)
+        return True
+
+    def remove_tag(self, f: Follower, name: str) -> bool:
+        own = f.has_tag(name)
+        if own is None:
+            return False
+        f.tags.remove(own)
+        self._drop(self.by_tag, name.lower(), f.regId)
+        return True
+
+    def tag_exists(self, name: str) -> bool:
+        return name.lower() in self.by_tag
+
+    # -- audiences ----------------------------------------------------------------------------
+    def tagged(self, name: str) -> set[str]:
+        return self.by_tag.get(name.lower(), set())
+
+    def evaluate(self, conditions: list[dict[str, str]]) -> set[str]:
+        """tags_segment, left to right over the active followers: the first condition selects,
+        each later one narrows (AND, AND_NOT) or widens (OR, OR_NOT) the selection so far."""
+        selected: set[str] = set()
+        for i, cond in enumerate(conditions):
+            op, members = cond["association"], self.tagged(cond["name"]) & self.active
+            match = members if op in ("AND", "OR") else self.active - members
+            if i == 0:
+                selected = set(match)
+            elif op in ("AND", "AND_NOT"):
+                selected &= match
+            else:
+                selected |= match
+        return selected
+
+    def resolve(self, audience: tuple[str, Any] | None) -> set[str]:
+        """The active followers an audience reaches now."""
+        if audience is None:
+            return set(self.active)
+        kind, value = audience
+        if kind == "tokens":
+            return {t for t in value if t in self.active}
+        if kind == "aliases":
+            return {r for a in value for r in self.by_alias.get(a, ())} & self.active
+        if kind == "tags":
+            return {r for t in value for r in self.tagged(t)} & self.active
+        if kind == "tags_segment":
+            return self.evaluate(value)
+        # a segment: its definition, as it stands at send time
+        return self.evaluate(self.segments.get(value, []))
+
+    # -- campaigns ----------------------------------------------------------------------------
+    def settle(self, now: float) -> None:
+        """Send every scheduled campaign whose time has come (by the mock clock)."""
+        now_ms = int(now * 1000)
+        while self.scheduled and self.scheduled[0][0] <= now_ms:
+            _, cid = heapq.heappop(self.scheduled)
+            campaign = self.campaigns.get(cid)
+            if campaign is not None and campaign.send is None:
+                campaign.send = len(self.resolve(campaign.audience))
+
+    def pushes_today(self, now: float) -> int:
+        day = int(now // 86400)
+        return self.day[1] if self.day[0] == day else 0
+
+    def next_id(self, now: float) -> str:
+        candidate = max(0, int(now * 1000) - SNOWFLAKE_EPOCH_MS) << 22
+        self.last_id = max(candidate, self.last_id + 1)
+        return str(self.last_id)
+
+    def add_campaign(self, campaign: Campaign, now: float) -> None:
+        day = int(now // 86400)
+        self.day = (day, self.pushes_today(now) + 1)
+        self.campaigns[campaign.id] = campaign
+        while len(self.campaigns) > self.limit:
+            self.campaigns.popitem(last=False)
+        if campaign.send_at_ms <= int(now * 1000):
+            campaign.send = len(self.resolve(campaign.audience))
+        else:
+            heapq.heappush(self.scheduled, (campaign.send_at_ms, campaign.id))
+            if len(self.scheduled) > 2 * self.limit:  # forgotten campaigns' entries
+                self.scheduled = [e for e in self.scheduled if e[1] in self.campaigns]
+                heapq.heapify(self.scheduled)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"role": self.role, "plan": self.plan,
+                "followers": [self.followers[r].to_json() for r in sorted(self.followers)],
+                "campaigns": [c.to_json() for c in self.campaigns.values()],
+                "scheduled": sorted(self.scheduled), "day": list(self.day),
+                "lastId": self.last_id}
+
+
+@dataclass
+class SiteTemplate:
+    role: str
+    plan: str
+    app_key: str | None          # fixture credentials (the main site's are the tenant's own)
+    app_secret: str | None
+    segments: dict[str, list[dict[str, str]]]
+    followers: list[Follower]
+
+
+class GravitecTemplate:
+    """The fixture sites every tenant starts from, built once."""
+
+    def __init__(self, sites: list[SiteTemplate]) -> None:
+        self.sites = sites
+        self.by_key = {s.app_key: s for s in sites if s.app_key is not None}
+
+
+class GravitecStore:
+    """One tenant's sites, by role ("main": the tenant's credentials; "free": a fixture site)."""
+
+    def __init__(self, template: GravitecTemplate, limit: int) -> None:
+        self.sites = {s.role: Site(s.role, s.plan, s.segments, s.followers, limit)
+                      for s in template.sites}
+
+    def settle(self, now: float) -> None:
+        for site in self.sites.values():
+            site.settle(now)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {role: site.snapshot() for role, site in sorted(self.sites.items())}
+
+
+def store_of(tenant: "Tenant") -> GravitecStore:
+    return tenant.stores[NAME]
