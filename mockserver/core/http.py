@@ -1,6 +1,8 @@
 """Small response helpers shared by the vendors: exact JSON bytes, no Starlette defaults leaking."""
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 from decimal import Decimal
@@ -158,6 +160,29 @@ class VendorError(Exception):
 
     def response(self) -> RawJSON:
         return json_response(self.body, self.status, self.headers)
+
+
+def authorization(scope: Mapping[str, Any], scheme: str) -> str | None:
+    """The credentials of an `Authorization: <scheme> <credentials>` header (scheme matched
+    case-insensitively), or None. Straight from the ASGI headers: auth runs on every request."""
+    header = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+    name, _, value = header.decode("latin-1").strip().partition(" ")
+    value = value.strip()
+    return value if name.lower() == scheme and value else None
+
+
+def basic_credentials(scope: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(user, password) of HTTP Basic credentials, or None when absent or not base64 of UTF-8
+    "user:password"."""
+    value = authorization(scope, "basic")
+    if value is None:
+        return None
+    try:
+        user, sep, password = base64.b64decode(value, validate=True).decode("utf-8") \
+            .partition(":")
+    except (binascii.Error, ValueError):
+        return None
+    return (user, password) if sep else None
 
 
 def origin(request: Request) -> str:

@@ -5,10 +5,9 @@ free-plan site of the README) open that site of the default tenant.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import TYPE_CHECKING
 
+from ...core.http import basic_credentials
 from ...core.tenancy import attribute, same_secret
 from .errors import bad_auth
 from .store import NAME, store_of
@@ -20,21 +19,6 @@ if TYPE_CHECKING:
     from .store import GravitecTemplate, Site
 
 
-def basic(request: "Request") -> tuple[str, str] | None:
-    """(user, password) of an `Authorization: Basic` header, or None. Straight from the ASGI
-    headers: this runs on every request."""
-    header = next((v for k, v in request.scope["headers"] if k == b"authorization"), b"")
-    name, _, value = header.decode("latin-1").strip().partition(" ")
-    if name.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
-
-
 class GravitecAuth:
     def __init__(self, tenants: "Tenants", template: "GravitecTemplate") -> None:
         self.tenants = tenants
@@ -43,7 +27,7 @@ class GravitecAuth:
     def site(self, request: "Request") -> "tuple[Tenant, Site]":
         """The tenant and site these credentials open; the documented 403 otherwise. A wrong
         secret reads like an unknown key: the site is looked up by the pair."""
-        creds = basic(request)
+        creds = basic_credentials(request.scope)
         if creds is None:
             raise bad_auth(None)
         key, secret = creds

@@ -7,7 +7,6 @@ Tokens live in the tenant's store (`GravyStore.tokens`, `.intents`); a token nam
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ...core.http import finite
+from ...core.http import authorization, basic_credentials, finite
 from ...core.tenancy import DEFAULT_TENANT, attribute, same_secret
 from .errors import unauthorized
 from .store import NAME, store_of
@@ -84,23 +83,13 @@ class GravyAuth:
     # -- request guards -------------------------------------------------------------------
     @staticmethod
     def _scheme(request: "Request", scheme: str) -> str | None:
-        # Straight from the ASGI headers: this runs on every request.
-        header = next((v for k, v in request.scope["headers"] if k == b"authorization"), b"")
-        name, _, value = header.decode("latin-1").strip().partition(" ")
-        value = value.strip()
-        return value if name.lower() == scheme and value else None
+        return authorization(request.scope, scheme)
 
     @staticmethod
     def basic(request: "Request") -> tuple[str, str] | None:
         """HTTP Basic client credentials (RFC 6749 2.3.1: each part form-urlencoded first)."""
-        value = GravyAuth._scheme(request, "basic")
-        if value is None:
-            return None
-        try:
-            user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return (unquote(user), unquote(password)) if sep else None
+        pair = basic_credentials(request.scope)
+        return (unquote(pair[0]), unquote(pair[1])) if pair else None
 
     def bearer(self, request: "Request") -> "Tenant | None":
         token = self._scheme(request, "bearer")
