@@ -22,6 +22,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 log = logging.getLogger("mockserver")
 
 MEMO_MAX_PATH = 512  # longer paths (client junk, not a real API's URLs) are resolved, not memoised
+_SLASHES = re.compile(r"/{2,}")
 _PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
 
 
@@ -60,8 +61,10 @@ class Router:
     """
 
     def __init__(self, routes: Iterable[Route], not_found: Endpoint, *,
-                 trailing_slash: bool = True, ignore_case: bool = False) -> None:
+                 trailing_slash: bool = True, ignore_case: bool = False,
+                 merge_slashes: bool = False) -> None:
         self.not_found = not_found
+        self._merge = merge_slashes
         self._ignore_case = ignore_case
         self._trailing = trailing_slash
         self._literal: dict[tuple[str, str], Endpoint] = {}
@@ -85,6 +88,8 @@ class Router:
 
     def resolve(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
         """(endpoint, path params); the params are the caller's own copy."""
+        if self._merge and "//" in path:
+            path = _SLASHES.sub("/", path)
         if len(path) > MEMO_MAX_PATH:  # kept out of the memo, so it holds 8192 short keys at most
             return self._resolve(method, path)
         key = (method, path)
@@ -97,6 +102,8 @@ class Router:
 
     def allowed(self, path: str) -> tuple[str, ...]:
         """The methods some route serves at `path` (for a framework that answers 405)."""
+        if self._merge and "//" in path:
+            path = _SLASHES.sub("/", path)
         methods: list[str] = []
         for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
             endpoint = self._resolve("GET" if method == "HEAD" else method, path)[0]

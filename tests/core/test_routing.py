@@ -52,3 +52,23 @@ def test_no_vendor_at_a_path(client):
     r = client.get("/nowhere")
     assert r.status_code == 404 and "No vendor" in r.json()["message"]
     assert client.get("/").status_code == 404
+
+
+def test_router_rules_merge_slashes_and_allowed_methods():
+    """A vendor's Router states its own rules: merged slashes (Spring, nginx) and the methods a
+    path allows (for a framework that answers 405)."""
+    from mockserver.core.routing import Router, route
+
+    async def a(request):
+        return "a"
+
+    async def missing(request):
+        return "missing"
+
+    strict = Router([route("GET", "/x/{id}", a), route(("POST", "DELETE"), "/y", a)], missing)
+    merged = Router(strict.routes, missing, merge_slashes=True)
+    assert strict.resolve("GET", "//x//1")[0] is missing
+    assert merged.resolve("GET", "//x//1") == (a, {"id": "1"})
+    assert merged.allowed("/y/") == ("POST", "DELETE")
+    assert merged.allowed("//x/1") == ("GET", "HEAD")
+    assert merged.allowed("/z") == ()

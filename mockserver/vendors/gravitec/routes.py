@@ -1,4 +1,5 @@
-"""Gravitec URLs -> handlers. Spring MVC rules: case-sensitive, a trailing slash also matches."""
+"""Gravitec URLs -> handlers. Spring MVC rules: case-sensitive, a trailing slash also matches,
+repeated slashes are one (UrlPathHelper's sanitized path)."""
 from __future__ import annotations
 
 from functools import partial
@@ -25,6 +26,7 @@ def build(g: h.Gravitec, vendor: "GravitecVendor") -> VendorApp:
         r("POST", "/api/v3/tag", h.add_tag),
         r("DELETE", "/api/v3/tag", h.delete_tag),
     ]
-    router = Router(routes, partial(vendor.not_found, g), trailing_slash=True, ignore_case=False)
+    router = Router(routes, partial(vendor.not_found, g), trailing_slash=True, ignore_case=False,
+                    merge_slashes=True)
     g.router = router
     return VendorApp(router, internal_error, content_type=vendor.content_type)
