@@ -149,12 +149,15 @@ async def send_push(g: Gravitec, request: Request) -> RawJSON:
     if not raw.strip():
         raise g.fail(request, SpringError(400, "Required request body is missing"))
     try:
-        body = load(raw.decode("utf-8", "replace"), parse_constant=_no_constant)
+        # Jackson skips a UTF-8 byte order mark (some .NET writers put one first)
+        body = load(raw.decode("utf-8-sig", "replace"), parse_constant=_no_constant)
     except TooDeep:
         raise g.fail(request, SpringError(400, "JSON parse error: Document nested too "
                                                "deeply")) from None
     except ValueError as exc:
         raise g.fail(request, SpringError(400, f"JSON parse error: {_short(exc)}")) from None
+    if body is None:  # a JSON null binds no PushRequest: Spring's required-body check
+        raise g.fail(request, SpringError(400, "Required request body is missing"))
     try:
         push = read_push(body, site, now)
     except SpringError as exc:
