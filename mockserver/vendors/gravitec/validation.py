@@ -152,8 +152,10 @@ def j_bool(value: Any) -> bool | None:
 def j_list(value: Any, element: Callable[[Any], T]) -> list[T] | None:
     if value is None:
         return None
-    if not isinstance(value, list):
-        raise _bad("java.util.ArrayList", value)
+    if not isinstance(value, list):  # ACCEPT_SINGLE_VALUE_AS_ARRAY is off
+        raise SpringError(400, "JSON parse error: Cannot deserialize instance of "
+                               f"`java.util.ArrayList<java.lang.Object>` out of {_token(value)} "
+                               "token")
     return [element(v) for v in value]
 
 
