@@ -91,11 +91,25 @@ class Campaign:
                 "audience": list(self.audience) if self.audience else None, "send": self.send}
 
 
+class IdSource:
+    """Campaign ids of one server, shared by every site of every tenant: a real id names one
+    campaign, so no two sites (nor a tenant before and after a reset) mint the same one. Ids
+    are snowflake-like (they grow with the mock clock) and increase within one millisecond."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def next(self, now: float) -> int:
+        candidate = max(0, int(now * 1000) - SNOWFLAKE_EPOCH_MS) << 22
+        self.last = max(candidate, self.last + 1)
+        return self.last
+
+
 class Site:
     """One site (an APP_KEY): followers with tag and alias indexes, segments, campaigns."""
 
     def __init__(self, role: str, plan: str, segments: dict[str, list[dict[str, str]]],
-                 followers: Iterable[Follower], limit: int) -> None:
+                 followers: Iterable[Follower], limit: int, ids: IdSource | None = None) -> None:
         self.role = role
         self.plan = plan
         self.segments = segments                      # name -> tags_segment (shared, read-only)
@@ -109,7 +123,8 @@ class Site:
         self.campaigns: OrderedDict[str, Campaign] = OrderedDict()
         self.scheduled: list[tuple[int, str]] = []    # heap of (send_at_ms, id)
         self.day: tuple[int, int] = (0, 0)            # (mock-clock UTC day, API pushes that day)
-        self.last_id = 0
+        self.ids = IdSource() if ids is None else ids
+        self.last_id = 0                              # the last id this site minted
         for f in followers:
             self.put(Follower(f.regId, f.active, list(f.tags), f.alias))
         self.fixture_count = len(self.followers)
@@ -218,8 +233,7 @@ class Site:
         return self.day[1] if self.day[0] == day else 0
 
     def next_id(self, now: float) -> str:
-        candidate = max(0, int(now * 1000) - SNOWFLAKE_EPOCH_MS) << 22
-        self.last_id = max(candidate, self.last_id + 1)
+        self.last_id = self.ids.next(now)
         return str(self.last_id)
 
     def add_campaign(self, campaign: Campaign, now: float) -> None:
@@ -260,14 +274,15 @@ class GravitecTemplate:
     def __init__(self, sites: list[SiteTemplate]) -> None:
         self.sites = sites
         self.by_key = {s.app_key: s for s in sites if s.app_key is not None}
+        self.ids = IdSource()  # one for the server: every tenant's sites are built from here
 
 
 class GravitecStore:
     """One tenant's sites, by role ("main": the tenant's credentials; "free": a fixture site)."""
 
     def __init__(self, template: GravitecTemplate, limit: int) -> None:
-        self.sites = {s.role: Site(s.role, s.plan, s.segments, s.followers, limit)
-                      for s in template.sites}
+        self.sites = {s.role: Site(s.role, s.plan, s.segments, s.followers, limit,
+                                   template.ids) for s in template.sites}
 
     def settle(self, now: float) -> None:
         for site in self.sites.values():
