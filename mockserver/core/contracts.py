@@ -62,6 +62,8 @@ class Contracts:
         return v
 
     def route(self, vendor: str, method: str, path: str) -> _Route | None:
+        if "//" in path:  # vendors that merge repeated slashes answer as the merged path
+            path = re.sub("/{2,}", "/", path)
         for r in self._routes.get(vendor, ()):
             if r.method in ("*", method.upper()) and r.pattern.fullmatch(path):
                 return r

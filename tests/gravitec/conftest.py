@@ -52,8 +52,3 @@ def add_subscriber(client, **body: Any) -> httpx.Response:
 def site(app, role: str = "main", tenant: str = "default"):
     """A site's live state, for assertions on what a call changed."""
     return app.tenants.get(tenant).stores["gravitec"].sites[role]
-
-
-@pytest.fixture
-def basic():
-    return SANDBOX

@@ -409,12 +409,12 @@ def test_paths_are_case_sensitive(client, path):
 
 
 @pytest.mark.parametrize("method, path, allow", [
-    ("PUT", "/api/v3/tag", "POST, DELETE"),
-    ("GET", "/api/v3/tag", "POST, DELETE"),
-    ("PATCH", "/api/v3/tag/", "POST, DELETE"),
-    ("DELETE", "/api/v3/alias", "GET, HEAD, POST"),
-    ("GET", "/api/v3/push", "POST"),
-    ("POST", "/api/v3/messages/1", "GET, HEAD"),
+    ("PUT", "/api/v3/tag", "POST, DELETE, OPTIONS"),
+    ("GET", "/api/v3/tag", "POST, DELETE, OPTIONS"),
+    ("PATCH", "/api/v3/tag/", "POST, DELETE, OPTIONS"),
+    ("DELETE", "/api/v3/alias", "GET, HEAD, POST, OPTIONS"),
+    ("GET", "/api/v3/push", "POST, OPTIONS"),
+    ("POST", "/api/v3/messages/1", "GET, HEAD, OPTIONS"),
 ])
 def test_wrong_method_is_405_with_allow(client, method, path, allow):
     r = client.request(method, f"/gravitec{path}?regId=someregid&name=x", auth=SANDBOX)
@@ -425,7 +425,25 @@ def test_wrong_method_is_405_with_allow(client, method, path, allow):
                         "message": f"Request method '{method}' not supported", "path": path}
 
 
-@pytest.mark.parametrize("path", ["/nope", "/api/v3", "/api/v2/push", "/api/v3/alias//",
+@pytest.mark.parametrize("method, path, allow", [
+    ("OPTIONS", "/api/v3/tag", "POST,DELETE,OPTIONS"),
+    ("OPTIONS", "/api/v3/push/", "POST,OPTIONS"),
+    ("OPTIONS", "/api/v3/messages/1", "GET,HEAD,OPTIONS"),
+])
+def test_options_lists_the_methods(client, method, path, allow):
+    """Spring MVC answers OPTIONS itself: 200, no body, `Allow`."""
+    r = client.request(method, f"/gravitec{path}")
+    assert r.status_code == 200 and r.content == b""
+    assert r.headers["allow"] == allow
+
+
+def test_repeated_slashes_are_one(client):
+    """Spring's UrlPathHelper sanitizes `//` to `/` before matching."""
+    r = client.get("/gravitec//api//v3/alias//?regId=someregid", auth=SANDBOX)
+    assert r.status_code == 200 and r.json()["regIdExists"] == "true"
+
+
+@pytest.mark.parametrize("path", ["/nope", "/api/v3", "/api/v2/push", "/api/v3/alias/x",
                                   "/api/v3/messages/1/x", "/"])
 def test_unknown_path_is_404(client, path):
     for auth in (SANDBOX, None):

@@ -34,10 +34,17 @@ def routes(g: "Gravitec") -> list[Route]:
         if not isinstance(active, bool):
             raise ControlError(400, "active must be true or false")
         tags = body.get("tags", [])
-        if not isinstance(tags, list) or len(tags) > MAX_TAGS_PER_FOLLOWER or not all(
+        if not isinstance(tags, list) or not all(
                 isinstance(t, str) and 1 <= java_length(t) <= 255 for t in tags):
-            raise ControlError(400, f"tags must be a list of at most {MAX_TAGS_PER_FOLLOWER} "
-                                    "strings of 1 to 255 characters")
+            raise ControlError(400, "tags must be a list of strings of 1 to 255 characters")
+        unique: list[str] = []  # de-duplicated case-insensitively, the first spelling kept
+        seen: set[str] = set()
+        for t in tags:
+            if t.lower() not in seen:
+                seen.add(t.lower())
+                unique.append(t)
+        if len(unique) > MAX_TAGS_PER_FOLLOWER:
+            raise ControlError(400, f"a follower has at most {MAX_TAGS_PER_FOLLOWER} tags")
         tenant = tenant_of(g.tenants, body)
         store = store_of(tenant)
         role = body.get("site", "main")
@@ -49,10 +56,7 @@ def routes(g: "Gravitec") -> list[Route]:
         if not existed and len(site.followers) >= site.limit + site.fixture_count:
             raise ControlError(409, f"site {role} holds its maximum of {len(site.followers)} "
                                     "followers (--max-sessions)")
-        follower = Follower(reg_id, active, [], alias)
-        for t in tags:  # de-duplicated case-insensitively, the first spelling kept
-            if follower.has_tag(t) is None:
-                follower.tags.append(t)
+        follower = Follower(reg_id, active, unique, alias)
         site.put(follower)
         return JSON({"tenant": tenant.id, "site": role, **follower.to_json()},
                     200 if existed else 201)

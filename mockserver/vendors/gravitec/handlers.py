@@ -196,11 +196,15 @@ async def get_message(g: Gravitec, request: Request) -> RawJSON:
 
 
 # -- everything else ----------------------------------------------------------------------------
-async def route_missing(g: Gravitec, request: Request) -> RawJSON:
-    """Spring Boot's 404, or its 405 with `Allow` when the path exists for other methods."""
+async def route_missing(g: Gravitec, request: Request) -> Response:
+    """Spring Boot's 404; for a path that exists with other methods, Spring MVC's answer to
+    OPTIONS (200, `Allow`) or its 405 with `Allow`."""
     now = g.ctx.clock.time()
     allowed = g.router.allowed(request.scope["vendor_path"]) if g.router else ()
     if allowed:
+        allowed += ("OPTIONS",)
+        if request.method == "OPTIONS":
+            return Response(status_code=200, headers={"Allow": ",".join(allowed)})
         raise spring(405, f"Request method '{request.method}' not supported", path_of(request),
                      now, {"Allow": ", ".join(allowed)})
     raise spring(404, "No message available", path_of(request), now)
