@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Where the mock's hot request spends its time: the ASGI app called in-process, no server.
 
-    .venv/bin/python bench/profile_request.py [--requests N] [--top K] [--no-journal]
+    .venv/bin/python bench/profile_request.py [--endpoint NAME] [--requests N] [--top K]
 
-Drives `GET /gravy/connections/conn_789xyz123abc/balances?page=1&limit=20` (the request
-bench/run.py measures) straight into the ASGI callable with a scope shaped like uvicorn's
-(httptools) and no-op receive/send, so only the app's own work is timed. It prints:
+Drives one request of bench/run.py's ENDPOINTS table (default gravy-balances, `GET
+/gravy/connections/conn_789xyz123abc/balances?page=1&limit=20`) straight into the ASGI callable
+with a scope shaped like uvicorn's (httptools), the request body (if any) from receive and a
+no-op send, so only the app's own work is timed. It prints:
   - microseconds per request for the mock (journal on, as in the benchmark), the mock with the
     journal off, and the bare Starlette app that bench/run.py compares against;
   - a cProfile of the mock, top functions by own time and by cumulative time, with percentages.
@@ -27,34 +28,44 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import CLOCK_AT, PATH, QUERY, TOKEN_REQUEST, bare_app  # noqa: E402
+from run import (CLOCK_AT, ENDPOINTS_BY_NAME, SECRETS, TOKEN_REQUEST, Endpoint,  # noqa: E402
+                 bare_app, comparable_body, needed_secrets, resolve_headers)
+
+BODY = b""  # the request body receive() hands out (set once the endpoint is known)
 
 
-def scope_for(token: str) -> dict:
+def scope_for(ep: Endpoint, secrets: dict[str, str]) -> dict:
     """What uvicorn's httptools protocol hands the app for this request."""
+    headers = [(b"host", b"127.0.0.1:8000")]
+    headers += [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in resolve_headers(ep, secrets)]
+    if ep.has_body:
+        headers.append((b"content-length", str(len(ep.body)).encode()))
     return {
         "type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": "1.1", "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000),
-        "scheme": "http", "method": "GET", "root_path": "", "path": PATH,
-        "raw_path": PATH.encode(), "query_string": QUERY.encode(),
-        "headers": [(b"host", b"127.0.0.1:8000"),
-                    (b"authorization", f"Bearer {token}".encode())],
-        "state": {},
+        "scheme": "http", "method": ep.method, "root_path": "", "path": ep.path,
+        "raw_path": ep.path.encode(), "query_string": ep.query.encode(),
+        "headers": headers, "state": {},
     }
 
 
 async def _receive() -> dict:
-    return {"type": "http.request", "body": b"", "more_body": False}
+    return {"type": "http.request", "body": BODY, "more_body": False}
 
 
 class Sink:
     def __init__(self) -> None:
         self.status = None
+        self.headers: dict[str, str] = {}
         self.body = b""
 
     async def __call__(self, message: dict) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
+            self.headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                            for k, v in message.get("headers", [])
+                            if k.lower() != b"content-length"}
         else:
             self.body += message.get("body", b"")
 
@@ -78,13 +89,20 @@ async def _noop_send(message: dict) -> None:
     pass
 
 
-async def token_for(app) -> str:
+async def secrets_for(app, names: list[str]) -> dict[str, str]:
+    """run.py's SECRETS, fetched from the in-process app (its functions take a sync client)."""
     import httpx
+    out = {}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://127.0.0.1") as c:
-        r = await c.post("/gravy/oauth/token", json=TOKEN_REQUEST)
-        r.raise_for_status()
-        return r.json()["access_token"]
+        for name in names:
+            if name == "gravy_token":
+                r = await c.post("/gravy/oauth/token", json=TOKEN_REQUEST)
+                r.raise_for_status()
+                out[name] = r.json()["access_token"]
+            else:
+                raise SystemExit(f"profile_request.py cannot fetch secret {name!r} in-process")
+    return out
 
 
 def per_request_us(app, scope: dict, n: int, repeat: int = 5) -> float:
@@ -98,22 +116,29 @@ def per_request_us(app, scope: dict, n: int, repeat: int = 5) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--endpoint", choices=sorted(ENDPOINTS_BY_NAME), default="gravy-balances")
     p.add_argument("--requests", type=int, default=20000)
     p.add_argument("--top", type=int, default=25)
     a = p.parse_args()
     n = max(100, min(a.requests, 1_000_000))
+    ep = ENDPOINTS_BY_NAME[a.endpoint]
+    global BODY
+    BODY = ep.body
 
     from mockserver import Clock, create_app
     mock = create_app(seed=0, clock=Clock(CLOCK_AT), journal_size=10000)
-    token = asyncio.run(token_for(mock))
-    scope = scope_for(token)
+    assert set(needed_secrets([ep])) <= set(SECRETS)
+    scope = scope_for(ep, asyncio.run(secrets_for(mock, needed_secrets([ep]))))
+    print(f"{ep.name}: {ep.method} {ep.target_url}" + (f" ({len(ep.body)}-byte body)"
+                                                         if ep.body else ""))
     ref = asyncio.run(call(mock, scope))
     if ref.status != 200:
         print(f"mock answered {ref.status}: {ref.body[:300]!r}")
         return 2
-    bare = bare_app(ref.body, {"content-type": "application/json; charset=utf-8",
-                               "x-powered-by": "Express"})
-    if asyncio.run(call(bare, scope)).body != ref.body:
+    bare = bare_app(ref.body, ref.headers, ep.method, ep.path)
+    got = asyncio.run(call(mock, scope))
+    if comparable_body(ep, asyncio.run(call(bare, scope)).body) != \
+            comparable_body(ep, got.body):
         print("bare app body differs")
         return 2
 

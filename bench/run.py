@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""Load benchmark: the mock's hot read path against a bare Starlette app serving the same bytes.
+"""Load benchmark: the mock's hot request paths against a bare Starlette app serving the same bytes.
 
     .venv/bin/python bench/run.py [--seconds N] [--connections C] [--rounds R] [--warmup W]
-                                  [--driver auto|wrk|python|both] [--check] [--json FILE]
+                                  [--driver auto|wrk|python|both] [--endpoints a,b]
+                                  [--check] [--json FILE]
 
-Two servers run as separate processes, each one uvicorn worker with identical settings:
-  mock  create_app(seed=0, clock=Clock("2024-01-15T10:30:00Z"), journal_size=10000), journal ON
-  bare  a Starlette app with one route at the same path, answering the mock's exact bytes,
-        content-type and vendor headers (nothing else: no auth, no validation, no journal)
+The endpoints measured are the ENDPOINTS table below (one line each: name, method, path, query,
+headers, body). Servers run as separate processes, each one uvicorn worker, identical settings:
+  mock  create_app(seed=0, clock=Clock("2024-01-15T10:30:00Z"), journal_size=10000), journal ON;
+        one mock serves every endpoint, as it would a test suite
+  bare  per endpoint, a Starlette app with one route at the same method and path, answering the
+        mock's exact bytes, status, content-type and vendor headers (a real response of the mock
+        is the template; nothing else: no auth, no validation, no body parsing, no journal)
 Both get the same load (wrk if on PATH, else the asyncio driver in this file, run in its own
 process), in alternating rounds (mock, bare, mock, bare, ...), and the script prints requests/s,
-p50/p99 latency, the medians over the rounds and the ratio mock/bare. It also
-times `app.tenants.reset()` in-process. See bench/README.md.
+p50/p99 latency, the medians over the rounds and the ratio mock/bare, per endpoint, then one
+summary table. It also times `app.tenants.reset()` in-process. See bench/README.md.
 
 Every load loop is bounded by a deadline, and every child process by a timeout. Traffic only
 goes to 127.0.0.1. The same file is the server process (`_serve`) and the load driver (`_load`).
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
@@ -32,8 +37,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -48,6 +54,75 @@ TARGET_RESET_MS = 10.0
 # the mock's response is copied onto the bare app's, so both send the same header set.
 TRANSPORT_HEADERS = frozenset({"content-length", "date", "server", "connection",
                                "transfer-encoding", "keep-alive"})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One benchmarked request. Header values may name a secret fetched from the mock at start
+    (`{gravy_token}`, see SECRETS)."""
+
+    name: str
+    method: str
+    path: str
+    query: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    target: float | None = None   # mock/bare req/s ratio that --check demands; None: reported only
+    varies: tuple[str, ...] = ()  # top-level JSON keys whose values differ per response (new ids)
+
+    @property
+    def target_url(self) -> str:
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+    @property
+    def has_body(self) -> bool:
+        """Sent with a Content-Length (0 when empty): any method but GET/HEAD, or a body."""
+        return bool(self.body) or self.method not in ("GET", "HEAD")
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+GRAVITEC_AUTH = ("Authorization", _basic("1e26f7bb3f81e1ab789d3e20b9cf6325",
+                                         "9bb59fcbff38b85647c421c65cca06ce"))
+# Each push stores a campaign on the mock (at most --max-sessions, 10,000, the oldest evicted):
+# that is the real workload, so it stays.
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("gravy-balances", "GET", PATH, QUERY,
+             (("Authorization", "Bearer {gravy_token}"),), target=TARGET_RATIO),
+    Endpoint("gravitec-push", "POST", "/gravitec/api/v3/push", "",
+             (GRAVITEC_AUTH, ("Content-Type", "application/json")),
+             (ROOT / "fixtures/gravitec/documented/push.request.json").read_bytes(),
+             varies=("id",)),
+    Endpoint("gravitec-tag", "POST", "/gravitec/api/v3/tag", "regId=someregid&name=tagname",
+             (GRAVITEC_AUTH,)),
+)
+ENDPOINTS_BY_NAME = {e.name: e for e in ENDPOINTS}
+
+
+def _gravy_token(client, base: str) -> str:
+    r = client.post(base + "/gravy/oauth/token", json=TOKEN_REQUEST)
+    r.raise_for_status()
+    return r.json()["access_token"]
+
+
+# Secrets that header values name, each fetched once from the running mock.
+SECRETS: dict[str, Callable[[Any, str], str]] = {"gravy_token": _gravy_token}
+
+
+def resolve_headers(ep: Endpoint, secrets: dict[str, str]) -> list[tuple[str, str]]:
+    return [(k, v.format_map(secrets)) for k, v in ep.headers]
+
+
+def needed_secrets(endpoints: list[Endpoint]) -> list[str]:
+    names = []
+    for ep in endpoints:
+        for _, v in ep.headers:
+            for n in re.findall(r"\{(\w+)\}", v):
+                if n not in names:
+                    names.append(n)
+    return names
 
 
 def _loop_and_http() -> tuple[str, str]:
@@ -66,21 +141,25 @@ def _loop_and_http() -> tuple[str, str]:
 
 
 # ==================================================================================================
-# Server process:  run.py _serve mock|bare [--body-file F --headers-file H] --loop L --http P
+# Server process:  run.py _serve mock|bare [--body-file F --headers-file H --method M --path P
+#                                             --status S] --loop L --http P
 # ==================================================================================================
 
-def bare_app(body: bytes, headers: dict[str, str]):
+def bare_app(body: bytes, headers: dict[str, str], method: str = "GET", path: str = PATH,
+             status: int = 200):
+    """One route at `method path` answering these bytes, status and headers, and nothing else
+    (a request body is left unread)."""
     from starlette.applications import Starlette
     from starlette.responses import Response
     from starlette.routing import Route
 
-    content_type = headers.get("content-type")
+    content_type = headers.get("content-type")  # None (no body, as Spring's void 200): none sent
     extra = {k: v for k, v in headers.items() if k != "content-type"}
 
     async def endpoint(request):
-        return Response(body, media_type=content_type, headers=extra)
+        return Response(body, status_code=status, media_type=content_type, headers=extra)
 
-    return Starlette(routes=[Route(PATH, endpoint, methods=["GET"])])
+    return Starlette(routes=[Route(path, endpoint, methods=[method])])
 
 
 def serve_main(argv: list[str]) -> None:
@@ -88,6 +167,9 @@ def serve_main(argv: list[str]) -> None:
     p.add_argument("kind", choices=("mock", "bare"))
     p.add_argument("--body-file")
     p.add_argument("--headers-file")
+    p.add_argument("--method", default="GET")
+    p.add_argument("--path", default=PATH)
+    p.add_argument("--status", type=int, default=200)
     p.add_argument("--loop", required=True)
     p.add_argument("--http", required=True)
     a = p.parse_args(argv)
@@ -99,7 +181,7 @@ def serve_main(argv: list[str]) -> None:
         app = create_app(seed=0, clock=Clock(CLOCK_AT), journal_size=10000)
     else:
         app = bare_app(Path(a.body_file).read_bytes(),
-                       json.loads(Path(a.headers_file).read_text()))
+                       json.loads(Path(a.headers_file).read_text()), a.method, a.path, a.status)
     # Bind here (port 0 = the kernel picks a free one) and tell the parent; uvicorn serves it.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -113,7 +195,8 @@ def serve_main(argv: list[str]) -> None:
 
 
 # ==================================================================================================
-# Python load driver:  run.py _load --port P --path /x?y --header 'K: V' --seconds N --connections C
+# Python load driver:  run.py _load --port P [--method M] --path /x?y --header 'K: V'
+#                                   [--body-file F] --seconds N --connections C
 # Raw HTTP/1.1 keep-alive over asyncio streams; prints one JSON line.
 # ==================================================================================================
 
@@ -156,11 +239,19 @@ async def _one_connection(port: int, request: bytes, deadline: float, latencies:
         writer.close()
 
 
+def http_request(method: str, target: str, host: str, headers: list[str], body: bytes | None) \
+        -> bytes:
+    """The raw request: a body (even empty) goes with its Content-Length, as wrk sends it."""
+    length = [] if body is None else [f"Content-Length: {len(body)}"]
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", *headers, *length, "", ""]
+    return "\r\n".join(lines).encode("latin-1") + (body or b"")
+
+
 async def _drive(port: int, path: str, headers: list[str], seconds: float,
-                 connections: int) -> dict[str, Any]:
+                 connections: int, method: str = "GET", body: bytes | None = None) \
+        -> dict[str, Any]:
     from time import perf_counter
-    lines = [f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}", *headers, "", ""]
-    request = "\r\n".join(lines).encode("latin-1")
+    request = http_request(method, path, f"{HOST}:{port}", headers, body)
     latencies: list[float] = []
     counters = {"errors": 0, "non200": 0, "bytes": 0}
     start = perf_counter()
@@ -188,11 +279,14 @@ async def _drive(port: int, path: str, headers: list[str], seconds: float,
 def load_main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="run.py _load")
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--method", default="GET")
     p.add_argument("--path", required=True)
     p.add_argument("--header", action="append", default=[])
+    p.add_argument("--body-file", help="send this file as the body, with its Content-Length")
     p.add_argument("--seconds", type=float, required=True)
     p.add_argument("--connections", type=int, required=True)
     a = p.parse_args(argv)
+    body = Path(a.body_file).read_bytes() if a.body_file else None
     try:
         import uvloop
         runner = uvloop.run
@@ -200,7 +294,7 @@ def load_main(argv: list[str]) -> None:
     except ImportError:
         runner = asyncio.run
         loop_name = "asyncio"
-    result = runner(_drive(a.port, a.path, a.header, a.seconds, a.connections))
+    result = runner(_drive(a.port, a.path, a.header, a.seconds, a.connections, a.method, body))
     result["driver_loop"] = loop_name
     print(json.dumps(result), flush=True)
 
@@ -219,10 +313,60 @@ def _wrk_ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def run_wrk(port: int, token: str, seconds: float, connections: int) -> dict[str, Any]:
-    url = f"http://{HOST}:{port}{PATH}?{QUERY}"
+def lua_string(data: bytes) -> str:
+    """A Lua string literal of these exact bytes (printable ASCII as is, the rest as \\ddd)."""
+    return '"' + "".join(chr(c) if 0x20 <= c < 0x7F and c not in (0x22, 0x5C) else f"\\{c:03d}"
+                         for c in data) + '"'
+
+
+def wrk_script(ep: Endpoint) -> str | None:
+    """wrk's Lua for what its command line cannot say (method, body); None for a plain GET.
+    Headers stay on the command line (-H). wrk adds Content-Length when a body is set, even an
+    empty one, so it sends what the Python driver sends."""
+    if ep.method == "GET" and not ep.has_body:
+        return None
+    lines = [f"-- bench/run.py, endpoint {ep.name}",
+             f"wrk.method = {lua_string(ep.method.encode())}"]
+    if ep.has_body:
+        lines.append(f"wrk.body = {lua_string(ep.body)}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Load:
+    """An endpoint made ready for the drivers: secrets filled in, body and wrk script on disk."""
+
+    endpoint: Endpoint
+    headers: list[tuple[str, str]]
+    body_file: Path | None   # the body for the Python driver (None: no body, no Content-Length)
+    script: Path | None      # wrk -s, None for a plain GET
+
+    @classmethod
+    def prepare(cls, ep: Endpoint, secrets: dict[str, str], tmp: Path) -> "Load":
+        body_file = script = None
+        if ep.has_body:
+            body_file = tmp / f"{ep.name}.request-body"
+            body_file.write_bytes(ep.body)
+        lua = wrk_script(ep)
+        if lua is not None:
+            script = tmp / f"{ep.name}.lua"
+            script.write_text(lua)
+        return cls(ep, resolve_headers(ep, secrets), body_file, script)
+
+    @property
+    def header_lines(self) -> list[str]:
+        return [f"{k}: {v}" for k, v in self.headers]
+
+
+def run_wrk(port: int, load: Load, seconds: float, connections: int) -> dict[str, Any]:
+    url = f"http://{HOST}:{port}{load.endpoint.target_url}"
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-           "--timeout", "5s", "-H", f"Authorization: Bearer {token}", url]
+           "--timeout", "5s"]
+    for h in load.header_lines:
+        cmd += ["-H", h]
+    if load.script is not None:
+        cmd += ["-s", str(load.script)]
+    cmd.append(url)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30,
                           preexec_fn=_pin(1))
     out = proc.stdout
@@ -245,10 +389,14 @@ def run_wrk(port: int, token: str, seconds: float, connections: int) -> dict[str
             "non200": int(non2xx.group(1)) if non2xx else 0}
 
 
-def run_python_driver(port: int, token: str, seconds: float, connections: int) -> dict[str, Any]:
+def run_python_driver(port: int, load: Load, seconds: float, connections: int) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "_load", "--port", str(port),
-           "--path", f"{PATH}?{QUERY}", "--header", f"Authorization: Bearer {token}",
+           "--method", load.endpoint.method, "--path", load.endpoint.target_url,
            "--seconds", str(seconds), "--connections", str(connections)]
+    for h in load.header_lines:
+        cmd += ["--header", h]
+    if load.body_file is not None:
+        cmd += ["--body-file", str(load.body_file)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30,
                           preexec_fn=_pin(1))
     if proc.returncode != 0:
@@ -440,29 +588,82 @@ def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "cpu_us": med("server_cpu_us_per_req")}
 
 
+def vendor_headers(resp) -> dict[str, str]:
+    """A response's headers minus those uvicorn writes itself (or that describe the body)."""
+    return {k.lower(): v for k, v in resp.headers.items() if k.lower() not in TRANSPORT_HEADERS}
+
+
+def comparable_body(ep: Endpoint, content: bytes) -> Any:
+    """The body with the endpoint's per-response values (`varies`) blanked."""
+    if not ep.varies:
+        return content
+    try:
+        doc = json.loads(content)
+    except ValueError:
+        return content
+    if isinstance(doc, dict):
+        for k in ep.varies:
+            if k in doc:
+                doc[k] = None
+    return doc
+
+
+def answers_differ(ep: Endpoint, mock, bare) -> str | None:
+    """Why the bare answer is not the mock's (None: same status 200, same vendor headers, same
+    body length and bytes, apart from the `varies` values of a JSON body)."""
+    if not mock.status_code == bare.status_code == 200:
+        return f"status {mock.status_code} (mock) / {bare.status_code} (bare), not 200"
+    hm, hb = vendor_headers(mock), vendor_headers(bare)
+    if hm != hb:
+        return f"headers {hm} (mock) / {hb} (bare)"
+    if len(mock.content) != len(bare.content):
+        return f"body lengths {len(mock.content)} (mock) / {len(bare.content)} (bare)"
+    if comparable_body(ep, mock.content) != comparable_body(ep, bare.content):
+        return "bodies differ"
+    return None
+
+
+def send_once(client, base: str, load: Load):
+    ep = load.endpoint
+    return client.request(ep.method, base + ep.target_url, headers=load.headers,
+                          content=ep.body if ep.has_body else None)
+
+
 def main(argv: list[str]) -> int:
     global PIN
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seconds", type=float, default=10.0, help="measured duration per target")
+    p.add_argument("--seconds", type=float, default=8.0,
+                   help="measured duration per run (default 8)")
     p.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections")
     p.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per target")
     p.add_argument("--rounds", type=int, default=3,
-                   help="mock-then-bare rounds per driver; medians are reported (default 3)")
+                   help="mock-then-bare rounds per driver and endpoint; medians are reported "
+                        "(default 3)")
     p.add_argument("--driver", choices=("auto", "wrk", "python", "both"), default="auto",
                    help="auto = wrk if on PATH, else the Python driver")
+    p.add_argument("--endpoints", default=",".join(ENDPOINTS_BY_NAME),
+                   help="comma-separated endpoint names, in the order to run (default: all, "
+                        f"{', '.join(ENDPOINTS_BY_NAME)})")
     p.add_argument("--reset-runs", type=int, default=200)
     p.add_argument("--no-pin", action="store_true",
                    help="do not pin server and driver to separate cores")
     p.add_argument("--check", action="store_true",
-                   help=f"exit 1 if a mock/bare ratio is < {TARGET_RATIO}, the reset median is >= "
-                        f"{TARGET_RESET_MS:g} ms, or any request failed (default: always exit 0)")
+                   help="exit 1 if an endpoint with a target misses it (gravy-balances: mock/bare "
+                        f">= {TARGET_RATIO}), the reset median is >= {TARGET_RESET_MS:g} ms, or "
+                        "any request failed (default: always exit 0)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     a = p.parse_args(argv)
     if a.seconds <= 0 or a.seconds > 600 or a.connections < 1 or a.connections > 1024:
         p.error("--seconds must be in (0, 600] and --connections in [1, 1024]")
     if not 1 <= a.rounds <= 20 or not 0 <= a.warmup <= 60:
         p.error("--rounds must be in [1, 20] and --warmup in [0, 60]")
+    names = [n.strip() for n in a.endpoints.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ENDPOINTS_BY_NAME]
+    if not names or unknown or len(set(names)) != len(names):
+        p.error(f"--endpoints: name each of {', '.join(ENDPOINTS_BY_NAME)} at most once"
+                + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    endpoints = [ENDPOINTS_BY_NAME[n] for n in names]
     PIN = not a.no_pin
 
     have_wrk = shutil.which("wrk") is not None
@@ -489,7 +690,10 @@ def main(argv: list[str]) -> int:
     where = f"server on cpu {_cpus()[0]}, driver on cpu {_cpus()[1]}" if pinned else "off"
     print(f"  pinning: {where}")
     print(f"  load: {a.connections} connections, {a.warmup:g} s warm-up, then {a.rounds} x "
-          f"{a.seconds:g} s per target, GET {PATH}?{QUERY}")
+          f"{a.seconds:g} s per target and endpoint:")
+    for ep in endpoints:
+        print(f"    {ep.name:16} {ep.method} {ep.target_url}"
+              + (f"  ({len(ep.body)}-byte body)" if ep.body else ""))
 
     m0 = _machine_busy()
     time.sleep(1.0)
@@ -501,8 +705,11 @@ def main(argv: list[str]) -> int:
               + ("  WARNING: the machine is busy, figures will be noisy (server cpu/request "
                  "is the robust one)" if idle_load > 15 else ""))
 
-    results: dict[str, Any] = {"facts": facts, "seconds": a.seconds, "rounds": a.rounds,
-                               "connections": a.connections, "runs": {}}
+    results: dict[str, Any] = {
+        "facts": facts, "seconds": a.seconds, "rounds": a.rounds, "connections": a.connections,
+        "endpoints": [{"name": e.name, "method": e.method, "url": e.target_url,
+                       "target": e.target} for e in endpoints],
+        "runs": {}}
 
     print("\n== tenants.reset() (in-process, default fixtures)")
     reset = measure_reset(a.reset_runs)
@@ -515,107 +722,117 @@ def main(argv: list[str]) -> int:
     import httpx
     servers: list[Server] = []
     tmp = tempfile.TemporaryDirectory(prefix="mockserver-bench-")
+    tmpdir = Path(tmp.name)
+    table: list[tuple[str, Endpoint, dict[str, Any], float]] = []
+    ok = True
     try:
         with httpx.Client(timeout=10, trust_env=False) as client:  # never via a proxy
             mock = Server("mock", loop, http)
             servers.append(mock)
             mock.wait_ready(client)
-            r = client.post(mock.base + "/gravy/oauth/token", json=TOKEN_REQUEST)
-            r.raise_for_status()
-            token = r.json()["access_token"]
-            auth = {"Authorization": f"Bearer {token}"}
-            ref = client.get(f"{mock.base}{PATH}?{QUERY}", headers=auth)
-            if ref.status_code != 200:
-                print(f"ABORT: mock answered {ref.status_code}: {ref.text[:500]}")
-                return 2
-            headers = {k.lower(): v for k, v in ref.headers.items()
-                       if k.lower() not in TRANSPORT_HEADERS}
-            body_file = Path(tmp.name, "body")
-            body_file.write_bytes(ref.content)
-            headers_file = Path(tmp.name, "headers.json")
-            headers_file.write_text(json.dumps(headers))
+            secrets = {n: SECRETS[n](client, mock.base) for n in needed_secrets(endpoints)}
 
-            bare = Server("bare", loop, http,
-                          ["--body-file", str(body_file), "--headers-file", str(headers_file)])
-            servers.append(bare)
-            bare.wait_ready(client)
-
+            # Each endpoint's bare server answers what the mock answered once (the template).
             print("\n== verification")
-            got = {}
-            for s in (mock, bare):
-                resp = client.get(f"{s.base}{PATH}?{QUERY}", headers=auth)
-                got[s.kind] = resp
-                print(f"  {s.kind}: {resp.status_code}, {len(resp.content)} bytes, "
-                      f"content-type {resp.headers.get('content-type')!r}, headers "
-                      f"{sorted(k for k in resp.headers if k not in ('date',))}")
-            m, b = got["mock"], got["bare"]
-            if not (m.status_code == b.status_code == 200 and m.content == b.content
-                    and m.headers.get("content-type") == b.headers.get("content-type")):
-                print("ABORT: the two servers do not answer 200 with byte-identical bodies "
-                      "and the same content-type")
-                return 2
-            print(f"  identical: status 200, {len(m.content)} body bytes, same content-type")
+            loads: dict[str, Load] = {}
+            bares: dict[str, Server] = {}
+            for ep in endpoints:
+                load = Load.prepare(ep, secrets, tmpdir)
+                ref = send_once(client, mock.base, load)
+                if ref.status_code != 200:
+                    print(f"ABORT: {ep.name}: mock answered {ref.status_code}: {ref.text[:500]}")
+                    return 2
+                body_file = tmpdir / f"{ep.name}.response-body"
+                body_file.write_bytes(ref.content)
+                headers_file = tmpdir / f"{ep.name}.response-headers.json"
+                headers_file.write_text(json.dumps(vendor_headers(ref)))
+                bare = Server("bare", loop, http,
+                              ["--body-file", str(body_file), "--headers-file", str(headers_file),
+                               "--method", ep.method, "--path", ep.path,
+                               "--status", str(ref.status_code)])
+                servers.append(bare)
+                bare.wait_ready(client)
+                got = {}
+                for kind, s in (("mock", mock), ("bare", bare)):
+                    resp = send_once(client, s.base, load)
+                    got[kind] = resp
+                    print(f"  {ep.name} {kind}: {resp.status_code}, {len(resp.content)} bytes, "
+                          f"content-type {resp.headers.get('content-type')!r}, headers "
+                          f"{sorted(k for k in resp.headers if k not in ('date',))}")
+                why = answers_differ(ep, got["mock"], got["bare"])
+                if why is not None:
+                    print(f"ABORT: {ep.name}: the bare server does not answer as the mock: {why}")
+                    return 2
+                print(f"  {ep.name} identical: status 200, {len(got['mock'].content)} body bytes, "
+                      "same headers" + (f" (the body apart from {', '.join(ep.varies)}, new in "
+                                        "each response)" if ep.varies else ""))
+                loads[ep.name], bares[ep.name] = load, bare
 
-            ok = True
             for driver in drivers:
                 run = run_wrk if driver == "wrk" else run_python_driver
-                print(f"\n== load ({driver}): {a.rounds} round(s) of mock then bare")
-                for s in (mock, bare):
-                    if a.warmup > 0:
-                        run(s.port, token, a.warmup, a.connections)
-                rounds: dict[str, list[dict[str, Any]]] = {"mock": [], "bare": []}
-                for i in range(a.rounds):
-                    for s in (mock, bare):
-                        c0, t0, k0, m0 = s.cpu_seconds(), time.monotonic(), _children_cpu(), \
-                            _machine_busy()
-                        res = run(s.port, token, a.seconds, a.connections)
-                        c1, t1, k1, m1 = s.cpu_seconds(), time.monotonic(), _children_cpu(), \
-                            _machine_busy()
-                        wall = t1 - t0
-                        cpu = c1 - c0 if c0 is not None and c1 is not None else None
-                        res["server_cpu_pct"] = 100.0 * cpu / wall if cpu is not None else None
-                        res["driver_cpu_pct"] = 100.0 * (k1 - k0) / wall
-                        # Whatever else kept the machine's cores busy meanwhile (other users'
-                        # processes): all busy time minus server and driver, in % of one core.
-                        other = (m1 - m0) - cpu - (k1 - k0) \
-                            if cpu is not None and m0 is not None and m1 is not None else None
-                        res["other_cpu_pct"] = (max(0.0, 100.0 * other / wall)
-                                                if other is not None else None)
-                        # Server CPU time per answered request: unlike req/s, it does not move
-                        # when the host takes the vCPU away for a while.
-                        res["server_cpu_us_per_req"] = (1e6 * cpu / res["requests"]
-                                                        if cpu and res["requests"] else None)
-                        rounds[s.kind].append(res)
-                        print(f"  #{i + 1} {s.kind:4} {_line(res)}")
-                        if res["errors"] or res["non200"] or not res["requests"]:
-                            print(f"  WARNING: {s.kind} had errors or non-200 answers")
-                            ok = False
-                        if res["server_cpu_pct"] is not None and res["server_cpu_pct"] < 85:
-                            print("     note: the server was < 85% busy: it was not the only "
-                                  "bottleneck (other load on the machine, or a slow driver)")
-                summary = {k: _median_of(v) for k, v in rounds.items()}
-                ratio = (summary["mock"]["rps"] / summary["bare"]["rps"]
-                         if summary["bare"]["rps"] else 0.0)
-                per_round = [m["rps"] / b["rps"] for m, b in zip(rounds["mock"], rounds["bare"])
-                             if b["rps"]]
-                mc, bc = summary["mock"]["cpu_us"], summary["bare"]["cpu_us"]
-                cpu_ratio = bc / mc if mc and bc else None
-                results["runs"][driver] = {"rounds": rounds, "median": summary, "ratio": ratio,
-                                           "round_ratios": per_round, "cpu_ratio": cpu_ratio}
-                print(f"  median of {a.rounds}:")
-                for kind in ("mock", "bare"):
-                    m = summary[kind]
-                    cpu_txt = "n/a" if m["cpu_us"] is None else f"{m['cpu_us']:.1f} us"
-                    print(f"    {kind:4} {m['rps']:9.1f} req/s   p50 {_fmt_ms(m['p50_ms'])}   "
-                          f"p99 {_fmt_ms(m['p99_ms'])}   server cpu/request {cpu_txt}")
-                print(f"  ratio mock/bare: {ratio:.3f}  (per round: "
-                      f"{', '.join(f'{r:.3f}' for r in per_round)})   target >= {TARGET_RATIO}: "
-                      f"{'OK' if ratio >= TARGET_RATIO else 'MISSED'}")
-                if cpu_ratio is not None:
-                    print(f"  cpu-normalised ratio (bare cpu/request / mock cpu/request): "
-                          f"{cpu_ratio:.3f}   (noise-robust cross-check, not the target)")
-                if ratio < TARGET_RATIO:
-                    ok = False
+                results["runs"][driver] = {}
+                for ep in endpoints:
+                    load = loads[ep.name]
+                    pair = (("mock", mock), ("bare", bares[ep.name]))
+                    print(f"\n== load ({driver}) {ep.name}: {ep.method} {ep.target_url}, "
+                          f"{a.rounds} round(s) of mock then bare")
+                    for _, s in pair:
+                        if a.warmup > 0:
+                            run(s.port, load, a.warmup, a.connections)
+                    rounds: dict[str, list[dict[str, Any]]] = {"mock": [], "bare": []}
+                    for i in range(a.rounds):
+                        for kind, s in pair:
+                            c0, t0, k0, m0 = s.cpu_seconds(), time.monotonic(), _children_cpu(), \
+                                _machine_busy()
+                            res = run(s.port, load, a.seconds, a.connections)
+                            c1, t1, k1, m1 = s.cpu_seconds(), time.monotonic(), _children_cpu(), \
+                                _machine_busy()
+                            wall = t1 - t0
+                            cpu = c1 - c0 if c0 is not None and c1 is not None else None
+                            res["server_cpu_pct"] = 100.0 * cpu / wall if cpu is not None else None
+                            res["driver_cpu_pct"] = 100.0 * (k1 - k0) / wall
+                            # Whatever else kept the machine's cores busy meanwhile (other users'
+                            # processes): all busy time minus server and driver, in % of one core.
+                            other = (m1 - m0) - cpu - (k1 - k0) \
+                                if cpu is not None and m0 is not None and m1 is not None else None
+                            res["other_cpu_pct"] = (max(0.0, 100.0 * other / wall)
+                                                    if other is not None else None)
+                            # Server CPU time per answered request: unlike req/s, it does not move
+                            # when the host takes the vCPU away for a while.
+                            res["server_cpu_us_per_req"] = (1e6 * cpu / res["requests"]
+                                                            if cpu and res["requests"] else None)
+                            rounds[kind].append(res)
+                            print(f"  #{i + 1} {kind:4} {_line(res)}")
+                            if res["errors"] or res["non200"] or not res["requests"]:
+                                print(f"  WARNING: {kind} had errors or non-200 answers")
+                                ok = False
+                            if res["server_cpu_pct"] is not None and res["server_cpu_pct"] < 85:
+                                print("     note: the server was < 85% busy: it was not the only "
+                                      "bottleneck (other load on the machine, or a slow driver)")
+                    summary = {k: _median_of(v) for k, v in rounds.items()}
+                    ratio = (summary["mock"]["rps"] / summary["bare"]["rps"]
+                             if summary["bare"]["rps"] else 0.0)
+                    per_round = [m["rps"] / b["rps"]
+                                 for m, b in zip(rounds["mock"], rounds["bare"]) if b["rps"]]
+                    mc, bc = summary["mock"]["cpu_us"], summary["bare"]["cpu_us"]
+                    cpu_ratio = bc / mc if mc and bc else None
+                    results["runs"][driver][ep.name] = {
+                        "rounds": rounds, "median": summary, "ratio": ratio,
+                        "round_ratios": per_round, "cpu_ratio": cpu_ratio, "target": ep.target}
+                    table.append((driver, ep, summary, ratio))
+                    print(f"  median of {a.rounds}:")
+                    for kind in ("mock", "bare"):
+                        m = summary[kind]
+                        cpu_txt = "n/a" if m["cpu_us"] is None else f"{m['cpu_us']:.1f} us"
+                        print(f"    {kind:4} {m['rps']:9.1f} req/s   p50 {_fmt_ms(m['p50_ms'])}   "
+                              f"p99 {_fmt_ms(m['p99_ms'])}   server cpu/request {cpu_txt}")
+                    print(f"  ratio mock/bare: {ratio:.3f}  (per round: "
+                          f"{', '.join(f'{r:.3f}' for r in per_round)})   " + _verdict(ep, ratio))
+                    if cpu_ratio is not None:
+                        print(f"  cpu-normalised ratio (bare cpu/request / mock cpu/request): "
+                              f"{cpu_ratio:.3f}   (noise-robust cross-check, not the target)")
+                    if ep.target is not None and ratio < ep.target:
+                        ok = False
 
             j = client.get(mock.base + "/__admin/requests", params={"limit": 0}).json()
             results["journal"] = {"entries": j["total"], "capacity": j["capacity"]}
@@ -626,6 +843,15 @@ def main(argv: list[str]) -> int:
             s.stop()
         tmp.cleanup()
 
+    print(f"\n== summary: medians of {a.rounds} round(s) of {a.seconds:g} s, "
+          f"{a.connections} connections, journal on")
+    print(f"  {'driver':6}  {'endpoint':16}  {'mock req/s':>10}  {'bare req/s':>10}  "
+          f"{'ratio':>6}  {'mock p50':>9}  {'mock p99':>9}  target")
+    for driver, ep, summary, ratio in table:
+        m, b = summary["mock"], summary["bare"]
+        print(f"  {driver:6}  {ep.name:16}  {m['rps']:10,.0f}  {b['rps']:10,.0f}  {ratio:6.3f}  "
+              f"{_fmt_ms(m['p50_ms']):>9}  {_fmt_ms(m['p99_ms']):>9}  {_verdict(ep, ratio)}")
+
     if reset["median_ms"] >= TARGET_RESET_MS:
         ok = False
     if a.json:
@@ -634,6 +860,12 @@ def main(argv: list[str]) -> int:
         print("CHECK FAILED")
         return 1
     return 0
+
+
+def _verdict(ep: Endpoint, ratio: float) -> str:
+    if ep.target is None:
+        return "no target"
+    return f"target >= {ep.target}: {'OK' if ratio >= ep.target else 'MISSED'}"
 
 
 if __name__ == "__main__":
