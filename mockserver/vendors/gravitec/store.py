@@ -31,6 +31,8 @@ RECEIVE_SECONDS, REACT_SECONDS = 60.0, 600.0
 
 def java_length(text: str) -> int:
     """String.length() in Java: UTF-16 code units, so an emoji counts two."""
+    if text.isascii():  # the usual case, without encoding a copy
+        return len(text)
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
@@ -202,6 +204,10 @@ class Site:
                 selected |= match
         return selected
 
+    def reach(self, audience: tuple[str, Any] | None) -> int:
+        """How many active followers an audience reaches now (everyone: no set is built)."""
+        return len(self.active) if audience is None else len(self.resolve(audience))
+
     def resolve(self, audience: tuple[str, Any] | None) -> set[str]:
         """The active followers an audience reaches now."""
         if audience is None:
@@ -226,7 +232,7 @@ class Site:
             _, cid = heapq.heappop(self.scheduled)
             campaign = self.campaigns.get(cid)
             if campaign is not None and campaign.send is None:
-                campaign.send = len(self.resolve(campaign.audience))
+                campaign.send = self.reach(campaign.audience)
 
     def pushes_today(self, now: float) -> int:
         day = int(now // 86400)
@@ -243,7 +249,7 @@ class Site:
         while len(self.campaigns) > self.limit:
             self.campaigns.popitem(last=False)
         if campaign.send_at_ms <= int(now * 1000):
-            campaign.send = len(self.resolve(campaign.audience))
+            campaign.send = self.reach(campaign.audience)
         else:
             heapq.heappush(self.scheduled, (campaign.send_at_ms, campaign.id))
             if len(self.scheduled) > 2 * self.limit:  # forgotten campaigns' entries
