@@ -70,14 +70,13 @@ async def _params(g: Gravitec, request: Request) -> dict[str, list[str]]:
     return params
 
 
-async def _follower_params(g: Gravitec, request: Request, site: Site,
-                           with_name: bool = True) -> tuple[Follower, str]:
+async def _follower_params(g: Gravitec, request: Request, site: Site) -> tuple[Follower, str]:
     params = await _params(g, request)
     now = g.ctx.clock.time()
     reg_id = param(params, "regId")
     if reg_id is None:
         raise missing_param("regId", path_of(request), now)
-    name = param(params, "name") if with_name else ""
+    name = param(params, "name")
     if name is None:
         raise missing_param("name", path_of(request), now)
     if java_length(name) > NAME_MAX:
