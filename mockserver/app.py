@@ -24,7 +24,8 @@ def default_vendors() -> list[Vendor]:
     """A fresh instance of every vendor: each app keeps its own templates and runtime."""
     from .vendors.gravitec import GravitecVendor
     from .vendors.gravy import GravyVendor
-    return [GravyVendor(), GravitecVendor()]
+    from .vendors.groove import GrooveVendor
+    return [GravyVendor(), GravitecVendor(), GrooveVendor()]
 
 
 class MockServer:

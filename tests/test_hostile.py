@@ -288,6 +288,8 @@ class Harness:
     def _check_shape(self, req: Req, response: httpx.Response, where: str) -> None:
         if req.method.upper() == "HEAD" or response.status_code in (204, 304):
             return
+        if 300 <= response.status_code < 400 and "location" in response.headers:
+            return  # a redirect (an OAuth authorize answer) carries no body to check
         url = response.request.url  # as sent: the client may have normalised "/../"
         routed = (req.host_vendor, url.path) if req.host_vendor else vendor_of(url, self.app)
         ctype = response.headers.get("content-type", "")

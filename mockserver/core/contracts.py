@@ -1,8 +1,9 @@
 """JSON Schemas of every vendor request and response, loaded once from contracts/<vendor>/.
 
 `contracts/<vendor>/index.json` maps (method, path regex) to a request schema and to response
-schemas by status ("200", "4XX"), null for a status answered with no body; files reference each
-other by relative `$ref`.
+schemas by status ("200", "4XX"), null for a status answered with no body, and says with
+`"ignoreCase": false` that the vendor routes case-sensitively; files reference each other by
+relative `$ref`.
 """
 from __future__ import annotations
 
@@ -42,10 +43,11 @@ class Contracts:
             for f in sorted(vendor_dir.glob("*.json")):
                 doc = json.loads(f.read_text())
                 if f.name == "index.json":
+                    # DOTALL: a decoded path may hold any character, "\n" too; paths match
+                    # in any letter case unless the vendor's framework routes case-sensitively
+                    flags = re.DOTALL | (re.IGNORECASE if doc.get("ignoreCase", True) else 0)
                     self._routes[vendor] = [
-                        _Route(r["method"].upper(),
-                               # DOTALL: a decoded path may hold any character, "\n" too
-                               re.compile(r["pattern"], re.IGNORECASE | re.DOTALL),
+                        _Route(r["method"].upper(), re.compile(r["pattern"], flags),
                                r.get("request"), r["responses"]) for r in doc["routes"]]
                     continue
                 self._schemas[(vendor, f.name)] = doc

@@ -150,7 +150,8 @@ def json_response(obj: Any, status_code: int = 200,
 
 
 class VendorError(Exception):
-    """Raised anywhere in a vendor's handling; the vendor app turns it into the vendor's response."""
+    """Raised anywhere in a vendor's handling; the vendor app turns it into the vendor's response
+    (`body` None: no body at all)."""
 
     def __init__(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(status, body)
@@ -159,6 +160,8 @@ class VendorError(Exception):
         self.headers = dict(headers or {})
 
     def response(self) -> RawJSON:
+        if self.body is None:  # an answer with no body (an empty 401 or 429)
+            return RawJSON(b"", self.status, self.headers)
         return json_response(self.body, self.status, self.headers)
 
 

@@ -59,6 +59,15 @@ class Secrets:
             return urlencode([(k, REDACTED if k.lower() in self.fields else v) for k, v in pairs])
         return text
 
+    def answer(self, body: bytes) -> str:
+        """A response body with secret fields masked (issued tokens, codes); verbatim when it
+        names none of them."""
+        text = body.decode("utf-8", "replace")
+        low = text.lower()
+        if not any(f'"{f}"' in low for f in self.fields):
+            return text
+        return self.body(body, "application/json")
+
     def _masked(self, text: str) -> str:
         """Secret fields of text that does not parse as JSON (a body that was refused)."""
         names = "|".join(re.escape(f) for f in sorted(self.fields))
@@ -131,7 +140,7 @@ class Call:
     def to_dict(self) -> dict[str, Any]:
         out = self.summary()
         out["request"] = {"headers": self.request_headers, "body": self.request_body}
-        out["response"] = {"body": self.response_body.decode("utf-8", "replace")}
+        out["response"] = {"body": self.secrets.answer(self.response_body)}
         return out
 
 

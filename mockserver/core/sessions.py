@@ -33,6 +33,11 @@ class Sessions(Generic[V]):
             return None
         return hit[1]
 
+    def pop(self, key: str) -> V | None:
+        """Remove and return the value under `key`, expired or not (single-use entries)."""
+        hit = self._items.pop(key, None)
+        return hit[1] if hit is not None else None
+
     def purge(self, now: float) -> None:
         items = self._items
         while items:

@@ -1,0 +1,58 @@
+"""Groove's control-plane calls: add a person; set a tenant's rate limit."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ...core.control import JSON, ControlError, body_json, tenant_of
+from .store import store_of
+
+if TYPE_CHECKING:
+    from .handlers import Groove
+
+TEXT_MAX = 255
+RATE_LIMIT_MAX = 1_000_000
+
+
+def _text(body: dict[str, Any], key: str, required: bool) -> str | None:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > TEXT_MAX:
+        raise ControlError(400, f"{key} must be a non-empty string of at most {TEXT_MAX} "
+                                "characters")
+    return value
+
+
+def routes(g: "Groove") -> list[Route]:
+    async def add_person(request: Request) -> Response:
+        """`{"name", "emailAddress", "salesforceId"?, "tenant"?}` -> 201 the person."""
+        body = await body_json(request)
+        name = _text(body, "name", True)
+        email = _text(body, "emailAddress", True)
+        salesforce_id = _text(body, "salesforceId", False)
+        tenant = tenant_of(g.tenants, body)
+        store = store_of(tenant)
+        if salesforce_id is not None and salesforce_id in store.by_salesforce:
+            raise ControlError(409, f"a person with salesforceId {salesforce_id} exists")
+        if len(store.people) >= len(g.template.people) + store.limit:
+            raise ControlError(409, "this tenant holds its maximum of people (--max-sessions)")
+        person = store.add_person(name, email, salesforce_id)
+        return JSON({"tenant": tenant.id, **person.to_json()}, 201)
+
+    async def rate_limit(request: Request) -> Response:
+        """`{"limit": n, "tenant"?}`: requests per minute per access token (default 100)."""
+        body = await body_json(request)
+        limit = body.get("limit")
+        if isinstance(limit, bool) or not isinstance(limit, int) \
+                or not 1 <= limit <= RATE_LIMIT_MAX:
+            raise ControlError(400, f"limit must be an integer from 1 to {RATE_LIMIT_MAX}")
+        tenant = tenant_of(g.tenants, body)
+        store_of(tenant).rate_limit = limit
+        return JSON({"tenant": tenant.id, "limit": limit})
+
+    return [Route("/people", add_person, methods=["POST"]),
+            Route("/rate-limit", rate_limit, methods=["POST"])]

@@ -1,0 +1,158 @@
+"""Groove domain state per tenant: people, flows (steps, label instances), memberships, and the
+OAuth grants (codes, access and refresh tokens) with each token's rate-limit window."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ...core.ratelimit import SlidingWindow
+from ...core.sessions import Sessions
+
+if TYPE_CHECKING:
+    from ...core.tenancy import Tenant
+
+NAME = "groove"  # the vendor's name: its prefix, its key in each tenant's stores, its journal name
+
+CODE_TTL = 600                 # "codes ... will expire after 10 minutes"
+ACCESS_TTL = 7200              # "An access token expires 2 hours after creation"
+REFRESH_TTL = 90 * 86400       # Doorkeeper's refresh tokens do not expire; this bounds the table
+EXPIRED_KEPT = 86400           # an expired or revoked token is still recognised (its 401 says so)
+RATE_LIMIT = 100               # "not more than 100 API requests, per minute, per OAuth token"
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    emailAddress: str
+    salesforceId: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "emailAddress": self.emailAddress,
+                "salesforceId": self.salesforceId}
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    name: str
+    dayNumber: str
+
+
+@dataclass(frozen=True)
+class LabelInstance:
+    id: str
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    name: str
+    description: str | None
+    userId: str | None
+    finalized: bool
+    isMasterFlow: bool
+    autoImportAssignOwner: bool
+    autoImportId: str | None
+    removePersonAfterBounce: bool
+    removePersonAfterReply: bool
+    sfdcCampaignId: str | None
+    steps: tuple[Step, ...] = ()
+    labelInstances: tuple[LabelInstance, ...] = ()
+
+
+@dataclass(frozen=True)
+class PersonFlow:
+    flowId: str
+    personId: str
+    createdAt: str               # ISO 8601 from the mock clock
+
+
+@dataclass
+class Grant:
+    """What a code, an access token or a refresh token stands for."""
+
+    client_id: str
+    user_id: str
+    scope: str
+    redirect_uri: str | None = None      # codes: the one the authorize call used
+    created_at: int = 0                  # access tokens: epoch seconds
+    expires_at: float = 0.0
+    revoked: bool = False
+    refresh_token: str | None = None     # access tokens: their pair
+    access_token: str | None = None      # refresh tokens: their pair
+
+
+class GrooveTemplate:
+    """The fixture data every tenant starts from, built once (flows and people are immutable)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.user = data["user"]
+        self.scopes: tuple[str, ...] = tuple(data["scopes"])
+        self.default_scopes: str = data["defaultScopes"]
+        self.flows: dict[str, Flow] = {f.id: f for f in data["flows"]}
+        self.people: dict[str, Person] = {p.id: p for p in data["people"]}
+        self.memberships: dict[tuple[str, str], PersonFlow] = {
+            (m.flowId, m.personId): m for m in data["memberships"]}
+        self.next_person = max((int(p) for p in self.people if p.isdigit()), default=0) + 1
+
+
+@dataclass
+class GrooveStore:
+    template: GrooveTemplate
+    limit: int                                   # --max-sessions: live grants and added people
+    people: dict[str, Person] = field(init=False)
+    by_salesforce: dict[str, str] = field(init=False)
+    memberships: dict[tuple[str, str], PersonFlow] = field(init=False)
+    codes: Sessions[Grant] = field(init=False)
+    tokens: Sessions[Grant] = field(init=False)
+    refresh: Sessions[Grant] = field(init=False)
+    window: SlidingWindow = field(init=False)
+    rate_limit: int = RATE_LIMIT
+    next_person: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        t = self.template
+        self.people = dict(t.people)
+        self.by_salesforce = {p.salesforceId: p.id for p in t.people.values() if p.salesforceId}
+        self.memberships = dict(t.memberships)
+        self.codes = Sessions(self.limit)
+        self.tokens = Sessions(self.limit)
+        self.refresh = Sessions(self.limit)
+        self.window = SlidingWindow(self.limit)
+        self.next_person = t.next_person
+
+    @property
+    def flows(self) -> dict[str, Flow]:
+        return self.template.flows
+
+    def add_person(self, name: str, email: str, salesforce_id: str | None) -> Person:
+        person = Person(str(self.next_person), name, email, salesforce_id)
+        self.next_person += 1
+        self.people[person.id] = person
+        if salesforce_id:
+            self.by_salesforce[salesforce_id] = person.id
+        return person
+
+    def add_to_flow(self, flow_id: str, person_id: str, now_iso: str) -> PersonFlow:
+        membership = PersonFlow(flow_id, person_id, now_iso)
+        self.memberships[(flow_id, person_id)] = membership
+        return membership
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "people": [self.people[k].to_json() for k in sorted(self.people, key=_id_key)],
+            "memberships": sorted([m.flowId, m.personId, m.createdAt]
+                                  for m in self.memberships.values()),
+            "codes": sorted(self.codes), "tokens": sorted(self.tokens),
+            "refresh": sorted(self.refresh), "rateLimit": self.rate_limit,
+            "nextPerson": self.next_person,
+        }  # the rate-limit window is a meter, like the journal: every call moves it
+
+
+def _id_key(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (1 << 62, value)
+
+
+def store_of(tenant: "Tenant") -> GrooveStore:
+    return tenant.stores[NAME]
