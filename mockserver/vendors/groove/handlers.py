@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ...core.http import RawJSON, TooLarge, VendorError, json_response, load, read_limited
+from ...core.tenancy import attribute
 from .errors import DESCRIPTIONS, NO_STORE, graphql_errors, missing, not_found, oauth, rails
 from .schema import Context as QueryContext
 from .schema import Executor
@@ -88,16 +89,18 @@ def _no_constant(name: str) -> Any:
 
 
 # -- OAuth: authorization -----------------------------------------------------------------------
-def _pre_authorize(g: Groove, params: dict[str, str]) -> tuple["Tenant", str, str, str | None]:
+def _pre_authorize(g: Groove, request: Request,
+                   params: dict[str, str]) -> tuple["Tenant", str, str, str | None]:
     """Doorkeeper's pre-authorization: (tenant, redirect URI, scope, state), or an error shown
     to the user (never redirected) for a bad client or redirect URI, or an error redirected
-    back for the rest."""
+    back for the rest. Once the client is known the call is its tenant's (journal, reset)."""
     client_id = params.get("client_id")
     if not client_id:
         raise missing("client_id")
     tenant = g.auth.client_tenant(client_id)
     if tenant is None:
         raise oauth("invalid_client")
+    attribute(request.scope, tenant)
     redirect_uri = params.get("redirect_uri") or params.get("redirect_url")
     if not redirect_uri:
         raise missing("redirect_uri")
@@ -143,7 +146,7 @@ async def authorize(g: Groove, request: Request) -> Response:
     """GET /oauth/authorize: the sandbox user approves at once (302 with a code); with
     `prompt=consent`, a small page asks first."""
     params = _query(request)
-    tenant, redirect_uri, scope, state = _pre_authorize(g, params)
+    tenant, redirect_uri, scope, state = _pre_authorize(g, request, params)
     if params.get("prompt") == "consent":
         return _consent_page(params, tenant, redirect_uri, scope, state)
     return _approve(g, request, tenant, redirect_uri, scope, state)
@@ -155,7 +158,7 @@ async def decide(g: Groove, request: Request) -> Response:
     params = await _params(request)
     if params.get("grant_type"):
         return _token(g, request, params)
-    tenant, redirect_uri, scope, state = _pre_authorize(g, params)
+    tenant, redirect_uri, scope, state = _pre_authorize(g, request, params)
     if params.get("decision") == "deny":
         raise _redirect_error(redirect_uri, "access_denied", state)
     return _approve(g, request, tenant, redirect_uri, scope, state)
@@ -164,7 +167,7 @@ async def decide(g: Groove, request: Request) -> Response:
 async def deny(g: Groove, request: Request) -> Response:
     """DELETE /oauth/authorize: Doorkeeper's deny."""
     params = await _params(request)
-    _, redirect_uri, _, state = _pre_authorize(g, params)
+    _, redirect_uri, _, state = _pre_authorize(g, request, params)
     raise _redirect_error(redirect_uri, "access_denied", state)
 
 
