@@ -59,6 +59,13 @@ class Secrets:
             return urlencode([(k, REDACTED if k.lower() in self.fields else v) for k, v in pairs])
         return text
 
+    def query(self, query: str) -> str:
+        """A query string with secret parameters masked (some APIs take them there too)."""
+        if not query or not any(f in query.lower() for f in self.fields):
+            return query
+        pairs = parse_qsl(query, keep_blank_values=True)
+        return urlencode([(k, REDACTED if k.lower() in self.fields else v) for k, v in pairs])
+
     def answer(self, body: bytes) -> str:
         """A response body with secret fields masked (issued tokens, codes); verbatim when it
         names none of them."""
@@ -132,7 +139,8 @@ class Call:
         """The entry without headers or bodies: small whatever was sent, for list views."""
         return {
             "id": self.id, "time": self.time, "kind": self.kind, "vendor": self.vendor,
-            "tenant": self.tenant, "method": self.method, "path": self.path, "query": self.query,
+            "tenant": self.tenant, "method": self.method, "path": self.path,
+            "query": self.secrets.query(self.query),
             "url": self.url, "status": self.status, "durationMs": round(self.duration_ms, 3),
             "error": self.error,
         }

@@ -65,3 +65,12 @@ def test_requests_are_journaled_and_filterable(client, app):
 def test_admin_calls_are_not_journaled(client, app):
     client.get("/__admin/health")
     assert not app.journal.called
+
+
+def test_secret_parameters_are_masked_in_the_query_string_too(client):
+    """Groove takes its OAuth parameters from the query string as well (Rails params)."""
+    client.post("/groove/oauth/token?grant_type=refresh_token&refresh_token=abc&client_secret=s3",
+                check=False)
+    entry = client.get("/__admin/requests?vendor=groove&limit=1").json()["requests"][0]
+    assert "abc" not in entry["query"] and "s3" not in entry["query"]
+    assert "grant_type=refresh_token" in entry["query"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from ...core.http import authorization, basic_credentials
-from ...core.tenancy import attribute, same_secret
+from ...core.tenancy import attribute
 from .errors import invalid_token, oauth
 from .store import (ACCESS_TTL, CODE_TTL, EXPIRED_KEPT, NAME, REFRESH_TTL, Grant, GrooveStore,
                     store_of)
@@ -97,7 +97,3 @@ class GrooveAuth:
             raise invalid_token("expired")
         attribute(request.scope, tenant)
         return tenant, store, token
-
-
-def same_redirect(given: str | None, registered: str) -> bool:
-    return given is not None and same_secret(given, registered)
