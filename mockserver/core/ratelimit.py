@@ -1,8 +1,9 @@
 """A sliding-window rate limiter over the current and the previous minute, on the mock clock.
 
 The value at an instant is `previous * (share of the previous minute still in the window) +
-current`. Every call counts, refused ones too. All arithmetic is in integer milliseconds, so a
-decision never depends on float rounding.
+current`. A call is allowed when the value before it is below the limit. Every call counts,
+refused ones too. All arithmetic is in integer milliseconds, so a decision never depends on
+float rounding.
 """
 from __future__ import annotations
 
@@ -53,10 +54,13 @@ class SlidingWindow:
         counts[key] = (minute, current, previous)
         counts.move_to_end(key)
         self._purge(minute)
-        # value * MINUTE_MS, exactly
+        # value * MINUTE_MS, exactly, this call counted
         scaled = previous * (MINUTE_MS - into) + current * MINUTE_MS
-        allowed = scaled <= limit * MINUTE_MS
-        remaining = max(0, (limit * MINUTE_MS - scaled) // MINUTE_MS)
+        # Allowed while the value before this call is below the limit: then a call at `reset`
+        # (the value below the limit) is allowed, as the doc guarantees; the remaining calls
+        # are the ones that would still be allowed at this instant.
+        allowed = scaled - MINUTE_MS < limit * MINUTE_MS
+        remaining = max(0, -((scaled - limit * MINUTE_MS) // MINUTE_MS))
         return Decision(allowed, limit, remaining, reset_at(t, previous, current, limit))
 
     def _purge(self, minute: int) -> None:

@@ -265,7 +265,7 @@ async def _graphql_request(request: Request) -> tuple[str, dict[str, Any] | None
         data: Any = {"query": raw.decode("utf-8", "replace")}
     elif ctype == "application/x-www-form-urlencoded":
         data = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-    elif ctype == "application/json" or ctype.endswith("+json") or (not ctype and raw.strip()):
+    elif ctype == "application/json" or ctype.endswith("+json") or not ctype:
         if not raw.strip():
             data = {}
         else:

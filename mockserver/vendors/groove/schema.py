@@ -102,10 +102,15 @@ def _size(value: int | None, name: str) -> int | None:
 def connection(items: Sequence[Any], after: str | None = None, before: str | None = None,
                first: int | None = None, last: int | None = None) -> dict[str, Any]:
     """The Relay window over `items`: `after`/`before` bound it, then `first` takes from its
-    start and `last` from its end; the page info says whether items remain beyond it."""
+    start and `last` from its end. The page info is graphql-ruby's ArrayConnection's (the Relay
+    spec's): hasNextPage whether the bounded list holds more than `first` (without `first`,
+    whether `before` leaves items behind it), hasPreviousPage whether it holds more than `last`
+    (without `last`, whether `after` skipped any)."""
     total = len(items)
-    low = min(_offset(after, "after"), total) if after is not None else 0
-    high = min(_offset(before, "before") - 1, total) if before is not None else total
+    after_at = _offset(after, "after") if after is not None else None
+    before_at = _offset(before, "before") if before is not None else None
+    low = min(after_at, total) if after_at is not None else 0
+    high = min(before_at - 1, total) if before_at is not None else total
     high = max(high, low)
     first, last = _size(first, "first"), _size(last, "last")
     if first is None and last is None:
@@ -121,8 +126,10 @@ def connection(items: Sequence[Any], after: str | None = None, before: str | Non
         "pageInfo": {
             "startCursor": edges[0]["cursor"] if edges else None,
             "endCursor": edges[-1]["cursor"] if edges else None,
-            "hasNextPage": end < high if first is not None else high < total,
-            "hasPreviousPage": start > low if last is not None else low > 0,
+            "hasNextPage": high - low > first if first is not None
+            else before_at is not None and before_at <= total,
+            "hasPreviousPage": high - low > last if last is not None
+            else after_at is not None and after_at > 0,
         },
     }
 
