@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import (CLOCK_AT, ENDPOINTS_BY_NAME, SECRETS, TOKEN_REQUEST, Endpoint,  # noqa: E402
-                 bare_app, comparable_body, needed_secrets, resolve_headers)
+from run import (CLOCK_AT, ENDPOINTS_BY_NAME, SECRETS, Endpoint, bare_app,  # noqa: E402
+                 comparable_body, needed_secrets, resolve_headers, run_setup)
 
 BODY = b""  # the request body receive() hands out (set once the endpoint is known)
 
@@ -89,20 +89,32 @@ async def _noop_send(message: dict) -> None:
     pass
 
 
-async def secrets_for(app, names: list[str]) -> dict[str, str]:
-    """run.py's SECRETS, fetched from the in-process app (its functions take a sync client)."""
-    import httpx
-    out = {}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://127.0.0.1") as c:
-        for name in names:
-            if name == "gravy_token":
-                r = await c.post("/gravy/oauth/token", json=TOKEN_REQUEST)
-                r.raise_for_status()
-                out[name] = r.json()["access_token"]
-            else:
-                raise SystemExit(f"profile_request.py cannot fetch secret {name!r} in-process")
-    return out
+class InProcessClient:
+    """The part of a sync httpx.Client that run.py's SECRETS and run_setup use, sending each
+    request to the in-process app (one AsyncClient over ASGITransport per call)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def request(self, method: str, url: str, **kw):
+        import httpx
+
+        async def go():
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app)) as c:
+                return await c.request(method, url, **kw)
+        return asyncio.run(go())
+
+    def get(self, url: str, **kw):
+        return self.request("GET", url, **kw)
+
+    def post(self, url: str, **kw):
+        return self.request("POST", url, **kw)
+
+
+def secrets_for(app, names: list[str]) -> dict[str, str]:
+    """run.py's SECRETS, fetched from the in-process app."""
+    client = InProcessClient(app)
+    return {name: SECRETS[name](client, "http://127.0.0.1") for name in names}
 
 
 def per_request_us(app, scope: dict, n: int, repeat: int = 5) -> float:
@@ -128,7 +140,8 @@ def main() -> int:
     from mockserver import Clock, create_app
     mock = create_app(seed=0, clock=Clock(CLOCK_AT), journal_size=10000)
     assert set(needed_secrets([ep])) <= set(SECRETS)
-    scope = scope_for(ep, asyncio.run(secrets_for(mock, needed_secrets([ep]))))
+    scope = scope_for(ep, secrets_for(mock, needed_secrets([ep])))
+    run_setup(InProcessClient(mock), "http://127.0.0.1", ep)
     print(f"{ep.name}: {ep.method} {ep.target_url}" + (f" ({len(ep.body)}-byte body)"
                                                          if ep.body else ""))
     ref = asyncio.run(call(mock, scope))

@@ -6,7 +6,8 @@
                                   [--check] [--json FILE]
 
 The endpoints measured are the ENDPOINTS table below (one line each: name, method, path, query,
-headers, body). Servers run as separate processes, each one uvicorn worker, identical settings:
+headers, body; where needed, the values that vary per response and setup calls on the mock's
+control plane, such as lifting Groove's rate limit). Servers run as separate processes, each one uvicorn worker, identical settings:
   mock  create_app(seed=0, clock=Clock("2024-01-15T10:30:00Z"), journal_size=10000), journal ON;
         one mock serves every endpoint, as it would a test suite
   bare  per endpoint, a Starlette app with one route at the same method and path, answering the
@@ -40,6 +41,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -69,6 +71,13 @@ class Endpoint:
     body: bytes = b""
     target: float | None = None   # mock/bare req/s ratio that --check demands; None: reported only
     varies: tuple[str, ...] = ()  # top-level JSON keys whose values differ per response (new ids)
+    # Response headers (lower case) whose values differ per response (a rate-limit meter): the
+    # bare app repeats the template's values; the check before the load wants the header, not
+    # the value.
+    varies_headers: tuple[str, ...] = ()
+    # Control-plane calls (method, path, JSON body) made once on the mock before its template
+    # response is taken, each must answer 2xx (e.g. lift a rate limit the load would hit).
+    setup: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def target_url(self) -> str:
@@ -86,6 +95,14 @@ def _basic(user: str, password: str) -> str:
 
 GRAVITEC_AUTH = ("Authorization", _basic("1e26f7bb3f81e1ab789d3e20b9cf6325",
                                          "9bb59fcbff38b85647c421c65cca06ce"))
+GROOVE_GRAPHQL = "/groove/api/public/v1/graphql"
+GROOVE_FLOW_QUERY = (b'{"query": "query($id: ID!) { flow(id: $id) { id name steps(first: 10) '
+                     b'{ edges { cursor node { id name dayNumber } } pageInfo { hasNextPage '
+                     b'endCursor } } } }", "variables": {"id": "1001"}}')
+# Groove allows 100 requests per minute per token (and the mock's clock is frozen, so that
+# minute never ends): the load runs with the highest limit the control plane accepts. Every
+# answer counts down X-RateLimit-Remaining, so the mock's headers vary, not its body.
+GROOVE_RATE_LIMIT = 1_000_000
 # Each push stores a campaign on the mock (at most --max-sessions, 10,000, the oldest evicted):
 # that is the real workload, so it stays.
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -97,6 +114,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              varies=("id",)),
     Endpoint("gravitec-tag", "POST", "/gravitec/api/v3/tag", "regId=someregid&name=tagname",
              (GRAVITEC_AUTH,)),
+    Endpoint("groove-flow", "POST", GROOVE_GRAPHQL, "",
+             (("Authorization", "Bearer {groove_token}"), ("Content-Type", "application/json")),
+             GROOVE_FLOW_QUERY, varies_headers=("x-ratelimit-remaining", "x-ratelimit-reset"),
+             setup=(("POST", "/__admin/groove/rate-limit",
+                     json.dumps({"limit": GROOVE_RATE_LIMIT})),)),
 )
 ENDPOINTS_BY_NAME = {e.name: e for e in ENDPOINTS}
 
@@ -107,8 +129,37 @@ def _gravy_token(client, base: str) -> str:
     return r.json()["access_token"]
 
 
+GROOVE_CLIENT = {"client_id": "groove-sandbox-client", "client_secret": "groove-sandbox-secret",
+                 "redirect_uri": "http://localhost:3000/oauth/callback"}
+
+
+def _groove_token(client, base: str) -> str:
+    """Groove's OAuth code flow: the mock's sandbox user approves at once (302 with ?code=),
+    then the code is exchanged for an access token."""
+    r = client.get(base + "/groove/oauth/authorize", follow_redirects=False,
+                   params={"client_id": GROOVE_CLIENT["client_id"], "scope": "first-scope",
+                           "redirect_uri": GROOVE_CLIENT["redirect_uri"], "state": "bench"})
+    if r.status_code != 302:
+        raise RuntimeError(f"groove authorize: {r.status_code} {r.text[:300]}")
+    code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+    r = client.post(base + "/groove/oauth/token",
+                    json={"grant_type": "authorization_code", "code": code, **GROOVE_CLIENT})
+    r.raise_for_status()
+    return r.json()["access_token"]
+
+
 # Secrets that header values name, each fetched once from the running mock.
-SECRETS: dict[str, Callable[[Any, str], str]] = {"gravy_token": _gravy_token}
+SECRETS: dict[str, Callable[[Any, str], str]] = {"gravy_token": _gravy_token,
+                                                  "groove_token": _groove_token}
+
+
+def run_setup(client, base: str, ep: Endpoint) -> None:
+    """The endpoint's control-plane calls on the mock (see Endpoint.setup)."""
+    for method, path, body in ep.setup:
+        r = client.request(method, base + path, content=body.encode(),
+                           headers={"Content-Type": "application/json"})
+        if not 200 <= r.status_code < 300:
+            raise RuntimeError(f"{ep.name} setup {method} {path}: {r.status_code} {r.text[:300]}")
 
 
 def resolve_headers(ep: Endpoint, secrets: dict[str, str]) -> list[tuple[str, str]]:
@@ -609,12 +660,13 @@ def comparable_body(ep: Endpoint, content: bytes) -> Any:
 
 
 def answers_differ(ep: Endpoint, mock, bare) -> str | None:
-    """Why the bare answer is not the mock's (None: same status 200, same vendor headers, same
-    body length and bytes, apart from the `varies` values of a JSON body)."""
+    """Why the bare answer is not the mock's (None: same status 200, same vendor headers (the
+    `varies_headers` by name only), same body length and bytes, apart from the `varies` values
+    of a JSON body)."""
     if not mock.status_code == bare.status_code == 200:
         return f"status {mock.status_code} (mock) / {bare.status_code} (bare), not 200"
     hm, hb = vendor_headers(mock), vendor_headers(bare)
-    if hm != hb:
+    if hm.keys() != hb.keys() or any(hm[k] != hb[k] for k in hm if k not in ep.varies_headers):
         return f"headers {hm} (mock) / {hb} (bare)"
     if len(mock.content) != len(bare.content):
         return f"body lengths {len(mock.content)} (mock) / {len(bare.content)} (bare)"
@@ -738,6 +790,9 @@ def main(argv: list[str]) -> int:
             bares: dict[str, Server] = {}
             for ep in endpoints:
                 load = Load.prepare(ep, secrets, tmpdir)
+                run_setup(client, mock.base, ep)
+                for method, path, body in ep.setup:
+                    print(f"  {ep.name} setup: {method} {path} {body}")
                 ref = send_once(client, mock.base, load)
                 if ref.status_code != 200:
                     print(f"ABORT: {ep.name}: mock answered {ref.status_code}: {ref.text[:500]}")
@@ -765,7 +820,10 @@ def main(argv: list[str]) -> int:
                     return 2
                 print(f"  {ep.name} identical: status 200, {len(got['mock'].content)} body bytes, "
                       "same headers" + (f" (the body apart from {', '.join(ep.varies)}, new in "
-                                        "each response)" if ep.varies else ""))
+                                        "each response)" if ep.varies else "")
+                      + (f" (the values of {', '.join(ep.varies_headers)} apart, new in each "
+                         "response; the bare server repeats the template's)"
+                         if ep.varies_headers else ""))
                 loads[ep.name], bares[ep.name] = load, bare
 
             for driver in drivers:

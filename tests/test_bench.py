@@ -32,8 +32,8 @@ def bench():
 
 def test_endpoint_table(bench):
     names = [e.name for e in bench.ENDPOINTS]
-    assert names == ["gravy-balances", "gravitec-push", "gravitec-tag"]
-    gravy, push, tag = bench.ENDPOINTS
+    assert names == ["gravy-balances", "gravitec-push", "gravitec-tag", "groove-flow"]
+    gravy, push, tag, flow = bench.ENDPOINTS
     assert (gravy.method, gravy.target_url) == ("GET", f"{bench.PATH}?{bench.QUERY}")
     assert gravy.target == bench.TARGET_RATIO == 0.5
     assert push.target is None and tag.target is None  # reported, not gated
@@ -45,8 +45,56 @@ def test_endpoint_table(bench):
     basic = "Basic " + base64.b64encode(b"1e26f7bb3f81e1ab789d3e20b9cf6325:"
                                         b"9bb59fcbff38b85647c421c65cca06ce").decode()
     assert dict(push.headers)["Authorization"] == dict(tag.headers)["Authorization"] == basic
-    assert bench.needed_secrets(list(bench.ENDPOINTS)) == ["gravy_token"]
+    assert bench.needed_secrets(list(bench.ENDPOINTS)) == ["gravy_token", "groove_token"]
     assert bench.resolve_headers(gravy, {"gravy_token": "t"}) == [("Authorization", "Bearer t")]
+    # Groove: a GraphQL query with a bearer token from the OAuth code flow; the rate limit is
+    # lifted first, and the rate-limit headers (not the body) vary per answer.
+    assert (flow.method, flow.target_url) == ("POST", "/groove/api/public/v1/graphql")
+    assert flow.target is None and flow.varies == ()
+    assert json.loads(flow.body) == {
+        "query": "query($id: ID!) { flow(id: $id) { id name steps(first: 10) { edges { cursor "
+                 "node { id name dayNumber } } pageInfo { hasNextPage endCursor } } } }",
+        "variables": {"id": "1001"}}
+    assert bench.resolve_headers(flow, {"groove_token": "g"}) == [
+        ("Authorization", "Bearer g"), ("Content-Type", "application/json")]
+    assert set(flow.varies_headers) == {"x-ratelimit-remaining", "x-ratelimit-reset"}
+    assert [(m, p, json.loads(b)) for m, p, b in flow.setup] == [
+        ("POST", "/__admin/groove/rate-limit", {"limit": 1_000_000})]
+    assert gravy.setup == push.setup == tag.setup == ()
+
+
+def test_secrets_and_setup_against_the_app(bench, client):
+    """The Groove token comes from the code flow; after the setup the limit is lifted."""
+    flow = bench.ENDPOINTS_BY_NAME["groove-flow"]
+    token = bench.SECRETS["groove_token"](client, "")
+    bench.run_setup(client, "", flow)
+    headers = dict(bench.resolve_headers(flow, {"groove_token": token}))
+    r = client.post(flow.path, content=flow.body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["flow"]["id"] == "1001"
+    assert r.headers["x-ratelimit-limit"] == "1000000"
+    assert r.headers["x-ratelimit-remaining"] == "999999"
+
+
+def test_answers_differ_tolerates_varying_headers_only(bench):
+    import httpx
+    flow = bench.ENDPOINTS_BY_NAME["groove-flow"]
+
+    def resp(body=b'{"data":1}', **headers):
+        base = {"content-type": "application/json", "x-ratelimit-limit": "1000000",
+                "x-ratelimit-remaining": "999999", "x-ratelimit-reset": "1705314600"}
+        return httpx.Response(200, headers={**base, **headers}, content=body)
+
+    assert bench.answers_differ(flow, resp(), resp(**{"x-ratelimit-remaining": "999998",
+                                                      "x-ratelimit-reset": "1705314601"})) is None
+    assert bench.answers_differ(flow, resp(), resp(**{"x-ratelimit-limit": "100"})) is not None
+    assert bench.answers_differ(flow, resp(), resp(body=b'{"data":2}')) is not None
+    no_meter = httpx.Response(200, headers={"content-type": "application/json"},
+                              content=b'{"data":1}')
+    assert bench.answers_differ(flow, resp(), no_meter) is not None  # the header must be there
+    gravy = bench.ENDPOINTS_BY_NAME["gravy-balances"]
+    assert bench.answers_differ(gravy, resp(), resp(**{"x-ratelimit-remaining": "1"})) \
+        is not None
 
 
 def test_lua_string_keeps_every_byte(bench):
@@ -55,10 +103,11 @@ def test_lua_string_keeps_every_byte(bench):
 
 
 def test_wrk_script_and_python_request(bench, tmp_path):
-    gravy, push, tag = bench.ENDPOINTS
+    gravy, push, tag, flow = bench.ENDPOINTS
     assert bench.wrk_script(gravy) is None  # a plain GET: wrk's command line says it all
     assert 'wrk.method = "POST"' in bench.wrk_script(push)
     assert 'wrk.body = ""' in bench.wrk_script(tag)  # so wrk sends Content-Length: 0
+    assert bench.lua_string(flow.body) in bench.wrk_script(flow)
     load = bench.Load.prepare(push, {}, tmp_path)
     assert load.body_file.read_bytes() == push.body and load.script.exists()
     raw = bench.http_request("POST", push.target_url, "h:1", load.header_lines, push.body)
@@ -86,11 +135,11 @@ def test_short_run_every_endpoint(tmp_path):
                           capture_output=True, text=True, timeout=180, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ABORT" not in proc.stdout
-    for name in ("gravy-balances", "gravitec-push", "gravitec-tag"):
+    for name in ("gravy-balances", "gravitec-push", "gravitec-tag", "groove-flow"):
         assert f"{name} identical: status 200" in proc.stdout
     summary = proc.stdout.split("== summary", 1)[1]
     runs = json.loads(out.read_text())["runs"]["python"]
-    assert list(runs) == ["gravy-balances", "gravitec-push", "gravitec-tag"]
+    assert list(runs) == ["gravy-balances", "gravitec-push", "gravitec-tag", "groove-flow"]
     for name, run in runs.items():
         assert name in summary
         for kind in ("mock", "bare"):
