@@ -29,7 +29,7 @@ def fake_followers(generator: dict, role: str, seed: int, taken: set[str]) -> li
     vocabulary = generator["tags"]
     out = []
     for n in range(generator["followers"].get(role, 0)):
-        reg_id = "".join(r.choice("0123456789abcdef") for _ in range(64))
+        reg_id = format(r.getrandbits(256), "064x")  # one draw: every app a test builds does this
         if reg_id in taken:
             continue
         taken.add(reg_id)

@@ -11,13 +11,15 @@ from faker import Faker
 
 from .store import Flow, GrooveTemplate, LabelInstance, Person, PersonFlow, Step
 
+_fake = Faker("en_US")  # built once: a Faker costs more than all of Groove's fixtures
+
 
 def load(fixtures_dir: Path, seed: int) -> GrooveTemplate:
     root = fixtures_dir / "groove"  # fixtures/<vendor name>
     data = json.loads((root / "fixtures.json").read_text())
     gen = json.loads((root / "generator.json").read_text())
     r = random.Random(f"groove:{seed}")
-    fake = Faker("en_US")
+    fake = _fake
     fake.seed_instance(f"groove:{seed}")
     step_ids = iter(range(5001, 10**9))
     label_ids = iter(range(9001, 10**9))

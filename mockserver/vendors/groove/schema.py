@@ -11,6 +11,7 @@ import base64
 import binascii
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -180,6 +181,7 @@ def _membership_person(m: Any, info: Any) -> Any:
     return info.context.store.people[m.personId]
 
 
+@lru_cache(maxsize=1)  # immutable once built; every app of a test run shares it
 def build() -> GraphQLSchema:
     schema = build_schema((data_dir("contracts") / "groove" / "schema.graphql").read_text())
     query, mutation = schema.query_type, schema.mutation_type
