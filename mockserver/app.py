@@ -25,7 +25,8 @@ def default_vendors() -> list[Vendor]:
     from .vendors.gravitec import GravitecVendor
     from .vendors.gravy import GravyVendor
     from .vendors.groove import GrooveVendor
-    return [GravyVendor(), GravitecVendor(), GrooveVendor()]
+    from .vendors.integry import IntegryVendor
+    return [GravyVendor(), GravitecVendor(), GrooveVendor(), IntegryVendor()]
 
 
 class MockServer:

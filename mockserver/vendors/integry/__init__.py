@@ -1,0 +1,54 @@
+"""Integry: hash-signed calls, the apps and functions catalogues, predict, and function calls
+against simulated app backends (a Django REST Framework API)."""
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import TYPE_CHECKING
+
+from ...core.routing import VendorApp
+from ...core.vendor import Vendor
+from . import admin, fixtures, handlers
+from .auth import IntegryAuth
+from .handlers import Integry
+from .routes import build
+from .store import NAME, IntegryStore, IntegryTemplate
+
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from ...core.tenancy import Tenants
+
+
+class IntegryVendor(Vendor):
+    name = NAME
+    hosts = ("api.integry.io",)
+    default_credentials = {"appKey": "002d4f23-778a-11e7-bf2a-42010a8002c7",
+                           "appSecret": "integry-sandbox-secret", "userId": "123456"}
+    tenant_keys = ("appKey",)
+    secret_headers = frozenset({"hash"})
+    secret_fields = frozenset({"hash"})   # the Node SDK's query parameter too
+    content_type = "application/json"     # DRF's JSONRenderer
+    not_found = staticmethod(handlers.route_missing)  # DRF/Django: {"detail": "Not found."}
+
+    template: IntegryTemplate
+    service: Integry
+
+    def new_credentials(self) -> dict[str, str]:
+        # A new tenant's users are the fixtures' (user 123456 keeps its accounts there too).
+        return {"appKey": str(uuid.uuid4()), "appSecret": secrets.token_urlsafe(24),
+                "userId": "123456"}
+
+    def load_template(self) -> IntegryTemplate:
+        return fixtures.load(self.ctx.fixtures_dir, self.ctx.seed)
+
+    def new_store(self) -> IntegryStore:
+        return IntegryStore(self.template, self.ctx.session_limit)
+
+    def build_app(self, tenants: "Tenants") -> VendorApp:
+        self.service = Integry(self.ctx, tenants, IntegryAuth(tenants, self.template.documented),
+                               self.template)
+        return build(self.service, self)
+
+    def admin_routes(self) -> list["BaseRoute"]:
+        return admin.routes(self.service)

@@ -1,0 +1,354 @@
+"""One function per Integry operation: parse, call the store, render."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from jsonschema import Draft7Validator
+from starlette.requests import Request
+
+from ...core.http import RawJSON, TooLarge, json_response, load, read_limited
+from . import backends, predict
+from .errors import (CALL_INVALID, CALL_NOT_CONNECTED, REQUIRED, call_failed, field_errors,
+                     method_not_allowed, not_found, parse_error, unsupported_media)
+from .store import IntegryStore, store_of
+
+if TYPE_CHECKING:
+    from ...core.routing import Router
+    from ...core.tenancy import Tenants
+    from ...core.vendor import Context
+    from .auth import IntegryAuth
+    from .store import IntegryTemplate
+
+PAGE_SIZE = 50            # "Default page size is 50"
+BODY_LIMIT = 1024 * 1024  # larger bodies are refused before they are held in memory
+TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+
+
+@dataclass
+class Integry:
+    """Per-app Integry runtime the handlers share."""
+
+    ctx: "Context"
+    tenants: "Tenants"
+    auth: "IntegryAuth"
+    template: "IntegryTemplate"
+    router: "Router | None" = None
+    validators: dict[str, Draft7Validator] = field(default_factory=dict)
+
+    def validator(self, fn: dict[str, Any]) -> Draft7Validator:
+        v = self.validators.get(fn["name"])
+        if v is None:  # one per catalogue function, built once
+            v = self.validators[fn["name"]] = Draft7Validator(fn["parameters"])
+        return v
+
+
+# -- request parsing (DRF) ----------------------------------------------------------------------
+def _query(request: Request) -> dict[str, str]:
+    raw = request.scope.get("query_string", b"").decode("latin-1")
+    return dict(parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="replace"))
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    """request.data: JSON or form; no body at all (the SDK's apps.get) is empty."""
+    try:
+        raw = await read_limited(request, BODY_LIMIT)
+    except TooLarge:
+        raise field_errors({"detail": "Request body is larger than 1 MiB."}) from None
+    if not raw.strip():
+        return {}
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json" or ctype.endswith("+json"):
+        try:
+            data = load(raw.decode("utf-8"), parse_constant=_no_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise parse_error(str(exc)[:200]) from None
+        if not isinstance(data, dict):
+            raise parse_error("Expected a JSON object")
+        return data
+    if ctype == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    raise unsupported_media(ctype or "text/plain")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"Unexpected token {name}")
+
+
+def _bool(params: dict[str, str], name: str) -> bool:
+    """A DRF BooleanField query param: true/True/1 and false/False/0 (the Python SDK sends
+    Python's spelling)."""
+    value = params.get(name)
+    if value is None or value == "":
+        return False
+    low = value.strip().lower()
+    if low in TRUE:
+        return True
+    if low in FALSE:
+        return False
+    raise field_errors({name: ["Must be a valid boolean."]})
+
+
+def _cursor(body: dict[str, Any], query: dict[str, str]) -> int:
+    """The page offset from `_cursor` in the body (Python SDK) or the query (Node SDK)."""
+    value = body.get("_cursor", query.get("_cursor"))
+    try:
+        return backends.decode_cursor(value)
+    except backends.BadCursor:
+        raise not_found("Invalid cursor") from None
+
+
+def _page(items: list[Any], offset: int) -> tuple[list[Any], str | None]:
+    following = offset + PAGE_SIZE
+    return items[offset:following], \
+        backends.encode_cursor(following) if following < len(items) else None
+
+
+# -- apps ---------------------------------------------------------------------------------------
+def _connected_apps(store: IntegryStore, user: str) -> set[str]:
+    return {app for app, accounts in store.users.get(user, {}).items() if accounts}
+
+
+def _app_json(app: dict[str, Any], store: IntegryStore, user: str) -> dict[str, Any]:
+    return {**app, "connected_accounts": [a.to_json() for a in store.accounts(user,
+                                                                                app["name"])]}
+
+
+async def list_apps(g: Integry, request: Request) -> RawJSON:
+    tenant, user = g.auth.user(request)
+    store = store_of(tenant)
+    query = _query(request)
+    body = await _body(request)
+    connected_only = _bool(query, "connected_only")
+    offset = _cursor(body, query)
+    connected = _connected_apps(store, user)
+    # the user's connected apps first, then the rest by name (the doc's sample order)
+    apps = [a for a in g.template.apps if a["name"] in connected]
+    if not connected_only:
+        apps += [a for a in g.template.apps if a["name"] not in connected]
+    page, cursor = _page(apps, offset)
+    return json_response({"apps": [_app_json(a, store, user) for a in page], "_cursor": cursor})
+
+
+async def get_app(g: Integry, request: Request) -> RawJSON:
+    tenant, user = g.auth.user(request)
+    await _body(request)
+    app = g.template.apps_by_name.get(request.path_params["app"])
+    if app is None:
+        raise not_found("App not found")
+    return json_response(_app_json(app, store_of(tenant), user))
+
+
+# -- functions ----------------------------------------------------------------------------------
+def _include_meta(query: dict[str, str]) -> bool:
+    include = query.get("include")
+    if include in (None, ""):
+        return False
+    if include != "meta":
+        raise field_errors({"include": [f'"{include}" is not a valid choice.']})
+    return True
+
+
+def _function_json(g: Integry, fn: dict[str, Any], meta: bool) -> dict[str, Any]:
+    out = {"name": fn["name"], "description": fn["description"], "parameters": fn["parameters"]}
+    if meta:
+        app = g.template.apps_by_name[fn["app"]]
+        props = fn["parameters"].get("properties", {})
+        required = set(fn["parameters"].get("required", []))
+        out["meta"] = {
+            "type": fn["type"],
+            "app": {k: app[k] for k in ("id", "name", "title", "icon_url")},
+            "fields": [{"name": name, "title": name.replace("_", " ").capitalize(),
+                        "type": spec.get("type", "string"), "required": name in required,
+                        "description": spec.get("description", ""),
+                        **({"options": spec["enum"]} if "enum" in spec else {})}
+                       for name, spec in props.items()],
+        }
+    return out
+
+
+async def list_functions(g: Integry, request: Request) -> RawJSON:
+    tenant, user = g.auth.user(request)
+    store = store_of(tenant)
+    query = _query(request)
+    body = await _body(request)
+    meta = _include_meta(query)
+    kind = query.get("type")
+    if kind not in (None, ""):
+        kind = kind.upper()
+        if kind not in ("QUERY", "ACTION", "PASSTHROUGH"):
+            raise field_errors({"type": [f'"{query["type"]}" is not a valid choice.']})
+    app = (query.get("app") or "").lower() or None
+    search = (query.get("search") or "").lower() or None
+    connected = _connected_apps(store, user) if _bool(query, "connected_only") else None
+    offset = _cursor(body, query)
+    found = [f for f in g.template.functions
+             if (app is None or f["app"] == app) and (not kind or f["type"] == kind)
+             and (connected is None or f["app"] in connected)
+             and (search is None or search in f["name"] or search in f["description"].lower())]
+    page, cursor = _page(found, offset)
+    return json_response({"functions": [_function_json(g, f, meta) for f in page],
+                          "_cursor": cursor})
+
+
+def _variables(body: dict[str, Any]) -> dict[str, Any]:
+    value = body.get("_variables")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise field_errors({"_variables": ["Must be an object."]})
+    return value
+
+
+async def predict_function(g: Integry, request: Request) -> RawJSON:
+    g.auth.user(request)
+    query = _query(request)
+    body = await _body(request)
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise field_errors({"prompt": "Must be a non-empty string"})
+    variables = _variables(body)
+    meta = _include_meta(query)
+    with_arguments = _bool(query, "predict_arguments")
+    titles = {a["name"]: a["title"] for a in g.template.apps}
+    fn = predict.best(prompt, g.template.functions, titles)
+    if fn is None:
+        return json_response({"functions": []})
+    out = _function_json(g, fn, meta)
+    if with_arguments:
+        out["arguments"] = predict.arguments(prompt, variables, fn, titles[fn["app"]])
+    return json_response({"functions": [out]})
+
+
+async def get_function(g: Integry, request: Request) -> RawJSON:
+    g.auth.user(request)
+    query = _query(request)
+    body = await _body(request)
+    fn = g.template.functions_by_name.get(request.path_params["name"])
+    if fn is None:
+        raise not_found("Function not found")
+    out = _function_json(g, fn, _include_meta(query))
+    prompt = body.get("prompt")
+    variables = _variables(body)
+    if prompt is not None and not isinstance(prompt, str):
+        raise field_errors({"prompt": "Must be a non-empty string"})
+    if (prompt and prompt.strip()) or variables:
+        title = g.template.apps_by_name[fn["app"]]["title"]
+        out["arguments"] = predict.arguments(prompt or "", variables, fn, title)
+    return json_response(out)
+
+
+def substitute(value: Any, variables: dict[str, Any]) -> Any:
+    """`{name}` reference tags replaced by the variables' values, in every string."""
+    if isinstance(value, str):
+        for name, replacement in variables.items():
+            tag = "{" + str(name) + "}"
+            if tag in value:
+                value = value.replace(tag, replacement if isinstance(replacement, str)
+                                      else _text(replacement))
+        return value
+    if isinstance(value, dict):
+        return {k: substitute(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, variables) for v in value]
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _problems(g: Integry, fn: dict[str, Any], args: dict[str, Any]) -> dict[str, str]:
+    """`{param: message}` for every parameter the function's JSON Schema refuses."""
+    required = fn["parameters"].get("required", [])
+    details: dict[str, str] = {}
+    for name in required:
+        value = args.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            details[name] = REQUIRED
+    for err in g.validator(fn).iter_errors(args):
+        if err.validator == "required":
+            continue
+        name = str(err.absolute_path[0]) if err.absolute_path else "_body"
+        if name in details:
+            continue
+        if err.validator == "type":
+            expected = err.validator_value
+            expected = " or ".join(expected) if isinstance(expected, list) else expected
+            details[name] = f"Must be of type {expected}"
+        elif err.validator == "enum":
+            details[name] = "Must be one of: " + ", ".join(map(str, err.validator_value))
+        else:
+            details[name] = err.message[:300]
+    return details
+
+
+async def call_function(g: Integry, request: Request) -> RawJSON:
+    tenant, user = g.auth.user(request)
+    store = store_of(tenant)
+    query = _query(request)
+    body = await _body(request)
+    fn = g.template.functions_by_name.get(request.path_params["name"])
+    if fn is None:
+        raise not_found("Function not found")
+    variables = _variables(body)
+    cursor = body.get("_cursor", query.get("_cursor"))
+    args = substitute({k: v for k, v in body.items() if k not in ("_variables", "_cursor")},
+                      variables)
+    problems = _problems(g, fn, args)
+    if problems:
+        raise call_failed(CALL_INVALID, problems)
+    app = g.template.apps_by_name[fn["app"]]
+    account = _account(store, user, app, query)
+    try:
+        backends.decode_cursor(cursor)
+    except backends.BadCursor:
+        raise call_failed(CALL_INVALID, {"_cursor": "Invalid cursor"}) from None
+    now = g.ctx.clock.time()
+    network_code, output, next_cursor = backends.run(store, fn, args, cursor, now)
+    store.log(user, {"function": fn["name"], "at": now, "account": account.id,
+                     "network_code": network_code})
+    out: dict[str, Any] = {"network_code": network_code, "output": output}
+    if next_cursor is not backends.NO_CURSOR:
+        out["_cursor"] = next_cursor
+    session = uuid.UUID(int=g.ctx.rng.getrandbits(128), version=4)
+    return json_response(out, 200, {"X-Credits": "1", "X-Session-ID": str(session)})
+
+
+def _account(store: IntegryStore, user: str, app: dict[str, Any], query: dict[str, str]):
+    """The connected account a call runs with: `connected_account_id`'s, else the user's first,
+    else (unless `allow_workspace_connected_accounts=false`) the workspace's."""
+    own = store.accounts(user, app["name"])
+    shared = store.workspace.get(app["name"], []) \
+        if query.get("allow_workspace_connected_accounts", "true").lower() not in FALSE else []
+    wanted = query.get("connected_account_id")
+    if wanted not in (None, ""):
+        if not wanted.isdigit():
+            raise call_failed(CALL_INVALID, {"connected_account_id": "Must be a number"})
+        match = next((a for a in own + shared if a.id == int(wanted)), None)
+        if match is None:
+            raise call_failed(CALL_NOT_CONNECTED, [
+                f"Connected account {wanted} of {app['title']} was not found for this user."])
+        return match
+    if own:
+        return own[0]
+    if shared:
+        return shared[0]
+    raise call_failed(CALL_NOT_CONNECTED, [
+        f"User has not connected their {app['title']} account. To connect an account, please "
+        f"call following SDK method: `connectApp('{app['name']}')`"])
+
+
+# -- everything else ----------------------------------------------------------------------------
+async def route_missing(g: Integry, request: Request) -> RawJSON:
+    """DRF: a known path with another method is 405; anything else Django's 404."""
+    allowed = g.router.allowed(request.scope["vendor_path"]) if g.router else ()
+    if allowed:
+        raise method_not_allowed(request.method)
+    raise not_found()

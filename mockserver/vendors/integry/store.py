@@ -1,0 +1,107 @@
+"""Integry state per tenant: each user's connected accounts, the workspace's shared ones, the
+simulated app backends (Slack messages, HubSpot objects) and each user's call log. The apps and
+functions catalogues are the template's, shared and immutable."""
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ...core.tenancy import Tenant
+
+NAME = "integry"  # the vendor's name: its prefix, its key in each tenant's stores, its journal name
+CALL_LOG = 100    # calls kept per user
+
+
+@dataclass
+class Account:
+    id: int
+    display_name: str
+    modified_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "display_name": self.display_name,
+                "modified_at": self.modified_at}
+
+
+@dataclass
+class IntegryTemplate:
+    apps: list[dict[str, Any]]                  # catalogue order: by name
+    apps_by_name: dict[str, dict[str, Any]]
+    functions: list[dict[str, Any]]             # each with "app" and "type"
+    functions_by_name: dict[str, dict[str, Any]]
+    users: dict[str, dict[str, list[Account]]]
+    workspace: dict[str, list[Account]]
+    next_account: int
+    documented: frozenset[tuple[str, str]] = frozenset()   # (user id, hash) of the doc's curls
+
+
+@dataclass
+class IntegryStore:
+    template: IntegryTemplate
+    limit: int                                   # --max-sessions: users, objects, messages kept
+    users: OrderedDict[str, dict[str, list[Account]]] = field(init=False)
+    workspace: dict[str, list[Account]] = field(init=False)
+    next_account: int = field(init=False)
+    # simulated backends, per app
+    slack: dict[str, deque] = field(default_factory=dict)           # channel -> messages
+    hubspot: dict[str, OrderedDict] = field(default_factory=dict)   # kind -> id -> object
+    next_object: int = 1
+    calls: dict[str, deque] = field(default_factory=dict)           # user -> call log
+
+    def __post_init__(self) -> None:
+        t = self.template
+        self.users = OrderedDict((u, {a: [Account(**vars(x)) for x in accs]
+                                      for a, accs in apps.items()})
+                                 for u, apps in t.users.items())
+        self.workspace = {a: [Account(**vars(x)) for x in accs] for a, accs in t.workspace.items()}
+        self.next_account = t.next_account
+
+    def accounts(self, user: str, app: str) -> list[Account]:
+        return self.users.get(user, {}).get(app, [])
+
+    def connect(self, user: str, app: str, display_name: str, now_iso: str) -> Account:
+        account = Account(self.next_account, display_name, now_iso)
+        self.next_account += 1
+        apps = self.users.setdefault(user, {})
+        self.users.move_to_end(user)
+        apps.setdefault(app, []).append(account)
+        while len(self.users) > self.limit:
+            self.users.popitem(last=False)
+        return account
+
+    def disconnect(self, user: str, app: str, account_id: int | None) -> int:
+        accounts = self.users.get(user, {}).get(app, [])
+        kept = [a for a in accounts if account_id is not None and a.id != account_id]
+        removed = len(accounts) - len(kept)
+        if user in self.users:
+            if kept:
+                self.users[user][app] = kept
+            else:
+                self.users[user].pop(app, None)
+        return removed
+
+    def log(self, user: str, entry: dict[str, Any]) -> None:
+        log = self.calls.get(user)
+        if log is None:
+            if len(self.calls) >= self.limit:
+                self.calls.pop(next(iter(self.calls)))
+            log = self.calls[user] = deque(maxlen=CALL_LOG)
+        log.append(entry)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "users": {u: {a: [x.to_json() for x in accs] for a, accs in sorted(apps.items())}
+                      for u, apps in sorted(self.users.items())},
+            "workspace": {a: [x.to_json() for x in accs]
+                          for a, accs in sorted(self.workspace.items())},
+            "nextAccount": self.next_account, "nextObject": self.next_object,
+            "slack": {c: list(m) for c, m in sorted(self.slack.items())},
+            "hubspot": {k: list(v.values()) for k, v in sorted(self.hubspot.items())},
+            "calls": {u: list(c) for u, c in sorted(self.calls.items())},
+        }
+
+
+def store_of(tenant: "Tenant") -> IntegryStore:
+    return tenant.stores[NAME]
