@@ -32,12 +32,15 @@ class IntegryAuth:
 
     @staticmethod
     def credentials(request: "Request") -> tuple[str | None, str | None, str | None]:
+        # Per field, the header, else the query parameter: the Node SDK puts all three in the
+        # query and still sends them as headers named app_key, user_id and hash, so its `hash`
+        # header must not stop `app_key`/`user_id` from being read from the query.
         headers = request.headers
-        if "app-key" in headers or "user-id" in headers or "hash" in headers:
-            return headers.get("app-key"), headers.get("user-id"), headers.get("hash")
         query = dict(parse_qsl(request.scope.get("query_string", b"").decode("latin-1"),
                                keep_blank_values=True))
-        return query.get("app_key"), query.get("user_id"), query.get("hash")
+        return (headers.get("app-key") or query.get("app_key"),
+                headers.get("user-id") or query.get("user_id"),
+                headers.get("hash") or query.get("hash"))
 
     def user(self, request: "Request") -> "tuple[Tenant, str]":
         """(tenant, user id) of a correctly signed request; DRF's 403s otherwise."""
