@@ -315,7 +315,9 @@ async def call_function(g: Integry, request: Request) -> RawJSON:
     store.log(user, {"function": fn["name"], "at": now, "account": account.id,
                      "network_code": network_code})
     out: dict[str, Any] = {"network_code": network_code, "output": output}
-    if next_cursor is not backends.NO_CURSOR:
+    if isinstance(next_cursor, str):
+        # More pages. The last page carries no `_cursor` at all: the doc says null, but the
+        # Python SDK's paginated-output model requires a string wherever the key appears.
         out["_cursor"] = next_cursor
     session = uuid.UUID(int=g.ctx.rng.getrandbits(128), version=4)
     return json_response(out, 200, {"X-Credits": "1", "X-Session-ID": str(session)})
