@@ -1,6 +1,7 @@
 """Integry's control-plane calls: connect and disconnect an app for a user."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -21,6 +22,13 @@ def _text(body: dict[str, Any], key: str, required: bool = True) -> str | None:
     if not isinstance(value, str) or not value or len(value) > 255:
         raise ControlError(400, f"{key} must be a non-empty string of at most 255 characters")
     return value
+
+
+def drf_time(dt: datetime) -> str:
+    """DRF's DateTimeField: ISO 8601, microseconds only when there are some, Z for UTC (the
+    documented account's "2024-11-10T23:28:58Z")."""
+    text = dt.astimezone(timezone.utc).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def routes(g: "Integry") -> list[Route]:
@@ -44,7 +52,7 @@ def routes(g: "Integry") -> list[Route]:
                 raise ControlError(404, f"user {user} has no such {app} account")
             return JSON({"tenant": tenant.id, "userId": user, "app": app, "removed": removed})
         display = _text(body, "displayName", required=False) or f"{user}@{app}"
-        account = store.connect(user, app, display, g.ctx.clock.iso())
+        account = store.connect(user, app, display, drf_time(g.ctx.clock.now()))
         return JSON({"tenant": tenant.id, "userId": user, "app": app, **account.to_json()}, 201)
 
     return [Route("/connected-accounts", connected_accounts, methods=["POST", "DELETE"])]
