@@ -98,12 +98,13 @@ def test_query_parameters_with_a_wrong_hash(client):
     assert r.json() == INCORRECT
 
 
-def test_headers_win_over_query_parameters(client):
-    """A request with any of the headers is judged by its headers alone."""
+def test_each_credential_is_its_header_else_its_query_parameter(client):
+    """The Node SDK sends all three in the query and also a `hash` header: each field is read
+    from its header, else its query parameter, and a header wins over the query."""
     good = {"app_key": APP_KEY, "user_id": USER_ID, "hash": sign()}
-    r = post(client, params=good, headers={"Hash": sign()})
-    assert r.status_code == 403
-    assert r.json() == NOT_PROVIDED
+    assert post(client, params=good, headers={"Hash": sign()}).status_code == 200
+    r = post(client, params=good, headers={"Hash": sign("someone-else")})
+    assert r.status_code == 403 and r.json() == INCORRECT
 
 
 def test_the_users_own_view(client):

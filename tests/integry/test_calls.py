@@ -260,8 +260,10 @@ def test_hubspot_contacts_page_by_cursor(client, app):
         assert r.json()["network_code"] == "200"
         sizes.append(len(r.json()["output"]["results"]))
         seen += r.json()["output"]["results"]
-        cursor = r.json()["_cursor"]
+        # the last page has no `_cursor` (the Python SDK's model refuses a null there)
+        cursor = r.json().get("_cursor")
         if cursor is None:
+            assert "_cursor" not in r.json()
             break
         assert isinstance(cursor, str) and cursor
     assert sizes == [10, 10, 5]
@@ -274,7 +276,7 @@ def test_hubspot_contacts_page_by_cursor(client, app):
     assert second["output"]["results"] == created[10:20]
     # other kinds are kept apart
     r = call(client, "/functions/hubspot-list-deals/call/", {})
-    assert r.json() == {"network_code": "200", "output": {"results": []}, "_cursor": None}
+    assert r.json() == {"network_code": "200", "output": {"results": []}}
 
 
 def test_an_invalid_call_cursor(client, app):
@@ -348,7 +350,7 @@ def test_slack_list_conversations(client):
     assert r.json()["network_code"] == "200"
     assert [c["name"] for c in r.json()["output"]["channels"]] == [
         "general", "random", "sales", "support"]
-    assert r.json()["_cursor"] is None
+    assert "_cursor" not in r.json()  # one page: no cursor key at all
 
 
 def test_call_headers(client):
