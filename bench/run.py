@@ -26,6 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
+import hmac
 import json
 import os
 import platform
@@ -103,6 +105,15 @@ GROOVE_FLOW_QUERY = (b'{"query": "query($id: ID!) { flow(id: $id) { id name step
 # minute never ends): the load runs with the highest limit the control plane accepts. Every
 # answer counts down X-RateLimit-Remaining, so the mock's headers vary, not its body.
 GROOVE_RATE_LIMIT = 1_000_000
+# Integry signs each call: `Hash` is the hex HMAC-SHA256 of the user id keyed by the app secret
+# (the default tenant's sandbox credentials, so no secret has to be fetched from the mock).
+INTEGRY_APP_KEY = "002d4f23-778a-11e7-bf2a-42010a8002c7"
+INTEGRY_USER_ID = "123456"
+INTEGRY_HASH = hmac.new(b"integry-sandbox-secret", INTEGRY_USER_ID.encode(),
+                        hashlib.sha256).hexdigest()
+# The documented example: post to Slack's #random with two reference tags filled from _variables.
+INTEGRY_CALL = (b'{"channel": "random", "text": "{first_name} {last_name} just signed up!", '
+                b'"_variables": {"first_name": "John", "last_name": "Doe"}}')
 # Each push stores a campaign on the mock (at most --max-sessions, 10,000, the oldest evicted):
 # that is the real workload, so it stays.
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -119,6 +130,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              GROOVE_FLOW_QUERY, varies_headers=("x-ratelimit-remaining", "x-ratelimit-reset"),
              setup=(("POST", "/__admin/groove/rate-limit",
                      json.dumps({"limit": GROOVE_RATE_LIMIT})),)),
+    # Each call appends the message to the simulated Slack channel (a deque of the last 1,000)
+    # and to the user's call log (the last 100): bounded, so it stays. X-Session-ID is a new
+    # uuid per call; the body's Slack `ts` comes from the mock's clock, frozen here, so the body
+    # is the same every time and is checked whole.
+    Endpoint("integry-call", "POST", "/integry/functions/slack-post-message/call/", "",
+             (("App-Key", INTEGRY_APP_KEY), ("User-ID", INTEGRY_USER_ID),
+              ("Hash", INTEGRY_HASH), ("Content-Type", "application/json")),
+             INTEGRY_CALL, varies_headers=("x-session-id",)),
 )
 ENDPOINTS_BY_NAME = {e.name: e for e in ENDPOINTS}
 

@@ -6,6 +6,8 @@ it checks the plumbing (servers, verification, load, summary, JSON), not the fig
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import importlib.util
 import json
 import subprocess
@@ -32,8 +34,9 @@ def bench():
 
 def test_endpoint_table(bench):
     names = [e.name for e in bench.ENDPOINTS]
-    assert names == ["gravy-balances", "gravitec-push", "gravitec-tag", "groove-flow"]
-    gravy, push, tag, flow = bench.ENDPOINTS
+    assert names == ["gravy-balances", "gravitec-push", "gravitec-tag", "groove-flow",
+                     "integry-call"]
+    gravy, push, tag, flow, call = bench.ENDPOINTS
     assert (gravy.method, gravy.target_url) == ("GET", f"{bench.PATH}?{bench.QUERY}")
     assert gravy.target == bench.TARGET_RATIO == 0.5
     assert push.target is None and tag.target is None  # reported, not gated
@@ -60,7 +63,20 @@ def test_endpoint_table(bench):
     assert set(flow.varies_headers) == {"x-ratelimit-remaining", "x-ratelimit-reset"}
     assert [(m, p, json.loads(b)) for m, p, b in flow.setup] == [
         ("POST", "/__admin/groove/rate-limit", {"limit": 1_000_000})]
-    assert gravy.setup == push.setup == tag.setup == ()
+    assert gravy.setup == push.setup == tag.setup == call.setup == ()
+    # Integry: the documented Slack call, signed with the default tenant's sandbox credentials;
+    # only X-Session-ID varies (the body's `ts` is the frozen clock's).
+    assert (call.method, call.target_url) == (
+        "POST", "/integry/functions/slack-post-message/call/")
+    assert call.target is None and call.varies == () and call.varies_headers == ("x-session-id",)
+    assert json.loads(call.body) == {"channel": "random",
+                                     "text": "{first_name} {last_name} just signed up!",
+                                     "_variables": {"first_name": "John", "last_name": "Doe"}}
+    signed = hmac.new(b"integry-sandbox-secret", b"123456", hashlib.sha256).hexdigest()
+    assert bench.resolve_headers(call, {}) == [
+        ("App-Key", "002d4f23-778a-11e7-bf2a-42010a8002c7"), ("User-ID", "123456"),
+        ("Hash", signed), ("Content-Type", "application/json")]
+    assert bench.needed_secrets([call]) == []  # the hash is computed, nothing is fetched
 
 
 def test_secrets_and_setup_against_the_app(bench, client):
@@ -74,6 +90,30 @@ def test_secrets_and_setup_against_the_app(bench, client):
     assert r.json()["data"]["flow"]["id"] == "1001"
     assert r.headers["x-ratelimit-limit"] == "1000000"
     assert r.headers["x-ratelimit-remaining"] == "999999"
+
+
+def test_integry_call_against_the_app(bench, client):
+    """The table's Integry call answers 200 with the substituted text; two answers differ only
+    in X-Session-ID, so the check before the load passes (and still checks the body)."""
+    import httpx
+    call = bench.ENDPOINTS_BY_NAME["integry-call"]
+    headers = dict(bench.resolve_headers(call, {}))
+    first, second = (client.post(call.target_url, content=call.body, headers=headers)
+                     for _ in range(2))
+    assert first.status_code == second.status_code == 200, first.text
+    out = first.json()
+    assert out["network_code"] == "200"
+    assert out["output"]["message"]["text"] == "John Doe just signed up!"
+    assert out["output"]["ts"] == "1705314600.000000"  # the clock, 2024-01-15T10:30:00Z
+    assert first.content == second.content
+    assert first.headers["x-session-id"] != second.headers["x-session-id"]
+    assert bench.answers_differ(call, first, second) is None
+    changed = first.content.replace(b"John Doe", b"Jane Doe")
+    assert bench.answers_differ(
+        call, first, httpx.Response(200, headers=first.headers, content=changed)) is not None
+    no_session = {k: v for k, v in first.headers.items() if k.lower() != "x-session-id"}
+    assert bench.answers_differ(
+        call, first, httpx.Response(200, headers=no_session, content=first.content)) is not None
 
 
 def test_answers_differ_tolerates_varying_headers_only(bench):
@@ -103,11 +143,12 @@ def test_lua_string_keeps_every_byte(bench):
 
 
 def test_wrk_script_and_python_request(bench, tmp_path):
-    gravy, push, tag, flow = bench.ENDPOINTS
+    gravy, push, tag, flow, call = bench.ENDPOINTS
     assert bench.wrk_script(gravy) is None  # a plain GET: wrk's command line says it all
     assert 'wrk.method = "POST"' in bench.wrk_script(push)
     assert 'wrk.body = ""' in bench.wrk_script(tag)  # so wrk sends Content-Length: 0
     assert bench.lua_string(flow.body) in bench.wrk_script(flow)
+    assert 'wrk.body = "{\\034channel\\034: ' in bench.wrk_script(call)  # braces stay as is
     load = bench.Load.prepare(push, {}, tmp_path)
     assert load.body_file.read_bytes() == push.body and load.script.exists()
     raw = bench.http_request("POST", push.target_url, "h:1", load.header_lines, push.body)
@@ -135,11 +176,13 @@ def test_short_run_every_endpoint(tmp_path):
                           capture_output=True, text=True, timeout=180, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ABORT" not in proc.stdout
-    for name in ("gravy-balances", "gravitec-push", "gravitec-tag", "groove-flow"):
+    for name in ("gravy-balances", "gravitec-push", "gravitec-tag", "groove-flow",
+                 "integry-call"):
         assert f"{name} identical: status 200" in proc.stdout
     summary = proc.stdout.split("== summary", 1)[1]
     runs = json.loads(out.read_text())["runs"]["python"]
-    assert list(runs) == ["gravy-balances", "gravitec-push", "gravitec-tag", "groove-flow"]
+    assert list(runs) == ["gravy-balances", "gravitec-push", "gravitec-tag", "groove-flow",
+                          "integry-call"]
     for name, run in runs.items():
         assert name in summary
         for kind in ("mock", "bare"):
