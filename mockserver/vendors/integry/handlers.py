@@ -77,6 +77,13 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"Unexpected token {name}")
 
 
+async def _signed(g: Integry, request: Request) \
+        -> tuple[IntegryStore, str, dict[str, str], dict[str, Any]]:
+    """(store, user id, query, body) of a correctly signed call: what every operation reads."""
+    tenant, user = g.auth.user(request)
+    return store_of(tenant), user, _query(request), await _body(request)
+
+
 def _bool(params: dict[str, str], name: str) -> bool:
     """A DRF BooleanField query param: true/True/1 and false/False/0 (the Python SDK sends
     Python's spelling)."""
@@ -117,10 +124,7 @@ def _app_json(app: dict[str, Any], store: IntegryStore, user: str) -> dict[str, 
 
 
 async def list_apps(g: Integry, request: Request) -> RawJSON:
-    tenant, user = g.auth.user(request)
-    store = store_of(tenant)
-    query = _query(request)
-    body = await _body(request)
+    store, user, query, body = await _signed(g, request)
     connected_only = _bool(query, "connected_only")
     offset = _cursor(body, query)
     connected = _connected_apps(store, user)
@@ -133,12 +137,11 @@ async def list_apps(g: Integry, request: Request) -> RawJSON:
 
 
 async def get_app(g: Integry, request: Request) -> RawJSON:
-    tenant, user = g.auth.user(request)
-    await _body(request)
+    store, user, _, _ = await _signed(g, request)
     app = g.template.apps_by_name.get(request.path_params["app"])
     if app is None:
         raise not_found("App not found")
-    return json_response(_app_json(app, store_of(tenant), user))
+    return json_response(_app_json(app, store, user))
 
 
 # -- functions ----------------------------------------------------------------------------------
@@ -170,10 +173,7 @@ def _function_json(g: Integry, fn: dict[str, Any], meta: bool) -> dict[str, Any]
 
 
 async def list_functions(g: Integry, request: Request) -> RawJSON:
-    tenant, user = g.auth.user(request)
-    store = store_of(tenant)
-    query = _query(request)
-    body = await _body(request)
+    store, user, query, body = await _signed(g, request)
     meta = _include_meta(query)
     kind = query.get("type")
     if kind not in (None, ""):
@@ -203,9 +203,7 @@ def _variables(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def predict_function(g: Integry, request: Request) -> RawJSON:
-    g.auth.user(request)
-    query = _query(request)
-    body = await _body(request)
+    _, _, query, body = await _signed(g, request)
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise field_errors({"prompt": "Must be a non-empty string"})
@@ -223,9 +221,7 @@ async def predict_function(g: Integry, request: Request) -> RawJSON:
 
 
 async def get_function(g: Integry, request: Request) -> RawJSON:
-    g.auth.user(request)
-    query = _query(request)
-    body = await _body(request)
+    _, _, query, body = await _signed(g, request)
     fn = g.template.functions_by_name.get(request.path_params["name"])
     if fn is None:
         raise not_found("Function not found")
@@ -290,10 +286,7 @@ def _problems(g: Integry, fn: dict[str, Any], args: dict[str, Any]) -> dict[str,
 
 
 async def call_function(g: Integry, request: Request) -> RawJSON:
-    tenant, user = g.auth.user(request)
-    store = store_of(tenant)
-    query = _query(request)
-    body = await _body(request)
+    store, user, query, body = await _signed(g, request)
     fn = g.template.functions_by_name.get(request.path_params["name"])
     if fn is None:
         raise not_found("Function not found")
