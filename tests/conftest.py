@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
@@ -26,6 +27,15 @@ from mockserver.core.http import load  # the body as the vendor read it (JSON.pa
 DOC_TIME = "2024-01-15T10:30:00.000Z"  # the `timestamp` of every documented Gravy response
 CONTRACTS = load_contracts()
 HOSTS = {h: v.name for v in default_vendors() for h in v.hosts}  # real API host -> vendor
+
+
+def vendor_doc(name: str) -> Path | None:
+    """shared/vendor-docs/<name> in the nearest ancestor directory holding it (the main
+    checkout and its git worktrees sit at different depths below it); None when absent."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "vendor-docs" / name).is_file():
+            return parent / "shared" / "vendor-docs" / name
+    return None
 
 
 def vendor_of(url: httpx.URL, app) -> tuple[str, str] | None:

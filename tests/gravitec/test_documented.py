@@ -4,16 +4,15 @@ from __future__ import annotations
 import base64
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from mockserver.core.contracts import load
 from tests.gravy.test_documented import missing_input
 
+from ..conftest import vendor_doc
 from .conftest import BASE, DOCUMENTED, SANDBOX, documented, push, push_body, site, stats
 
-DOC_NAME = Path("shared") / "vendor-docs" / "gravitec.txt"
 NOW_MS = 1705314600000  # the frozen test clock, 2024-01-15T10:30:00.000Z
 
 # Each stored example and the contract it falls under.
@@ -40,15 +39,6 @@ ALIAS_DOC_REGID = "okf8kj589ktGF5g3gF#gf3#46g^^6gfGfgfgfg%g5g"  # the regId as t
 DOC_BAD_AUTH_KEY = "5459059059405940gpgkj"
 
 
-def vendor_doc() -> Path | None:
-    """shared/vendor-docs/gravitec.txt in the nearest ancestor directory holding it (the main
-    checkout and its worktrees sit at different depths below it)."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / DOC_NAME).is_file():
-            return parent / DOC_NAME
-    return None
-
-
 def doc_examples(text: str) -> list:
     """Every JSON example of the page: each block opening a line with "{", and the tags_segment
     snippets (written as a bare property) as {"tags_segment": [...]}. The request-properties
@@ -71,7 +61,7 @@ def canonical(value) -> str:
 
 # -- the stored examples -------------------------------------------------------------------
 def test_stored_examples_are_the_documented_ones_verbatim():
-    doc = vendor_doc()
+    doc = vendor_doc("gravitec.txt")
     if doc is None:
         missing_input(f"the vendor docs are not beside this checkout ({DOC_NAME})")
     examples = doc_examples(doc.read_text())

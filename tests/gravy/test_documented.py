@@ -3,15 +3,15 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 
 import pytest
 
 from mockserver.core.contracts import load
 
+from ..conftest import vendor_doc
 from .conftest import DOCUMENTED, documented
 
-VENDOR_DOC = Path(__file__).resolve().parents[3] / "shared" / "vendor-docs" / "gravy-connect.txt"
+VENDOR_DOC = vendor_doc("gravy-connect.txt")
 RESOURCES = ["account-info", "balances", "billing-statements", "history", "loyalty",
              "payment-methods", "reading-history", "trips"]
 NAMES = [f"{r}.list" for r in RESOURCES] + [
@@ -59,8 +59,9 @@ def test_missing_input_fails_under_ci_and_skips_locally(value, ci):
 
 
 def test_fixtures_are_the_documented_examples_verbatim():
-    if not VENDOR_DOC.exists():
-        missing_input(f"the vendor docs are not beside this checkout ({VENDOR_DOC})")
+    if VENDOR_DOC is None:
+        missing_input("the vendor docs (shared/vendor-docs/gravy-connect.txt) are not above "
+                      "this checkout")
     examples = doc_examples(VENDOR_DOC.read_text())
     assert len(examples) == len(NAMES)
     for name, ex in zip(NAMES, examples):

@@ -7,18 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..conftest import vendor_doc
 from .conftest import headers
 
 ADMIN_ACCOUNTS = "/__admin/integry/connected-accounts"
-DOC_NAME = Path("shared") / "vendor-docs" / "integry.txt"
 
 
 def doc_path() -> Path | None:
-    """shared/vendor-docs/integry.txt in the nearest parent that has it (worktrees sit deeper)."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / DOC_NAME).is_file():
-            return parent / DOC_NAME
-    return None
+    return vendor_doc("integry.txt")
 
 
 @dataclass
