@@ -177,6 +177,14 @@ def test_workspace_accounts_allowed(client, flag):
     assert r.status_code == 200
 
 
+def test_workspace_accounts_flag_must_be_a_boolean(client, app):
+    r = call(client, POST_MESSAGE, {"channel": "random", "text": "a"},
+             params={"allow_workspace_connected_accounts": "maybe"})
+    assert r.status_code == 400
+    assert r.json() == {"allow_workspace_connected_accounts": ["Must be a valid boolean."]}
+    assert store(app).slack == {}
+
+
 @pytest.mark.parametrize("flag", ["false", "False", "0"])
 def test_workspace_accounts_not_allowed(client, app, flag):
     r = call(client, POST_MESSAGE, {"channel": "random", "text": "a"},

@@ -84,12 +84,12 @@ async def _signed(g: Integry, request: Request) \
     return store_of(tenant), user, _query(request), await _body(request)
 
 
-def _bool(params: dict[str, str], name: str) -> bool:
+def _bool(params: dict[str, str], name: str, default: bool = False) -> bool:
     """A DRF BooleanField query param: true/True/1 and false/False/0 (the Python SDK sends
-    Python's spelling)."""
+    Python's spelling); anything else is the field's 400."""
     value = params.get(name)
     if value is None or value == "":
-        return False
+        return default
     low = value.strip().lower()
     if low in TRUE:
         return True
@@ -321,7 +321,7 @@ def _account(store: IntegryStore, user: str, app: dict[str, Any], query: dict[st
     else (unless `allow_workspace_connected_accounts=false`) the workspace's."""
     own = store.accounts(user, app["name"])
     shared = store.workspace.get(app["name"], []) \
-        if query.get("allow_workspace_connected_accounts", "true").lower() not in FALSE else []
+        if _bool(query, "allow_workspace_connected_accounts", default=True) else []
     wanted = query.get("connected_account_id")
     if wanted not in (None, ""):
         if not wanted.isdigit():
