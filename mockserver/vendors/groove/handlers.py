@@ -14,7 +14,7 @@ from ...core.tenancy import attribute
 from .errors import DESCRIPTIONS, NO_STORE, graphql_errors, missing, not_found, oauth, rails
 from .schema import Context as QueryContext
 from .schema import Executor
-from .store import Grant, store_of
+from .store import NAME, Grant, store_of
 
 if TYPE_CHECKING:
     from ...core.tenancy import Tenant, Tenants
@@ -104,7 +104,7 @@ def _pre_authorize(g: Groove, request: Request,
     redirect_uri = params.get("redirect_uri") or params.get("redirect_url")
     if not redirect_uri:
         raise missing("redirect_uri")
-    if redirect_uri != tenant.credentials["groove"]["redirectUri"]:
+    if redirect_uri != tenant.credentials[NAME]["redirectUri"]:
         raise oauth("invalid_redirect_uri")
     state = params.get("state")
     response_type = params.get("response_type") or "code"  # the doc's step 1 leaves it out
@@ -134,9 +134,10 @@ def _redirect_error(redirect_uri: str, error: str, state: str | None) -> _Redire
                                                 "state": state}))
 
 
-def _approve(g: Groove, request: Request, tenant: "Tenant", redirect_uri: str, scope: str,
+def _approve(g: Groove, tenant: "Tenant", redirect_uri: str, scope: str,
              state: str | None) -> Response:
-    client_id = tenant.credentials["groove"]["clientId"]
+    """Issue a code for the sandbox user and send it back (raises the 302)."""
+    client_id = tenant.credentials[NAME]["clientId"]
     code = g.auth.issue_code(tenant, Grant(client_id, g.template.user["id"], scope,
                                            redirect_uri=redirect_uri))
     raise _Redirect(_with_query(redirect_uri, {"code": code, "state": state}))
@@ -149,7 +150,7 @@ async def authorize(g: Groove, request: Request) -> Response:
     tenant, redirect_uri, scope, state = _pre_authorize(g, request, params)
     if params.get("prompt") == "consent":
         return _consent_page(params, tenant, redirect_uri, scope, state)
-    return _approve(g, request, tenant, redirect_uri, scope, state)
+    return _approve(g, tenant, redirect_uri, scope, state)
 
 
 async def decide(g: Groove, request: Request) -> Response:
@@ -161,7 +162,7 @@ async def decide(g: Groove, request: Request) -> Response:
     tenant, redirect_uri, scope, state = _pre_authorize(g, request, params)
     if params.get("decision") == "deny":
         raise _redirect_error(redirect_uri, "access_denied", state)
-    return _approve(g, request, tenant, redirect_uri, scope, state)
+    return _approve(g, tenant, redirect_uri, scope, state)
 
 
 async def deny(g: Groove, request: Request) -> Response:
@@ -173,7 +174,7 @@ async def deny(g: Groove, request: Request) -> Response:
 
 def _consent_page(params: dict[str, str], tenant: "Tenant", redirect_uri: str, scope: str,
                   state: str | None) -> Response:
-    fields = {"client_id": tenant.credentials["groove"]["clientId"],
+    fields = {"client_id": tenant.credentials[NAME]["clientId"],
               "redirect_uri": redirect_uri, "scope": scope, "response_type": "code",
               **({"state": state} if state is not None else {})}
     hidden = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
@@ -207,7 +208,7 @@ def _token(g: Groove, request: Request, params: dict[str, str]) -> RawJSON:
         raise oauth("unsupported_grant_type")
     tenant = g.auth.authenticate_client(request, params.get("client_id"),
                                         params.get("client_secret"))
-    client_id = tenant.credentials["groove"]["clientId"]
+    client_id = tenant.credentials[NAME]["clientId"]
     store = store_of(tenant)
     now = g.ctx.clock.time()
     if grant_type == "authorization_code":
