@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Awaitable, Callable, Iterable
 
 from starlette.requests import Request
@@ -37,6 +38,13 @@ def route(methods: str | Iterable[str], path: str, endpoint: Endpoint) -> Route:
     if isinstance(methods, str):
         methods = (methods,)
     return Route(tuple(m.upper() for m in methods), path, endpoint)
+
+
+def bound(service: Any,
+          *specs: tuple[str | Iterable[str], str, Callable[..., Any]]) -> list[Route]:
+    """Routes whose handlers take the vendor's runtime first (`handler(service, request)`),
+    from `(methods, path, handler)` triples: how every vendor's routes.py lists its calls."""
+    return [route(methods, path, partial(fn, service)) for methods, path, fn in specs]
 
 
 def compile_path(template: str, *, trailing_slash: bool, ignore_case: bool) -> re.Pattern:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from ...core.routing import Route, Router, VendorApp, route
+from ...core.routing import Router, VendorApp, bound
 from . import handlers as h
 from .errors import internal_error
 
@@ -14,18 +14,16 @@ if TYPE_CHECKING:
 
 
 def build(g: h.Gravitec, vendor: "GravitecVendor") -> VendorApp:
-    def r(methods: str, path: str, fn) -> Route:
-        return route(methods, path, partial(fn, g))
-
-    routes = [
-        r("POST", "/api/v3/push", h.send_push),
-        r("GET", "/api/v3/messages/{campaignID}", h.get_message),
-        r("GET", "/api/v3/messages", h.get_message),
-        r("POST", "/api/v3/alias", h.add_alias),
-        r("GET", "/api/v3/alias", h.get_alias),
-        r("POST", "/api/v3/tag", h.add_tag),
-        r("DELETE", "/api/v3/tag", h.delete_tag),
-    ]
+    routes = bound(
+        g,
+        ("POST", "/api/v3/push", h.send_push),
+        ("GET", "/api/v3/messages/{campaignID}", h.get_message),
+        ("GET", "/api/v3/messages", h.get_message),
+        ("POST", "/api/v3/alias", h.add_alias),
+        ("GET", "/api/v3/alias", h.get_alias),
+        ("POST", "/api/v3/tag", h.add_tag),
+        ("DELETE", "/api/v3/tag", h.delete_tag),
+    )
     router = Router(routes, partial(vendor.not_found, g), trailing_slash=True, ignore_case=False,
                     merge_slashes=True)
     g.router = router

@@ -2,10 +2,9 @@
 slashes squeezed; a path with the wrong method is a 404 like any unknown route."""
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING
 
-from ...core.routing import Route, Router, VendorApp, route
+from ...core.routing import Router, VendorApp, bound
 from . import handlers as h
 from .errors import internal_error
 
@@ -14,18 +13,16 @@ if TYPE_CHECKING:
 
 
 def build(g: h.Groove, vendor: "GrooveVendor") -> VendorApp:
-    def r(methods: str, path: str, fn) -> Route:
-        return route(methods, path, partial(fn, g))
-
-    routes = [
-        r("GET", "/oauth/authorize", h.authorize),
-        r("POST", "/oauth/authorize", h.decide),
-        r("DELETE", "/oauth/authorize", h.deny),
-        r("POST", "/oauth/token", h.create_token),
-        r("POST", "/oauth/authorize/token", h.create_token),   # the doc's step 3 URL
-        r("POST", "/oauth/token/refresh", h.create_token),
-        r("POST", "/api/public/v1/graphql", h.graphql),
-    ]
+    routes = bound(
+        g,
+        ("GET", "/oauth/authorize", h.authorize),
+        ("POST", "/oauth/authorize", h.decide),
+        ("DELETE", "/oauth/authorize", h.deny),
+        ("POST", "/oauth/token", h.create_token),
+        ("POST", "/oauth/authorize/token", h.create_token),   # the doc's step 3 URL
+        ("POST", "/oauth/token/refresh", h.create_token),
+        ("POST", "/api/public/v1/graphql", h.graphql),
+    )
     router = Router(routes, vendor.not_found, trailing_slash=True, ignore_case=False,
                     merge_slashes=True)
     return VendorApp(router, internal_error, content_type=vendor.content_type)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING
 
-from ...core.routing import Route, Router, VendorApp, route
+from ...core.routing import Router, VendorApp, bound
 from . import handlers as h
 from .errors import internal_error
 
@@ -14,17 +14,15 @@ if TYPE_CHECKING:
 
 
 def build(g: h.Integry, vendor: "IntegryVendor") -> VendorApp:
-    def r(path: str, fn) -> Route:
-        return route("POST", path, partial(fn, g))
-
-    routes = [
-        r("/apps/list", h.list_apps),
-        r("/apps/{app}/get", h.get_app),
-        r("/functions/list", h.list_functions),
-        r("/functions/predict", h.predict_function),
-        r("/functions/{name}/get", h.get_function),
-        r("/functions/{name}/call", h.call_function),
-    ]
+    routes = bound(
+        g,
+        ("POST", "/apps/list", h.list_apps),
+        ("POST", "/apps/{app}/get", h.get_app),
+        ("POST", "/functions/list", h.list_functions),
+        ("POST", "/functions/predict", h.predict_function),
+        ("POST", "/functions/{name}/get", h.get_function),
+        ("POST", "/functions/{name}/call", h.call_function),
+    )
     router = Router(routes, partial(vendor.not_found, g), trailing_slash=True,
                     ignore_case=False, merge_slashes=True)
     g.router = router
