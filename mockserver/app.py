@@ -11,6 +11,7 @@ from .admin import Plane, build_admin
 from .core.clock import Clock
 from .core.http import dump
 from .core.journal import Call, Journal
+from .core.openapi import SPEC_SUFFIXES, Specs
 from .core.paths import data_dir
 from .core.tenancy import Tenants
 from .core.vendor import Context, Vendor
@@ -45,6 +46,8 @@ class MockServer:
         self._apps: dict[str, ASGIApp] = {n: v.build_app(self.tenants)
                                           for n, v in self.vendors.items()}
         self._by_host = {h: n for n, v in self.vendors.items() for h in v.hosts}
+        # /<prefix>/openapi.json and /groove/schema.graphql: mock features, not vendor calls
+        self.specs = Specs(data_dir("contracts"), self.vendors)
         self._admin = build_admin(Plane(self.clock, self.journal, self.tenants, self.vendors),
                                   admin_token)
 
@@ -71,6 +74,10 @@ class MockServer:
             await self._admin(scope, receive, send)
             return
         vendor, prefix = self._route(scope, path)
+        # By prefix only (a real vendor host has no such URL); a suffix test spares other calls.
+        if prefix and path.endswith(SPEC_SUFFIXES) \
+                and await self.specs.serve(path, scope, receive, send):
+            return
         if vendor is None:
             await _plain_404(scope, send, self.vendors)
             return

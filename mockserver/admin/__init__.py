@@ -13,6 +13,7 @@ from starlette.routing import Mount, Route, Router
 
 from ..core.clock import RANGE, parse_iso
 from ..core.control import JSON, ControlError, body_json, finite_number, tenant_of
+from .openapi import document_bytes
 from .page import PAGE
 
 if TYPE_CHECKING:
@@ -114,6 +115,13 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
     async def page(request: Request) -> Response:
         return HTMLResponse(PAGE)
 
+    spec: list[bytes] = []  # built on first request, then served as bytes
+
+    async def openapi(request: Request) -> Response:
+        if not spec:
+            spec.append(document_bytes(server.vendors))
+        return Response(spec[0], media_type="application/json")
+
     async def admin_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ControlError)
         return JSON({"error": exc.message}, exc.status)
@@ -132,6 +140,7 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         Route("/__admin/requests", requests_, methods=["GET", "DELETE"]),
         Route("/__admin/tenants", tenants, methods=["GET", "POST"]),
         Route("/__admin/tenants/{tenant_id}", tenant, methods=["DELETE"]),
+        Route("/__admin/openapi.json", openapi, methods=["GET"]),
     ]
     for name, vendor in server.vendors.items():  # each vendor's own calls, /__admin/<vendor>/...
         vendor_routes = vendor.admin_routes()

@@ -3,7 +3,9 @@
 `contracts/<vendor>/index.json` maps (method, path regex) to a request schema and to response
 schemas by status ("200", "4XX"), null for a status answered with no body, and says with
 `"ignoreCase": false` that the vendor routes case-sensitively; files reference each other by
-relative `$ref`.
+relative `$ref`. The index's `openapi` section and each route's `paths`, `summary`, `security`,
+`parameters` and `requestBody` only feed the served OpenAPI document (core/openapi.py); matching
+reads `method` and `pattern` alone.
 """
 from __future__ import annotations
 
