@@ -217,7 +217,7 @@ BODY = """<header>
    <div id="summary"><div class="pbody muted">Loading&hellip;</div></div></section>
   <section class="panel" aria-label="Active faults"><h2>Active faults</h2>
    <div id="faults"><div class="pbody muted">Loading&hellip;</div></div></section>
-  <section class="panel" aria-label="Sandbox credentials"><h2>Sandbox credentials &middot; default tenant</h2>
+  <section class="panel" aria-label="Sandbox credentials"><h2>Credentials &middot; default tenant</h2>
    <div id="creds"><div class="pbody muted">Loading&hellip;</div></div></section>
  </aside>
 </main>
