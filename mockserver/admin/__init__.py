@@ -8,13 +8,13 @@ from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
 
 from ..core.clock import RANGE, parse_iso
 from ..core.control import JSON, ControlError, body_json, finite_number, tenant_of
 from .openapi import document_bytes
-from .page import PAGE
+from .page import page_response, render
 
 if TYPE_CHECKING:
     from ..core.clock import Clock
@@ -97,6 +97,24 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
                      "requests": [c.summary() if brief else c.to_dict()
                                   for c in calls[:max(limit, 0)]]})
 
+    async def request_one(request: Request) -> Response:
+        """One entry in full (headers and bodies, secrets masked): the page's detail view."""
+        cid = request.path_params["call_id"]
+        call = next((c for c in server.journal if c.id == cid), None)
+        if call is None:
+            raise ControlError(404, f"no journal entry {cid}")
+        return JSON(call.to_dict())
+
+    async def summary(request: Request) -> Response:
+        """A tenant's state in a few counts per vendor (each vendor's `summary` hook)."""
+        tid = request.query_params.get("tenant")
+        tenant = server.tenants.default if tid is None else server.tenants.get(tid)
+        if tenant is None:
+            raise ControlError(404, f"no tenant {tid}")
+        return JSON({"tenant": tenant.id,
+                     "vendors": {n: v.summary(tenant.stores[n])
+                                 for n, v in server.vendors.items()}})
+
     async def tenants(request: Request) -> Response:
         if request.method == "POST":
             tenant = server.tenants.create()
@@ -112,8 +130,10 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         server.journal.clear(tid)
         return Response(status_code=204)
 
+    html = render(list(server.vendors))
+
     async def page(request: Request) -> Response:
-        return HTMLResponse(PAGE)
+        return page_response(html)
 
     spec: list[bytes] = []  # built on first request, then served as bytes
 
@@ -138,6 +158,8 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         Route("/__admin/reset", reset, methods=["POST"]),
         Route("/__admin/clock", clock, methods=["GET", "POST"]),
         Route("/__admin/requests", requests_, methods=["GET", "DELETE"]),
+        Route("/__admin/requests/{call_id:int}", request_one, methods=["GET"]),
+        Route("/__admin/summary", summary, methods=["GET"]),
         Route("/__admin/tenants", tenants, methods=["GET", "POST"]),
         Route("/__admin/tenants/{tenant_id}", tenant, methods=["DELETE"]),
         Route("/__admin/openapi.json", openapi, methods=["GET"]),
@@ -151,16 +173,21 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
                                                        404: not_found, 405: not_found})
     app.router.redirect_slashes = False
     if admin_token:
-        return _TokenGuard(app, admin_token)
+        return _TokenGuard(app, admin_token, html)
     return app
 
 
 class _TokenGuard:
-    """X-Admin-Token (or ?token= for the browser page) when --admin-token is set."""
+    """X-Admin-Token (or ?token= for the browser page) when --admin-token is set.
 
-    def __init__(self, app: Starlette, token: str) -> None:
+    A browser opening the page without the token gets the page itself with a 401: it holds no
+    data, and its script asks for the token, rather than leaving a bare JSON error on screen.
+    """
+
+    def __init__(self, app: Starlette, token: str, html: str) -> None:
         self.app = app
         self.token = token.encode()
+        self.html = html
 
     async def __call__(self, scope, receive, send) -> None:
         given = next((v for k, v in scope["headers"] if k == b"x-admin-token"), None)
@@ -169,6 +196,17 @@ class _TokenGuard:
             query = scope.get("query_string", b"").decode("latin-1")
             given = (parse_qs(query).get("token") or [""])[0].encode()
         if not hmac.compare_digest(given, self.token):
+            if _wants_page(scope):
+                await page_response(self.html, 401)(scope, receive, send)
+                return
             await JSON({"error": "X-Admin-Token required"}, 401)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _wants_page(scope) -> bool:
+    """A browser navigating to the page (it asks for HTML); API clients keep the JSON 401."""
+    if scope["method"] != "GET" or scope["path"] not in ("/__admin", "/__admin/"):
+        return False
+    accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
+    return b"text/html" in accept

@@ -148,6 +148,10 @@ CORE: dict[str, dict[str, Any]] = {
                                                 "description": "leave out headers and bodies"})]),
         "delete": op("Clear the journal (one tenant's with ?tenant=)",
                      answer(None, "cleared"), status="204", query=[TENANT_Q], errors=())},
+    "/__admin/requests/{call_id}": {"get": {
+        **op("One journal entry in full, secrets redacted", answer(ref("Call")),
+             errors=("404",)),
+        "parameters": [{"name": "call_id", "in": "path", "required": True, "schema": INT}]}},
     "/__admin/tenants": {
         "get": op("The tenants", answer(obj(["tenants"], tenants={
             "type": "array", "items": obj(["id"], id=STR)})), errors=()),

@@ -215,7 +215,8 @@ class Journal:
         return len(self._calls)
 
     def filter(self, **criteria: Any) -> list[Call]:
-        """Newest first. `path` is a glob (`/connections/*`); the rest compare exactly."""
+        """Newest first. `path` is a glob (`/connections/*`); `status` a code or a class
+        (`4xx`); the rest compare exactly."""
         unknown = set(criteria) - set(_FILTERS)
         if unknown:
             raise TypeError(f"unknown journal filter(s): {', '.join(sorted(unknown))}")
@@ -232,7 +233,10 @@ def _matches(call: Call, key: str, value: Any) -> bool:
     if key == "path":
         return fnmatchcase(have or "", str(value))
     if key == "status":
-        return have is not None and str(have) == str(value)
+        want = str(value)
+        if len(want) == 3 and want[0] in "12345" and want[1:].lower() == "xx":  # a class: 4xx
+            return have is not None and str(have)[:1] == want[0]
+        return have is not None and str(have) == want
     if key == "method":
         return (have or "").upper() == str(value).upper()
     return have == value

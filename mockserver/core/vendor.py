@@ -88,6 +88,11 @@ class Vendor(ABC):
         """Starlette routes under `/__admin/<name>/` (the vendor's `admin.py`)."""
         return []
 
+    def summary(self, store: Any) -> dict[str, Any]:
+        """A few counts of one tenant's state for the sandbox page (`GET /__admin/summary`):
+        numbers, or objects of numbers. A vendor with nothing worth counting keeps `{}`."""
+        return {}
+
     def snapshot(self, store: Any) -> Any:
         """One tenant's state as deterministic JSON-able data, caches left out: equal snapshots
         mean nothing a client can observe changed (tests compare them around rejected input)."""

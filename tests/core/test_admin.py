@@ -1,12 +1,11 @@
+import base64
+import hashlib
 import json
 import re
-import shutil
-import subprocess
 
 import pytest
 
 from mockserver import create_app
-from mockserver.admin.page import PAGE
 
 from ..conftest import MockClient
 from ..gravy.conftest import open_connection, token_for
@@ -167,91 +166,179 @@ def test_requests_summary_stays_small_with_a_huge_body_recorded(client):
     assert brief.json()["requests"][0]["path"] == "/oauth/token"
 
 
-# --- the sandbox page -------------------------------------------------------------
+# --- the sandbox page (served; tests/test_sandbox_page.py drives it in Chromium) ------
 
 
-def test_sandbox_page_polls_the_summary_and_shows_clock_state_and_failures(client):
-    page = client.get("/__admin/").text
-    assert "/__admin/requests?summary=1&limit=200" in page
-    # The clock's real state: frozen at an instant, or real time with its offset.
-    assert "c.mode === 'frozen'" in page and "'frozen at '" in page
-    assert "c.offsetSeconds" in page and "' (real time'" in page
-    assert "' (real)'" not in page and "' (' + c.mode + ')'" not in page
-    # Failed actions and polls are shown, and polling goes on.
-    assert 'id="error"' in page and "data.error" in page
-    assert "poll failed, retrying" in page
-    assert "setInterval(" not in page and "setTimeout(loop" in page
+def _script(page: str) -> str:
+    return re.search(r"<script>(.*)</script>", page, re.S).group(1)
 
 
-# The page's own script in node, against a real server, with a stub DOM and timers the test
-# drives. Optional: node is not a dependency (real browser tests come later).
-PAGE_HARNESS = r"""
-const fs = require('fs'), vm = require('vm');
-const [scriptFile, base] = process.argv.slice(2);
-if (typeof fetch !== 'function') { console.log(JSON.stringify({skip: 'node has no fetch'})); process.exit(0); }
-const els = {}, el = id => els[id] ??= {textContent: '', innerHTML: '', className: ''};
-let timers = [], offline = false;
-const ctx = vm.createContext({
-  document: {getElementById: el},
-  location: {search: ''}, URLSearchParams, console,
-  setTimeout: fn => timers.push(fn),
-  fetch: (path, init) => offline ? Promise.reject(new TypeError('fetch failed')) : fetch(base + path, init),
-});
-const polled = async () => {  // a poll ends by scheduling the next one
-  for (let i = 0; i < 500 && !timers.length; i++) await new Promise(r => setTimeout(r, 10));
-  if (timers.length !== 1) throw new Error(timers.length + ' polls scheduled, not 1');
-};
-const nextPoll = async () => { timers.shift()(); await polled(); };
-const snap = () => ({status: el('status').textContent, clock: el('clock').textContent,
-                     error: el('error').textContent, rows: el('rows').innerHTML});
-const steps = {};
-(async () => {
-  vm.runInContext(fs.readFileSync(scriptFile, 'utf8'), ctx);
-  await polled();
-  steps.first = snap();
-  await vm.runInContext('clk({advance: 3600})', ctx); steps.advanced = snap();
-  await vm.runInContext("clk({advance: 'soon'})", ctx); steps.rejected = snap();
-  await vm.runInContext("clk({set: '2024-01-15T10:30:00Z'})", ctx); steps.frozen = snap();
-  offline = true;
-  await nextPoll(); steps.pollFailed = snap();
-  await vm.runInContext("act('/__admin/reset', {})", ctx); steps.resetFailed = snap();
-  offline = false;
-  await nextPoll(); steps.recovered = snap();
-  console.log(JSON.stringify(steps));
-})().catch(e => { console.log(JSON.stringify({error: String(e && e.stack || e)})); });
-"""
+def test_sandbox_page_is_self_contained_and_locked_to_its_own_script(client, app):
+    r = client.get("/__admin/")
+    page = r.text
+    for v in app.vendors:  # the vendor filter is rendered by the server
+        assert f'<option value="{v}">{v}</option>' in page
+    # Nothing loaded from elsewhere: it works offline.
+    for ref in re.findall(r'(?:src|href|action)="([^"]*)"', page):
+        assert ref.startswith("data:") or ref == "", ref
+    csp = r.headers["content-security-policy"]
+    digest = base64.b64encode(hashlib.sha256(_script(page).encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}';" in csp and "unsafe-inline" not in csp
+    assert "connect-src 'self'" in csp and "default-src 'none'" in csp
+    assert r.headers["referrer-policy"] == "no-referrer"  # ?token= must not leak
+    assert r.headers["cache-control"] == "no-store"
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (optional)")
-def test_sandbox_page_script_in_node(tmp_path):
-    from ..conftest import LiveServer
+def test_sandbox_page_builds_elements_from_text_only(client):
+    script = _script(client.get("/__admin/").text)
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
+                 "new Function", "setTimeout('", 'setTimeout("'):
+        assert sink not in script, sink
+    # Polls one at a time (a timeout after each), never setInterval for the polling.
+    assert "setTimeout(refresh" in script and "setInterval(refresh" not in script
 
-    script = re.search(r"<script>(.*)</script>", PAGE, re.S).group(1)
-    (tmp_path / "page.js").write_text(script)
-    (tmp_path / "harness.js").write_text(PAGE_HARNESS)
-    server = LiveServer()
+
+def test_admin_token_page_asks_browsers_for_the_token():
+    c = MockClient(create_app(admin_token="s3cret"))
     try:
-        server.http.get("/gravy/integrations?page=1")
-        proc = subprocess.run(["node", str(tmp_path / "harness.js"), str(tmp_path / "page.js"),
-                               server.url], capture_output=True, text=True, timeout=60)
+        html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        for url in ("/__admin/", "/__admin", "/__admin/?token=wrong"):
+            r = c.get(url, headers=html)
+            assert r.status_code == 401 and "text/html" in r.headers["content-type"]
+            assert 'id="auth"' in r.text and 'name="token"' in r.text
+            assert "content-security-policy" in r.headers
+        # API clients, and anything but the page, keep the JSON refusal.
+        assert c.get("/__admin/").json() == {"error": "X-Admin-Token required"}
+        r = c.get("/__admin/requests", headers=html)
+        assert r.status_code == 401 and r.json() == {"error": "X-Admin-Token required"}
+        assert c.get("/__admin/?token=s3cret", headers=html).status_code == 200
     finally:
-        server.close()
-    assert proc.returncode == 0, proc.stderr
-    steps = json.loads(proc.stdout.strip().splitlines()[-1])
-    if "skip" in steps:
-        pytest.skip(steps["skip"])
-    assert "error" not in steps, steps["error"]
+        c.close()
 
-    first = steps["first"]
-    assert first["status"].startswith("live") and first["error"] == ""
-    assert first["clock"].endswith("(real time)")
-    assert "/integrations?page=1" in first["rows"]
-    assert steps["advanced"]["clock"].endswith("(real time +3600 s)")
-    assert steps["rejected"]["error"] == "POST /__admin/clock: 400 advance must be a finite number of seconds"
-    assert steps["frozen"]["clock"] == "frozen at 2024-01-15T10:30:00.000Z"
-    assert steps["frozen"]["error"] == ""  # cleared by the next action that worked
-    assert steps["pollFailed"]["status"].startswith("poll failed, retrying")
-    assert "network error" in steps["pollFailed"]["status"]
-    assert steps["resetFailed"]["error"].startswith("POST /__admin/reset: network error")
-    assert steps["recovered"]["status"].startswith("live")
-    assert steps["recovered"]["clock"] == "frozen at 2024-01-15T10:30:00.000Z"
+
+# --- one journal entry in full: GET /__admin/requests/{id} ------------------------------
+
+
+def test_one_entry_in_full_with_secrets_masked(client):
+    _some_traffic(client)
+    full = client.get("/__admin/requests").json()["requests"]
+    for entry in full:
+        assert client.get(f"/__admin/requests/{entry['id']}").json() == entry
+    unauthorized = next(e for e in full if e["status"] == 401)
+    one = client.get(f"/__admin/requests/{unauthorized['id']}").json()
+    assert one["request"]["headers"]["authorization"] == "[redacted]"
+    token = client.get(f"/__admin/requests/{full[-1]['id']}").json()  # POST /oauth/token
+    assert token["path"] == "/oauth/token"
+    assert json.loads(token["request"]["body"])["client_secret"] == "[redacted]"
+
+
+@pytest.mark.parametrize("path", ["/__admin/requests/999", "/__admin/requests/x",
+                                  "/__admin/requests/-1", "/__admin/requests/" + "9" * 400])
+def test_an_entry_not_in_the_journal_is_a_404(client, path):
+    _some_traffic(client)
+    r = client.get(path)
+    assert r.status_code == 404 and list(r.json()) == ["error"]
+
+
+def test_an_entry_is_gone_after_a_reset(client):
+    _some_traffic(client)
+    first = client.get("/__admin/requests").json()["requests"][0]["id"]
+    client.post("/__admin/reset")
+    assert client.get(f"/__admin/requests/{first}").status_code == 404
+
+
+def test_status_filter_takes_a_class(client, app):
+    _some_traffic(client)
+    client.get("/gravy/connections/nope", headers={"Authorization": f"Bearer {token_for(client)}"})
+    statuses = lambda q: [e["status"] for e in client.get(f"/__admin/requests?summary=1&{q}").json()["requests"]]
+    assert statuses("status=4xx") == [404, 401]
+    assert statuses("status=4XX") == [404, 401]
+    assert set(statuses("status=2xx")) == {200} and len(statuses("status=2xx")) == 5
+    assert statuses("status=5xx") == []
+    assert statuses("status=404") == [404]
+    assert statuses("status=xx") == [] and statuses("status=6xx") == []
+    assert [c.status for c in app.journal.filter(status="4xx")] == [404, 401]
+
+
+# --- the state summary: GET /__admin/summary ---------------------------------------------
+
+SUMMARY_SHAPE = {"gravy": {"connections"}, "gravitec": {"followers", "campaigns"},
+                 "groove": {"people", "flows", "memberships"},
+                 "integry": {"connectedAccounts", "users"}}
+
+
+def _summary(client, tenant: str | None = None) -> dict:
+    r = client.get("/__admin/summary" + (f"?tenant={tenant}" if tenant else ""))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_summary_has_the_shared_shape(client):
+    s = _summary(client)
+    assert s["tenant"] == "default" and set(s) == {"tenant", "vendors"}
+    assert {v: set(c) for v, c in s["vendors"].items()} == SUMMARY_SHAPE
+    conns = s["vendors"]["gravy"]["connections"]
+    assert set(conns) == {"total", "byStatus"}
+    assert conns["total"] == 150 == sum(conns["byStatus"].values())
+    for vendor, counts in s["vendors"].items():
+        for key, n in counts.items():
+            if key != "connections":
+                assert isinstance(n, int) and n >= 0, (vendor, key)
+
+
+def test_summary_counts_follow_vendor_and_admin_calls(client):
+    from ..gravitec.conftest import SANDBOX, push_body
+    from ..groove.conftest import gql, tokens_for
+    from ..gravy.conftest import set_status
+
+    before = _summary(client)["vendors"]
+    auth = {"Authorization": f"Bearer {token_for(client)}"}
+    opened = open_connection(client, auth)["connectionId"]
+    client.post("/gravitec/api/v3/push", json=push_body(), auth=SANDBOX)
+    client.post("/__admin/gravitec/subscribers", json={"regId": "reg-new", "tags": ["x"]})
+    person = client.post("/__admin/groove/people",
+                         json={"name": "Ada", "emailAddress": "ada@example.com"}).json()["id"]
+    groove = tokens_for(client)["access_token"]
+    r = gql(client, groove, 'mutation { addPersonToFlow(input: {flowId: "1002", personId: "%s"})'
+                            " { personFlow { person { name } } } }" % person)
+    assert "errors" not in r.json(), r.text
+    client.post("/__admin/integry/connected-accounts", json={"userId": "u-new", "app": "hubspot"})
+    after = _summary(client)["vendors"]
+
+    b, a = before["gravy"]["connections"], after["gravy"]["connections"]
+    assert a["total"] == b["total"] + 1 == sum(a["byStatus"].values())
+    status = client.get(f"/gravy/connections/{opened}", headers=auth).json()["status"]
+    assert a["byStatus"][status] == b["byStatus"].get(status, 0) + 1
+    assert after["gravitec"] == {"followers": before["gravitec"]["followers"] + 1,
+                                 "campaigns": before["gravitec"]["campaigns"] + 1}
+    assert after["groove"] == {"people": before["groove"]["people"] + 1,
+                               "flows": before["groove"]["flows"],
+                               "memberships": before["groove"]["memberships"] + 1}
+    assert after["integry"] == {"connectedAccounts": before["integry"]["connectedAccounts"] + 1,
+                                "users": before["integry"]["users"] + 1}
+    # A lifecycle move changes the split, not the total.
+    set_status(client, opened, "data_available")
+    moved = _summary(client)["vendors"]["gravy"]["connections"]
+    assert moved["total"] == a["total"]
+    assert moved["byStatus"]["data_available"] == a["byStatus"]["data_available"] + \
+        (status != "data_available")
+    client.post("/__admin/reset")
+    assert _summary(client)["vendors"] == before
+
+
+def test_summary_is_per_tenant(client):
+    tenant = client.post("/__admin/tenants").json()["id"]
+    base = _summary(client, tenant)
+    assert base["tenant"] == tenant and base["vendors"] == _summary(client)["vendors"]
+    client.post("/__admin/groove/people",
+                json={"name": "Ada", "emailAddress": "ada@example.com", "tenant": tenant})
+    assert _summary(client, tenant)["vendors"]["groove"]["people"] == \
+        base["vendors"]["groove"]["people"] + 1
+    assert _summary(client)["vendors"] == base["vendors"]  # the default tenant: unchanged
+    assert _summary(client, "default")["tenant"] == "default"
+
+
+@pytest.mark.parametrize("query", ["tenant=t_nope", "tenant=", "tenant=%3Cscript%3E"])
+def test_summary_of_an_unknown_tenant_is_a_404(client, query):
+    r = client.get(f"/__admin/summary?{query}")
+    assert r.status_code == 404 and list(r.json()) == ["error"]

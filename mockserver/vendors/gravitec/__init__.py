@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
@@ -46,6 +46,9 @@ class GravitecVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
+
+    def summary(self, store: Any) -> dict[str, Any]:
+        return store.summary()
 
     def snapshot(self, store: GravitecStore) -> dict:
         # Due campaigns are sent first: a request that settles them changed nothing a client

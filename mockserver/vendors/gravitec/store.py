@@ -294,6 +294,12 @@ class GravitecStore:
         for site in self.sites.values():
             site.settle(now)
 
+    def summary(self) -> dict[str, Any]:
+        """The sandbox page's counts, over every site of the tenant (its own and the fixture's
+        free-plan one): followers, active or not, and the campaigns kept."""
+        return {"followers": sum(len(s.followers) for s in self.sites.values()),
+                "campaigns": sum(len(s.campaigns) for s in self.sites.values())}
+
     def snapshot(self) -> dict[str, Any]:
         return {role: site.snapshot() for role, site in sorted(self.sites.items())}
 

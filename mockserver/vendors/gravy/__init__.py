@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
@@ -50,3 +50,6 @@ class GravyVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
+
+    def summary(self, store: Any) -> dict[str, Any]:
+        return store.summary()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -351,6 +351,12 @@ class GravyStore:
             kind, conn.id, count, self.seed, parse_iso(conn.data_ready_at or conn.updatedAt),
             books=self.template.books))
         return rs
+
+    def summary(self) -> dict[str, Any]:
+        """The sandbox page's counts: connections by lifecycle status."""
+        by_status = Counter(c.status for c in self.connections.values())
+        return {"connections": {"total": len(self.connections),
+                                "byStatus": dict(sorted(by_status.items()))}}
 
     def snapshot(self) -> dict[str, Any]:
         """Connections as clients see them plus what only the store keeps; token and session

@@ -139,6 +139,11 @@ class GrooveStore:
         self.memberships[(flow_id, person_id)] = membership
         return membership
 
+    def summary(self) -> dict[str, Any]:
+        """The sandbox page's counts: people, flows and people's flow memberships."""
+        return {"people": len(self.people), "flows": len(self.flows),
+                "memberships": len(self.memberships)}
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "people": [self.people[k].to_json() for k in sorted(self.people, key=_id_key)],

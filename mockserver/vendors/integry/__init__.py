@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
@@ -52,3 +52,6 @@ class IntegryVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
+
+    def summary(self, store: Any) -> dict[str, Any]:
+        return store.summary()

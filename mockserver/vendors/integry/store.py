@@ -90,6 +90,14 @@ class IntegryStore:
             log = self.calls[user] = deque(maxlen=CALL_LOG)
         log.append(entry)
 
+    def summary(self) -> dict[str, Any]:
+        """The sandbox page's counts: connected accounts (users' and the workspace's) and the
+        users holding at least one."""
+        per_user = [sum(len(a) for a in apps.values()) for apps in self.users.values()]
+        return {"connectedAccounts": sum(per_user)
+                + sum(len(a) for a in self.workspace.values()),
+                "users": sum(1 for n in per_user if n)}
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "users": {u: {a: [x.to_json() for x in accs] for a, accs in sorted(apps.items())}

@@ -1,0 +1,67 @@
+""".ci/run: installs Debian's chromium when it is missing (as root, or through sudo), then runs
+`make test`. Hermetic: apt-get, sudo, id and make are stand-ins that record their calls."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RECORD = '#!/bin/sh\necho "{name} $*" >> "{log}"\n'
+
+
+def run_ci(tmp: Path, uid: int, chromium: Path, with_sudo: bool = True):
+    work, stubs, log = tmp / "work", tmp / "bin", tmp / "calls.log"
+    (work / ".ci").mkdir(parents=True)
+    shutil.copy(REPO / ".ci" / "run", work / ".ci" / "run")
+    stubs.mkdir()
+    for name in ("apt-get", "make") + (("sudo",) if with_sudo else ()):
+        (stubs / name).write_text(RECORD.format(name=name, log=log) if name != "sudo" else
+                                  f'#!/bin/sh\necho "sudo $*" >> "{log}"\nshift\nexec "$@"\n')
+    (stubs / "id").write_text(f"#!/bin/sh\necho {uid}\n")
+    for f in stubs.iterdir():
+        f.chmod(0o755)
+    # Only the stand-ins and the shell's basics: no real sudo or apt-get is reachable.
+    basics = tmp / "basics"
+    basics.mkdir()
+    for tool in ("env", "dirname", "bash"):
+        os.symlink(shutil.which(tool), basics / tool)
+    env = {"PATH": f"{stubs}:{basics}", "MOCKSERVER_CHROMIUM": str(chromium)}
+    proc = subprocess.run([shutil.which("bash"), str(work / ".ci" / "run")], env=env,
+                          capture_output=True, text=True, timeout=30)
+    return proc, (log.read_text().splitlines() if log.exists() else [])
+
+
+def test_chromium_present_runs_the_tests_only(tmp_path):
+    chromium = tmp_path / "chromium"
+    chromium.write_text("#!/bin/sh\n")
+    chromium.chmod(0o755)
+    proc, calls = run_ci(tmp_path, 0, chromium)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["make test"]
+
+
+def test_chromium_missing_is_installed_first_as_root(tmp_path):
+    proc, calls = run_ci(tmp_path, 0, tmp_path / "absent")
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["apt-get update",
+                     "apt-get install -y --no-install-recommends chromium",
+                     "make test"]
+
+
+def test_chromium_missing_is_installed_through_sudo_otherwise(tmp_path):
+    proc, calls = run_ci(tmp_path, 1000, tmp_path / "absent")
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["sudo -n apt-get update", "apt-get update",
+                     "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y "
+                     "--no-install-recommends chromium",
+                     "apt-get install -y --no-install-recommends chromium",
+                     "make test"]
+
+
+def test_without_root_or_sudo_it_stops_and_says_why(tmp_path):
+    proc, calls = run_ci(tmp_path, 1000, tmp_path / "absent", with_sudo=False)
+    assert proc.returncode == 1
+    assert "MOCKSERVER_NO_BROWSER=1" in proc.stderr
+    assert calls == []
