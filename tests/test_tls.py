@@ -4,11 +4,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
 import shutil
 import ssl
 import subprocess
 import sys
+from pathlib import Path
 
 import httpcore
 import httpx
@@ -103,16 +105,19 @@ def by_name(ca_pem: str | None, method: str, url: str, **kw) -> httpcore.Respons
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tls")
+    (tmp / "tmpdir").mkdir()
     stderr = (tmp / "stderr.txt").open("w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--tls-dir", str(tmp / "ca")],
-        cwd=tmp, env=_child_env(MOCKSERVER_TLS="1"), stdin=subprocess.DEVNULL,
+        cwd=tmp, env=_child_env(MOCKSERVER_TLS="1", TMPDIR=str(tmp / "tmpdir")), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=stderr, text=True, preexec_fn=_as_a_terminal_would,
     )  # fmt: skip
     try:
         line = _first_line(proc, timeout=10).rstrip("\n")
         match = HTTPS_BANNER.fullmatch(line)
         assert match, line
+        # The server key went to uvicorn through a temporary file, gone once it was read.
+        assert list((tmp / "tmpdir").iterdir()) == []
         yield int(match.group(1)), tmp / "ca"
     finally:
         _stop(proc)
@@ -188,3 +193,52 @@ def test_plain_http_serve_has_no_ca(tmp_path):
         assert r.status_code == 404 and r.json()["error"]
     finally:
         _stop(proc)
+
+
+# --- docker-compose.example.yml, without Docker -------------------------------------
+
+COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.example.yml"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    yaml = pytest.importorskip("yaml")  # uvicorn[standard] brings PyYAML
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_compose_aliases_every_vendor_host_and_serves_tls_on_443(compose):
+    mock = compose["services"]["mockserver"]
+    assert mock["build"] == "."
+    assert set(mock["networks"]["default"]["aliases"]) == VENDOR_HOSTS
+    cmd = mock["command"]
+    assert cmd[:2] == ["mockserver", "serve"] and "--tls" in cmd
+    assert cmd[cmd.index("--port") + 1] == "443" and cmd[cmd.index("--host") + 1] == "0.0.0.0"
+    # The image runs as non-root: binding 443 needs the sysctl, and the image's health check
+    # (plain HTTP on 8080) must be replaced by one on the TLS port.
+    assert mock["sysctls"]["net.ipv4.ip_unprivileged_port_start"] in ("0", 0)
+    assert "https://127.0.0.1:443/__admin/health" in " ".join(mock["healthcheck"]["test"])
+    app = compose["services"]["app"]
+    assert app["depends_on"]["mockserver"]["condition"] == "service_healthy"
+    script = app["command"][0]
+    assert "https://mockserver/__admin/ca.pem" in script
+    called = set(re.findall(r"https://([a-z0-9.-]+)/", script)) - {"mockserver"}
+    assert called and called <= VENDOR_HOSTS
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_compose_app_script_runs_against_a_tls_mock(compose, tls_server, tmp_path):
+    """The app's script as written, with every host:443 connected to the mock on loopback (what
+    the network aliases do in Docker), so only the names and the CA are put to the test."""
+    port, _ = tls_server
+    shim = tmp_path / "bin" / "curl"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec {shutil.which("curl")} --connect-to "::127.0.0.1:{port}" "$@"\n')
+    shim.chmod(0o755)
+    script = compose["services"]["app"]["command"][0].replace("/tmp/mock-ca.pem",
+                                                              str(tmp_path / "ca.pem"))
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("CA_BUNDLE", "CERT_FILE"))}
+    run = subprocess.run([*compose["services"]["app"]["entrypoint"], script], capture_output=True,
+                         text=True, timeout=30, env={**env, "PATH": f"{shim.parent}:{env['PATH']}"})
+    assert run.returncode == 0, run.stderr
+    assert '"regIdExists"' in run.stdout and '"access_token"' in run.stdout
+    assert '"apps"' in run.stdout
