@@ -121,6 +121,8 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
         parser.error("max sessions must be at least 1")
     if args.journal_size < 0:
         parser.error("journal size must not be negative")
+    if args.tls_dir is not None and not args.tls:
+        parser.error("--tls-dir (MOCKSERVER_TLS_DIR) is for --tls (MOCKSERVER_TLS=1)")
     return args
 
 
@@ -174,6 +176,7 @@ def serve(args: argparse.Namespace) -> int:
             sock.close()
             print(f"mockserver: cannot set up TLS in {args.tls_dir}: {exc}", file=sys.stderr)
             return 1
+    tls_files = ExitStack()  # the server key's temporary file, kept until uvicorn has read it
     try:
         app = create_app(
             seed=args.seed,
@@ -183,7 +186,6 @@ def serve(args: argparse.Namespace) -> int:
             max_sessions=args.max_sessions,
             ca_pem=ca.cert_pem.bytes() if ca else None,
         )
-        tls_files = ExitStack()
         tls_options = {}
         if ca is not None:
             from mockserver.tls import cert_file, hostnames, issue
@@ -208,7 +210,7 @@ def serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=5,
             **tls_options,
         )
-        with tls_files:  # the key's temporary file is gone once uvicorn has read it
+        with tls_files:
             config.load()  # import protocol classes before the banner, not after
         server = uvicorn.Server(config)
         port = sock.getsockname()[1]
@@ -221,6 +223,7 @@ def serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        tls_files.close()
         sock.close()
     return 0
 

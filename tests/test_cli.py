@@ -354,12 +354,13 @@ def test_log_format_and_tls_defaults_env_and_flags():
     (["serve", "--log-format", "xml"], {}),
     (["serve"], {"MOCKSERVER_LOG_FORMAT": "JSON lines"}),
     (["serve"], {"MOCKSERVER_TLS": "maybe"}),
+    (["serve", "--tls-dir", "/ca"], {}),  # a CA kept for a server that serves no TLS: a slip
 ])
 def test_bad_log_format_or_tls_switch_exits_2(argv, env, capsys):
     with pytest.raises(SystemExit) as exc:
         parse_args(argv, env=env)
     assert exc.value.code == 2
-    assert "MOCKSERVER" in capsys.readouterr().err or argv[1:2] == ["--log-format"]
+    assert "MOCKSERVER" in capsys.readouterr().err or argv[1:2] == ["--log-format"]  # says which
 
 
 def test_banner_with_tls_says_where_the_ca_is():
