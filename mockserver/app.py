@@ -8,6 +8,7 @@ from typing import Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admin import Plane, build_admin
+from .core.accesslog import SCOPE_KEY as ACCESS_KEY
 from .core.clock import Clock
 from .core.http import dump
 from .core.journal import Call, Journal
@@ -33,7 +34,8 @@ def default_vendors() -> list[Vendor]:
 class MockServer:
     """The ASGI app. Tests reach its parts directly: `.clock`, `.journal`, `.tenants`, `.vendors`."""
 
-    def __init__(self, ctx: Context, vendors: Iterable[Vendor], admin_token: str | None) -> None:
+    def __init__(self, ctx: Context, vendors: Iterable[Vendor], admin_token: str | None,
+                 ca_pem: bytes | None = None) -> None:
         self.clock = ctx.clock
         self.journal = ctx.journal
         self.webhooks = ctx.webhooks
@@ -48,7 +50,8 @@ class MockServer:
         self._by_host = {h: n for n, v in self.vendors.items() for h in v.hosts}
         # /<prefix>/openapi.json and /groove/schema.graphql: mock features, not vendor calls
         self.specs = Specs(data_dir("contracts"), self.vendors)
-        self._admin = build_admin(Plane(self.clock, self.journal, self.tenants, self.vendors),
+        self._admin = build_admin(Plane(self.clock, self.journal, self.tenants, self.vendors,
+                                        ca_pem=ca_pem),
                                   admin_token)
 
     @property
@@ -84,7 +87,8 @@ class MockServer:
         vscope = dict(scope)
         vscope["root_path"] = scope.get("root_path", "") + prefix
         vscope["vendor_path"] = path[len(prefix):] or "/"
-        vscope["state"] = {}
+        vscope["state"] = state = {}
+        scope[ACCESS_KEY] = (vendor, state)  # the access log's tenant and vendor, read after
         await self._journaled(vendor, self._apps[vendor], vscope, receive, send)
 
     def _route(self, scope: Scope, path: str) -> tuple[str | None, str]:
@@ -166,12 +170,15 @@ async def _plain_404(scope: Scope, send: Send, vendors: Iterable[str]) -> None:
 
 def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path | None = None,
                admin_token: str | None = None, journal_size: int = 10_000,
-               max_sessions: int = 10_000, vendors: Iterable[Vendor] | None = None) -> MockServer:
+               max_sessions: int = 10_000, vendors: Iterable[Vendor] | None = None,
+               ca_pem: bytes | None = None) -> MockServer:
     """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data;
-    `max_sessions` bounds the live tokens each tenant keeps per vendor."""
+    `max_sessions` bounds the live tokens each tenant keeps per vendor; `ca_pem` is the CA that
+    `serve --tls` made, served at /__admin/ca.pem."""
     clock = clock or Clock()
     journal = Journal(maxlen=journal_size)
     ctx = Context(seed=seed, clock=clock, journal=journal, webhooks=Webhooks(clock, journal),
                   fixtures_dir=Path(fixtures) if fixtures else data_dir("fixtures"),
                   session_limit=max_sessions)
-    return MockServer(ctx, vendors if vendors is not None else default_vendors(), admin_token)
+    return MockServer(ctx, vendors if vendors is not None else default_vendors(), admin_token,
+                      ca_pem=ca_pem)

@@ -9,7 +9,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import ExitStack
 from collections.abc import Mapping, Sequence
+
+
+def boolean(raw: str) -> bool:
+    """An environment switch: MOCKSERVER_TLS=1 (or true, yes, on; 0, false, no, off)."""
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
 
 # flag dest -> (environment variable, type, default)
 OPTIONS: dict[str, tuple[str, type, object]] = {
@@ -21,10 +33,15 @@ OPTIONS: dict[str, tuple[str, type, object]] = {
     "journal_size": ("MOCKSERVER_JOURNAL_SIZE", int, 10000),
     "max_sessions": ("MOCKSERVER_MAX_SESSIONS", int, 10000),
     "log_level": ("MOCKSERVER_LOG_LEVEL", str, "warning"),
+    "log_format": ("MOCKSERVER_LOG_FORMAT", str, "text"),
+    "tls": ("MOCKSERVER_TLS", boolean, False),
+    "tls_dir": ("MOCKSERVER_TLS_DIR", str, None),
 }
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 ACCESS_LOG_LEVELS = ("info", "debug", "trace")  # the levels that print a line per request
+LOG_FORMATS = ("text", "json")
+CHOICES = {"log_level": LOG_LEVELS, "log_format": LOG_FORMATS}  # checked for env values too
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +76,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", choices=LOG_LEVELS,
         help="log level; info and lower print one line per request [MOCKSERVER_LOG_LEVEL; warning]"
     )
+    serve.add_argument(
+        "--log-format", choices=LOG_FORMATS,
+        help="log lines as text or one JSON object each [MOCKSERVER_LOG_FORMAT; text]"
+    )
+    serve.add_argument(
+        "--tls", action="store_true", default=None,
+        help="serve HTTPS for the vendors' real hostnames from a local CA, fetched at "
+             "/__admin/ca.pem [MOCKSERVER_TLS=1; off]"
+    )
+    serve.add_argument(
+        "--tls-dir", metavar="DIR",
+        help="keep the --tls CA in DIR (ca.pem, ca-key.pem) so clients trust it once "
+             "[MOCKSERVER_TLS_DIR; a fresh CA per start]"
+    )
     return parser
 
 
@@ -81,8 +112,8 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
             value = kind(raw)
         except ValueError:
             parser.error(f"{var}={raw!r} is not a valid {kind.__name__}")
-        if dest == "log_level" and value not in LOG_LEVELS:
-            parser.error(f"{var}={raw!r} is not one of {', '.join(LOG_LEVELS)}")
+        if dest in CHOICES and value not in CHOICES[dest]:
+            parser.error(f"{var}={raw!r} is not one of {', '.join(CHOICES[dest])}")
         setattr(args, dest, value)
     if not 0 <= args.port <= 65535:
         parser.error(f"port {args.port} is out of range 0-65535")
@@ -90,6 +121,8 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
         parser.error("max sessions must be at least 1")
     if args.journal_size < 0:
         parser.error("journal size must not be negative")
+    if args.tls_dir is not None and not args.tls:
+        parser.error("--tls-dir (MOCKSERVER_TLS_DIR) is for --tls (MOCKSERVER_TLS=1)")
     return args
 
 
@@ -112,14 +145,15 @@ def _bind(host: str, port: int):
     return sock
 
 
-def banner(url: str, admin_token: str | None = None) -> str:
+def banner(url: str, admin_token: str | None = None, tls: bool = False) -> str:
     """What `serve` prints once it listens. The first line is parsed by tests and scripts
     (SPEC §1): it never changes. The rest is for a person's first minutes."""
     token = "?token=<your --admin-token>" if admin_token else ""
     header = " with header X-Admin-Token" if admin_token else ""
     return (f"mockserver listening on {url}\n"
             f"  sandbox page  {url}/__admin/{token}\n"
-            f"  credentials   GET {url}/__admin/credentials{header}, or README.md")
+            f"  credentials   GET {url}/__admin/credentials{header}, or README.md"
+            + (f"\n  CA to trust   GET {url}/__admin/ca.pem" if tls else ""))
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -132,6 +166,17 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"mockserver: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    ca = None
+    if args.tls:
+        from mockserver.tls import load_ca
+
+        try:
+            ca = load_ca(args.tls_dir)
+        except (OSError, ValueError) as exc:  # an unwritable or unreadable --tls-dir
+            sock.close()
+            print(f"mockserver: cannot set up TLS in {args.tls_dir}: {exc}", file=sys.stderr)
+            return 1
+    tls_files = ExitStack()  # the server key's temporary file, kept until uvicorn has read it
     try:
         app = create_app(
             seed=args.seed,
@@ -139,12 +184,23 @@ def serve(args: argparse.Namespace) -> int:
             admin_token=args.admin_token,
             journal_size=args.journal_size,
             max_sessions=args.max_sessions,
+            ca_pem=ca.cert_pem.bytes() if ca else None,
         )
+        tls_options = {}
+        if ca is not None:
+            from mockserver.tls import cert_file, hostnames, issue
+
+            leaf = issue(ca, hostnames(app.vendors.values()))
+            tls_options["ssl_certfile"] = tls_files.enter_context(cert_file(leaf))
         log_config = uvicorn.config.LOGGING_CONFIG
         if args.log_level in ACCESS_LOG_LEVELS:
             from mockserver.core.accesslog import AccessLog, with_access_log
 
-            app, log_config = AccessLog(app), with_access_log(log_config)
+            app, log_config = AccessLog(app), with_access_log(log_config, args.log_format)
+        elif args.log_format == "json":  # uvicorn's own lines are JSON too
+            from mockserver.core.accesslog import json_logging
+
+            log_config = json_logging(log_config)
         config = uvicorn.Config(
             app,
             lifespan="off",
@@ -152,18 +208,22 @@ def serve(args: argparse.Namespace) -> int:
             log_config=log_config,
             access_log=False,  # AccessLog's line, with the duration, replaces uvicorn's
             timeout_graceful_shutdown=5,
+            **tls_options,
         )
-        config.load()  # import protocol classes before the banner, not after
+        with tls_files:
+            config.load()  # import protocol classes before the banner, not after
         server = uvicorn.Server(config)
         port = sock.getsockname()[1]
         host = f"[{args.host}]" if ":" in args.host else args.host
-        print(banner(f"http://{host}:{port}", args.admin_token), flush=True)
+        scheme = "https" if ca is not None else "http"
+        print(banner(f"{scheme}://{host}:{port}", args.admin_token, tls=ca is not None), flush=True)
         # After a graceful shutdown uvicorn re-raises the signal that caused it:
         # SIGTERM then ends the process as killed by it, SIGINT arrives here.
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         return 130
     finally:
+        tls_files.close()
         sock.close()
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -263,7 +264,7 @@ def test_serve_prints_the_banner_then_where_the_page_and_credentials_are(tmp_pat
     assert f"GET {url}/__admin/credentials" in head[2] and "README" in head[2]
 
 
-ACCESS = re.compile(r"INFO: +(\S+) (\S+) (\d{3}) \d+\.\dms")
+ACCESS = re.compile(r"INFO: +(\S+) (\S+) (\d{3}) \d+\.\dms tenant=(\S+) vendor=(\S+)")
 
 
 def test_log_level_info_prints_one_access_line_per_request(tmp_path):
@@ -289,8 +290,9 @@ def test_log_level_info_prints_one_access_line_per_request(tmp_path):
         err = stderr.read()
         stderr.close()
     access = [m.groups() for m in map(ACCESS.fullmatch, out.splitlines()) if m]
-    assert access == [("GET", "/gravy/integrations?page=2&limit=1", "200"),
-                      ("GET", "/gravy/connections", "401"), ("POST", "/__admin/reset", "200")], out
+    assert access == [("GET", "/gravy/integrations?page=2&limit=1", "200", "-", "gravy"),
+                      ("GET", "/gravy/connections", "401", "-", "gravy"),
+                      ("POST", "/__admin/reset", "200", "-", "-")], out
     # uvicorn's own access line is off: one line per request, not two.
     assert "HTTP/1.1" not in out + err
     for path in ("/gravy/integrations", "/gravy/connections", "/__admin/reset"):
@@ -329,3 +331,68 @@ def test_module_and_help_entry_points(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "--admin-token" in proc.stdout
+
+
+# --- log format and TLS options (parser) ----------------------------------------
+
+
+def test_log_format_and_tls_defaults_env_and_flags():
+    args = parse_args(["serve"], env={})
+    assert (args.log_format, args.tls, args.tls_dir) == ("text", False, None)
+    env = {"MOCKSERVER_LOG_FORMAT": "json", "MOCKSERVER_TLS": "1", "MOCKSERVER_TLS_DIR": "/ca"}
+    args = parse_args(["serve"], env=env)
+    assert (args.log_format, args.tls, args.tls_dir) == ("json", True, "/ca")
+    args = parse_args(["serve", "--log-format", "text", "--tls-dir", "/x"], env=env)
+    assert (args.log_format, args.tls, args.tls_dir) == ("text", True, "/x")
+    for off in ("0", "false", "No", "off"):
+        assert parse_args(["serve"], env={"MOCKSERVER_TLS": off}).tls is False
+    # The flag cannot be turned off from the command line, but wins when given.
+    assert parse_args(["serve", "--tls"], env={"MOCKSERVER_TLS": "0"}).tls is True
+
+
+@pytest.mark.parametrize("argv, env", [
+    (["serve", "--log-format", "xml"], {}),
+    (["serve"], {"MOCKSERVER_LOG_FORMAT": "JSON lines"}),
+    (["serve"], {"MOCKSERVER_TLS": "maybe"}),
+    (["serve", "--tls-dir", "/ca"], {}),  # a CA kept for a server that serves no TLS: a slip
+])
+def test_bad_log_format_or_tls_switch_exits_2(argv, env, capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv, env=env)
+    assert exc.value.code == 2
+    assert "MOCKSERVER" in capsys.readouterr().err or argv[1:2] == ["--log-format"]  # says which
+
+
+def test_banner_with_tls_says_where_the_ca_is():
+    lines = banner("https://127.0.0.1:8443", tls=True).splitlines()
+    assert lines[0] == "mockserver listening on https://127.0.0.1:8443"
+    assert lines[-1].endswith("GET https://127.0.0.1:8443/__admin/ca.pem")
+    assert "ca.pem" not in banner("http://127.0.0.1:8080")
+
+
+def test_log_format_json_prints_one_json_object_per_line(tmp_path):
+    stderr = (tmp_path / "stderr.txt").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--log-level", "info"],
+        cwd=tmp_path, env=_child_env(MOCKSERVER_LOG_FORMAT="json"), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=stderr, text=True, preexec_fn=_as_a_terminal_would,
+    )  # fmt: skip
+    try:
+        match = BANNER.fullmatch(_first_line(proc, timeout=10).rstrip("\n"))
+        assert match
+        with httpx.Client(base_url=f"http://127.0.0.1:{match.group(1)}", timeout=5) as http:
+            assert http.get("/gravy/integrations?limit=1").status_code == 200
+            assert http.get("/__admin/health").status_code == 200
+    finally:
+        _stop(proc)
+        out = proc.stdout.read()
+        stderr.seek(0)
+        err = stderr.read()
+        stderr.close()
+    records = [json.loads(line) for line in out.splitlines()[2:]]  # after the banner
+    assert [(r["vendor"], r["method"], r["path"], r["query"], r["status"]) for r in records] == [
+        ("gravy", "GET", "/gravy/integrations", "limit=1", 200),
+        (None, "GET", "/__admin/health", "", 200)], out
+    # uvicorn's own lines on stderr are JSON too: a log collector reads one format.
+    uvicorn_lines = [json.loads(line) for line in err.splitlines() if line]
+    assert uvicorn_lines and all(r["logger"].startswith("uvicorn") for r in uvicorn_lines), err

@@ -31,6 +31,7 @@ class Plane:
     journal: "Journal"
     tenants: "Tenants"
     vendors: Mapping[str, "Vendor"]
+    ca_pem: bytes | None = None  # the TLS CA when serving with --tls
 
 
 def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
@@ -130,6 +131,11 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         server.journal.clear(tid)
         return Response(status_code=204)
 
+    async def ca_pem(request: Request) -> Response:
+        if server.ca_pem is None:
+            raise ControlError(404, "not serving TLS: start with --tls to get a CA")
+        return Response(server.ca_pem, media_type="application/x-pem-file")
+
     html = render(list(server.vendors))
 
     async def page(request: Request) -> Response:
@@ -163,6 +169,7 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         Route("/__admin/tenants", tenants, methods=["GET", "POST"]),
         Route("/__admin/tenants/{tenant_id}", tenant, methods=["DELETE"]),
         Route("/__admin/openapi.json", openapi, methods=["GET"]),
+        Route("/__admin/ca.pem", ca_pem, methods=["GET"]),
     ]
     for name, vendor in server.vendors.items():  # each vendor's own calls, /__admin/<vendor>/...
         vendor_routes = vendor.admin_routes()
