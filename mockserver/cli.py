@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -21,6 +22,7 @@ OPTIONS: dict[str, tuple[str, type, object]] = {
     "journal_size": ("MOCKSERVER_JOURNAL_SIZE", int, 10000),
     "max_sessions": ("MOCKSERVER_MAX_SESSIONS", int, 10000),
     "log_level": ("MOCKSERVER_LOG_LEVEL", str, "warning"),
+    "cors_origins": ("MOCKSERVER_CORS_ORIGINS", str, None),  # text here; a list after parse_args
 }
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -59,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", choices=LOG_LEVELS,
         help="log level; info and lower print one line per request [MOCKSERVER_LOG_LEVEL; warning]"
     )
+    serve.add_argument(
+        "--cors-origins", metavar="LIST",
+        help="comma-separated browser origins (scheme://host[:port]) each vendor's CORS answers "
+             "allow, refusing others as its framework does [MOCKSERVER_CORS_ORIGINS; *, any]"
+    )
     return parser
 
 
@@ -90,7 +97,30 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
         parser.error("max sessions must be at least 1")
     if args.journal_size < 0:
         parser.error("journal size must not be negative")
+    try:
+        args.cors_origins = parse_origins(args.cors_origins)
+    except ValueError as exc:
+        parser.error(f"--cors-origins: {exc}")
     return args
+
+
+# A serialized origin as browsers send it: visible ASCII (IDNs are punycode), no path.
+_ORIGIN = re.compile(r"null|[A-Za-z][A-Za-z0-9+.-]*://[!-~]+")
+
+
+def parse_origins(value: str | None) -> list[str] | None:
+    """`--cors-origins` text: None (any origin) for unset, empty or "*"; else the listed origins.
+    ValueError for an entry that is not `scheme://host[:port]` (or "null"): with a path or a
+    trailing slash no browser's `Origin` could ever match it."""
+    items = [o.strip() for o in (value or "").split(",") if o.strip()]
+    if not items or items == ["*"]:
+        return None
+    for item in items:
+        if item == "*":
+            raise ValueError("'*' allows every origin: give it alone, or list the origins")
+        if not _ORIGIN.fullmatch(item) or any(ch in item.split("://", 1)[-1] for ch in "/?#"):
+            raise ValueError(f"{item!r} is not an origin (scheme://host[:port], no path)")
+    return items
 
 
 def _bind(host: str, port: int):
@@ -139,6 +169,7 @@ def serve(args: argparse.Namespace) -> int:
             admin_token=args.admin_token,
             journal_size=args.journal_size,
             max_sessions=args.max_sessions,
+            cors_origins=args.cors_origins,
         )
         log_config = uvicorn.config.LOGGING_CONFIG
         if args.log_level in ACCESS_LOG_LEVELS:
