@@ -171,14 +171,18 @@ async def _plain_404(scope: Scope, send: Send, vendors: Iterable[str]) -> None:
 def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path | None = None,
                admin_token: str | None = None, journal_size: int = 10_000,
                max_sessions: int = 10_000, vendors: Iterable[Vendor] | None = None,
-               ca_pem: bytes | None = None) -> MockServer:
+               ca_pem: bytes | None = None,
+               cors_origins: list[str] | None = None) -> MockServer:
     """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data;
     `max_sessions` bounds the live tokens each tenant keeps per vendor; `ca_pem` is the CA that
-    `serve --tls` made, served at /__admin/ca.pem."""
+    `serve --tls` made, served at /__admin/ca.pem; `cors_origins` limits the browser origins each
+    vendor's CORS answers allow (None: any)."""
     clock = clock or Clock()
     journal = Journal(maxlen=journal_size)
     ctx = Context(seed=seed, clock=clock, journal=journal, webhooks=Webhooks(clock, journal),
                   fixtures_dir=Path(fixtures) if fixtures else data_dir("fixtures"),
-                  session_limit=max_sessions)
+                  session_limit=max_sessions,
+                  cors_origins=None if cors_origins is None or "*" in cors_origins
+                  else list(cors_origins))
     return MockServer(ctx, vendors if vendors is not None else default_vendors(), admin_token,
                       ca_pem=ca_pem)

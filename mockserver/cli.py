@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from contextlib import ExitStack
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,7 @@ OPTIONS: dict[str, tuple[str, type, object]] = {
     "log_format": ("MOCKSERVER_LOG_FORMAT", str, "text"),
     "tls": ("MOCKSERVER_TLS", boolean, False),
     "tls_dir": ("MOCKSERVER_TLS_DIR", str, None),
+    "cors_origins": ("MOCKSERVER_CORS_ORIGINS", str, None),  # text here; a list after parse_args
 }
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -90,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the --tls CA in DIR (ca.pem, ca-key.pem) so clients trust it once "
              "[MOCKSERVER_TLS_DIR; a fresh CA per start]"
     )
+    serve.add_argument(
+        "--cors-origins", metavar="LIST",
+        help="comma-separated browser origins (scheme://host[:port]) each vendor's CORS answers "
+             "allow, refusing others as its framework does [MOCKSERVER_CORS_ORIGINS; *, any]"
+    )
     return parser
 
 
@@ -123,7 +130,30 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
         parser.error("journal size must not be negative")
     if args.tls_dir is not None and not args.tls:
         parser.error("--tls-dir (MOCKSERVER_TLS_DIR) is for --tls (MOCKSERVER_TLS=1)")
+    try:
+        args.cors_origins = parse_origins(args.cors_origins)
+    except ValueError as exc:
+        parser.error(f"--cors-origins: {exc}")
     return args
+
+
+# A serialized origin as browsers send it: visible ASCII (IDNs are punycode), no path.
+_ORIGIN = re.compile(r"null|[A-Za-z][A-Za-z0-9+.-]*://[!-~]+")
+
+
+def parse_origins(value: str | None) -> list[str] | None:
+    """`--cors-origins` text: None (any origin) for unset, empty or "*"; else the listed origins.
+    ValueError for an entry that is not `scheme://host[:port]` (or "null"): with a path or a
+    trailing slash no browser's `Origin` could ever match it."""
+    items = [o.strip() for o in (value or "").split(",") if o.strip()]
+    if not items or items == ["*"]:
+        return None
+    for item in items:
+        if item == "*":
+            raise ValueError("'*' allows every origin: give it alone, or list the origins")
+        if not _ORIGIN.fullmatch(item) or any(ch in item.split("://", 1)[-1] for ch in "/?#"):
+            raise ValueError(f"{item!r} is not an origin (scheme://host[:port], no path)")
+    return items
 
 
 def _bind(host: str, port: int):
@@ -185,6 +215,7 @@ def serve(args: argparse.Namespace) -> int:
             journal_size=args.journal_size,
             max_sessions=args.max_sessions,
             ca_pem=ca.cert_pem.bytes() if ca else None,
+            cors_origins=args.cors_origins,
         )
         tls_options = {}
         if ca is not None:

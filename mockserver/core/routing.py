@@ -10,13 +10,16 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from starlette.requests import Request
 
 from starlette.responses import Response
 
 from .http import RawJSON, VendorError
+
+if TYPE_CHECKING:
+    from .cors import CorsPolicy
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -141,17 +144,38 @@ class VendorApp:
 
     def __init__(self, router: Router, internal_error: Callable[[], Any],
                  headers: dict[str, str] | None = None,
-                 content_type: str = "application/json") -> None:
+                 content_type: str = "application/json",
+                 cors: "CorsPolicy | None" = None) -> None:
         self.router = router
         self.internal_error = internal_error
         self.headers = headers or {}
         self.content_type = content_type.encode("latin-1")
+        self.cors = cors
+        # The CORS middleware's unconditional headers join the framework's own (free per request).
+        self._always = {**self.headers, **cors.always} if cors else self.headers
+        self._routed = {**self._always, **cors.routed} if cors else self.headers
 
     async def __call__(self, scope, receive, send) -> None:
-        request = Request(scope, receive)
         method = scope["method"]
         endpoint, params = self.router.resolve("GET" if method == "HEAD" else method,
                                                scope["vendor_path"])
+        routed = endpoint is not self.router.not_found
+        origin = None
+        cors = self.cors
+        if cors is not None:
+            for k, v in scope["headers"]:
+                if k == b"origin":
+                    origin = v.decode("latin-1")
+                    break
+            if origin is not None or method == "OPTIONS":
+                # The CORS middleware runs before routing: a preflight or a refusal ends here.
+                early = cors.before(scope, method, origin, self.router, routed)
+                if early is not None:
+                    if cors.app_headers_on_early:
+                        early.headers = {**self.headers, **early.headers}
+                    await early(scope, receive, send)
+                    return
+        request = Request(scope, receive)
         scope["path_params"] = params
         try:
             try:
@@ -163,7 +187,10 @@ class VendorApp:
             response = self.internal_error().response()
         if isinstance(response, RawJSON):
             response.content_type = self.content_type
-        for k, v in self.headers.items():
+        for k, v in (self._routed if routed else self._always).items():
             if k not in response.headers:
+                response.headers[k] = v
+        if origin is not None:
+            for k, v in cors.after(scope, method, origin, routed).items():
                 response.headers[k] = v
         await response(scope, receive, send)

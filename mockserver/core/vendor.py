@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from .clock import Clock
+    from .cors import CorsPolicy
     from .journal import Journal
     from .tenancy import Tenants
     from .webhooks import Webhooks
@@ -34,6 +35,7 @@ class Context:
     webhooks: "Webhooks"
     fixtures_dir: Path
     session_limit: int = 10_000   # live tokens/sessions kept per tenant and vendor (--max-sessions)
+    cors_origins: list[str] | None = None   # --cors-origins; None: any origin
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -57,6 +59,7 @@ class Vendor(ABC):
     secret_fields: ClassVar[frozenset[str]] = frozenset()   # body fields redacted in the journal
     content_type: ClassVar[str] = "application/json"        # what its framework sends JSON as
     not_found: ClassVar[Any]     # its framework's answer to an unknown route: async (request)
+    cors: ClassVar["CorsPolicy | None"] = None   # its framework's CORS middleware (core/cors.py)
 
     ctx: Context
     template: Any
@@ -83,6 +86,10 @@ class Vendor(ABC):
     @abstractmethod
     def build_app(self, tenants: "Tenants") -> "ASGIApp":
         """The vendor's ASGI app; it sees paths after the prefix in `scope["vendor_path"]`."""
+
+    def cors_policy(self) -> "CorsPolicy | None":
+        """The CORS policy its app applies: `cors` narrowed to `--cors-origins`."""
+        return self.cors.with_origins(self.ctx.cors_origins) if self.cors is not None else None
 
     def admin_routes(self) -> list["BaseRoute"]:
         """Starlette routes under `/__admin/<name>/` (the vendor's `admin.py`)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from ...core.cors import SpringCors
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
 from . import admin, fixtures, handlers
@@ -27,6 +28,7 @@ class GravitecVendor(Vendor):
     tenant_keys = ("appKey",)
     content_type = "application/json"  # Spring 5.2's Jackson converter, no charset
     not_found = staticmethod(handlers.route_missing)  # Spring Boot's 404 (and 405) body
+    cors = SpringCors()    # @CrossOrigin's defaults on the controllers
 
     template: GravitecTemplate
     service: Gravitec

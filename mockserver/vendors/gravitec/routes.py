@@ -27,4 +27,5 @@ def build(g: h.Gravitec, vendor: "GravitecVendor") -> VendorApp:
     router = Router(routes, partial(vendor.not_found, g), trailing_slash=True, ignore_case=False,
                     merge_slashes=True)
     g.router = router
-    return VendorApp(router, internal_error, content_type=vendor.content_type)
+    return VendorApp(router, internal_error, content_type=vendor.content_type,
+                     cors=vendor.cors_policy())

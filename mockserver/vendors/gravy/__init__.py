@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from ...core.cors import ExpressCors
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
 from . import admin, fixtures, handlers
@@ -28,6 +29,7 @@ class GravyVendor(Vendor):
     secret_fields = frozenset({"client_secret", "clientSecret"})
     content_type = "application/json; charset=utf-8"  # Express's res.json()
     not_found = staticmethod(handlers.route_missing)  # Express: "Cannot GET /path", also for 405s
+    cors = ExpressCors()   # NestJS app.enableCors(): the cors package's defaults
 
     template: GravyTemplate
     service: Gravy

@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from ...core.cors import RackCors
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
 from . import admin, fixtures, handlers
@@ -31,6 +32,7 @@ class GrooveVendor(Vendor):
     secret_fields = frozenset({"client_secret", "code", "access_token", "refresh_token"})
     content_type = "application/json; charset=utf-8"  # Rails' render json:
     not_found = staticmethod(handlers.route_missing)  # Rails' {"status": 404, "error": ...}
+    cors = RackCors()      # rack-cors as Rails' generated cors.rb configures it
 
     template: GrooveTemplate
     service: Groove

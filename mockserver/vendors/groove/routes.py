@@ -25,4 +25,5 @@ def build(g: h.Groove, vendor: "GrooveVendor") -> VendorApp:
     )
     router = Router(routes, vendor.not_found, trailing_slash=True, ignore_case=False,
                     merge_slashes=True)
-    return VendorApp(router, internal_error, content_type=vendor.content_type)
+    return VendorApp(router, internal_error, content_type=vendor.content_type,
+                     cors=vendor.cors_policy())

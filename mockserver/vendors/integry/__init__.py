@@ -6,6 +6,7 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from ...core.cors import DJANGO_HEADERS, DjangoCors
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
 from . import admin, fixtures, handlers
@@ -30,6 +31,9 @@ class IntegryVendor(Vendor):
     secret_fields = frozenset({"hash"})   # the Node SDK's query parameter too
     content_type = "application/json"     # DRF's JSONRenderer
     not_found = staticmethod(handlers.route_missing)  # DRF/Django: {"detail": "Not found."}
+    # django-cors-headers' defaults, its allowed headers also naming the signed-call headers
+    # a browser app sends (App-Key, User-ID, Hash), or no browser call could pass
+    cors = DjangoCors(allow_headers=DJANGO_HEADERS + ("app-key", "user-id", "hash"))
 
     template: IntegryTemplate
     service: Integry
