@@ -4,9 +4,11 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING
 
+from starlette.requests import Request
+
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, fixtures, handlers
+from . import admin, errors, fixtures, handlers
 from .auth import GravyAuth
 from .handlers import Gravy
 from .routes import build
@@ -14,8 +16,10 @@ from .store import NAME, GravyStore, GravyTemplate
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
+    from starlette.types import Scope
 
-    from ...core.tenancy import Tenants
+    from ...core.http import VendorError
+    from ...core.tenancy import Tenant, Tenants
 
 
 class GravyVendor(Vendor):
@@ -50,3 +54,9 @@ class GravyVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
+
+    def tenant_of(self, scope: "Scope", body: bytes | None) -> "Tenant | None":
+        return self.service.auth.tenant_of(Request(scope), body)
+
+    def fault_response(self, status: int, scope: "Scope") -> "VendorError":
+        return errors.fault(status)

@@ -6,9 +6,11 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING
 
+from starlette.requests import Request
+
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, fixtures, handlers
+from . import admin, errors, fixtures, handlers
 from .auth import IntegryAuth
 from .handlers import Integry
 from .routes import build
@@ -16,8 +18,10 @@ from .store import NAME, IntegryStore, IntegryTemplate
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
+    from starlette.types import Scope
 
-    from ...core.tenancy import Tenants
+    from ...core.http import VendorError
+    from ...core.tenancy import Tenant, Tenants
 
 
 class IntegryVendor(Vendor):
@@ -52,3 +56,10 @@ class IntegryVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
+
+    def tenant_of(self, scope: "Scope", body: bytes | None) -> "Tenant | None":
+        return self.service.auth.tenant_of(Request(scope))
+
+    def fault_response(self, status: int, scope: "Scope") -> "VendorError":
+        request = Request(scope)
+        return errors.fault(status, request.method, request.headers.get("content-type", ""))
