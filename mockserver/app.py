@@ -1,6 +1,7 @@
 """create_app(): one ASGI app serving every vendor by path prefix and by Host, plus /__admin."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from time import perf_counter
 from typing import Iterable
@@ -10,16 +11,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .admin import Plane, build_admin
 from .core.accesslog import SCOPE_KEY as ACCESS_KEY
 from .core.clock import Clock
+from .core.faults import MAX_FAULTS, Fault, Faults, buffered, drop, encode_body, pause, raw_headers
 from .core.http import dump
 from .core.journal import Call, Journal
 from .core.openapi import SPEC_SUFFIXES, Specs
 from .core.paths import data_dir
+from .core.routing import VendorApp
 from .core.tenancy import Tenants
 from .core.vendor import Context, Vendor
 from .core.webhooks import Webhooks
 
 ADMIN_PREFIX = "/__admin"
 MAX_JOURNAL_BODY = 32 * 1024  # per entry, so 10,000 entries stay a few hundred MB at worst
+
+log = logging.getLogger("mockserver")
 
 
 def default_vendors() -> list[Vendor]:
@@ -35,7 +40,7 @@ class MockServer:
     """The ASGI app. Tests reach its parts directly: `.clock`, `.journal`, `.tenants`, `.vendors`."""
 
     def __init__(self, ctx: Context, vendors: Iterable[Vendor], admin_token: str | None,
-                 ca_pem: bytes | None = None) -> None:
+                 ca_pem: bytes | None = None, max_faults: int = MAX_FAULTS) -> None:
         self.clock = ctx.clock
         self.journal = ctx.journal
         self.webhooks = ctx.webhooks
@@ -45,14 +50,14 @@ class MockServer:
             ctx.journal.declare_secrets(vendor.name, vendor.secret_headers, vendor.secret_fields)
             self.vendors[vendor.name] = vendor
         self.tenants = Tenants(self.vendors.values())
+        self.faults = Faults(self.vendors, seed=ctx.seed, limit=max_faults)
         self._apps: dict[str, ASGIApp] = {n: v.build_app(self.tenants)
                                           for n, v in self.vendors.items()}
         self._by_host = {h: n for n, v in self.vendors.items() for h in v.hosts}
         # /<prefix>/openapi.json and /groove/schema.graphql: mock features, not vendor calls
         self.specs = Specs(data_dir("contracts"), self.vendors)
         self._admin = build_admin(Plane(self.clock, self.journal, self.tenants, self.vendors,
-                                        ca_pem=ca_pem),
-                                  admin_token)
+                                        ca_pem=ca_pem, faults=self.faults), admin_token)
 
     @property
     def apps(self) -> dict[str, ASGIApp]:
@@ -89,7 +94,70 @@ class MockServer:
         vscope["vendor_path"] = path[len(prefix):] or "/"
         vscope["state"] = state = {}
         scope[ACCESS_KEY] = (vendor, state)  # the access log's tenant and vendor, read after
+        if self.faults.items:  # the one check a call pays while no fault is set
+            await self._faulted(vendor, vscope, receive, send)
+            return
         await self._journaled(vendor, self._apps[vendor], vscope, receive, send)
+
+    async def _faulted(self, vendor: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Apply the first fault matching this call, if any. A fault may name a tenant, known
+        only from the call's credentials: the vendor resolves them (`Vendor.tenant_of`, body
+        read ahead and replayed) before anything is served, so a faulted call changes nothing
+        and its journal entry still names its tenant."""
+        app = self._apps[vendor]
+        candidates = self.faults.candidates(vendor, scope["method"], scope["vendor_path"])
+        if not candidates:
+            await self._journaled(vendor, app, scope, receive, send)
+            return
+        receive, body = await buffered(receive)
+        probe = dict(scope)
+        probe["state"] = {}
+        try:
+            tenant = self.vendors[vendor].tenant_of(probe, body)
+        except Exception:  # noqa: BLE001 - a lookup bug must not fail the call: no tenant
+            log.exception("tenant lookup for a fault failed")
+            tenant = None
+        fault = self.faults.take(candidates, tenant.id if tenant is not None else None)
+        if fault is None:
+            await self._journaled(vendor, app, scope, receive, send)
+            return
+        scope["state"]["fault"] = fault.id
+        if tenant is not None:
+            scope["state"]["tenant"] = tenant.id
+
+        async def faulted(scope: Scope, receive: Receive, send: Send) -> None:
+            await pause(self.faults.delay_ms(fault))
+            if fault.drop:
+                scope["state"]["dropped"] = True
+                await drop(send)
+            elif fault.status is None:  # latency alone: then the real answer
+                await app(scope, receive, send)
+            else:
+                await self._fault_answer(vendor, app, fault, scope, send)
+
+        await self._journaled(vendor, faulted, scope, receive, send)
+
+    async def _fault_answer(self, vendor: str, app: ASGIApp, fault: Fault, scope: Scope,
+                            send: Send) -> None:
+        """The fault's status with its body, or the vendor's own error for it; with what the
+        vendor's framework adds to every answer, and the fault's headers over all."""
+        # a VendorApp's framework and CORS headers (X-Powered-By, Allow, Access-Control-*)
+        framework = app.answer_headers(scope) if isinstance(app, VendorApp) else {}
+        content_type = self.vendors[vendor].content_type
+        own: dict[str, str] = {}
+        if fault.body is not None:
+            body, ctype = encode_body(fault, content_type)
+        elif fault.status is not None and fault.status >= 400:
+            error = self.vendors[vendor].fault_response(fault.status, scope)
+            own = error.headers
+            body, ctype = (b"", "") if error.body is None else (dump(error.body), content_type)
+        else:  # a 2xx/3xx without a body
+            body, ctype = b"", ""
+        headers = raw_headers(framework, {"content-type": ctype} if ctype else {}, own,
+                              fault.headers)
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": fault.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     def _route(self, scope: Scope, path: str) -> tuple[str | None, str]:
         for key, value in scope["headers"]:
@@ -123,21 +191,24 @@ class MockServer:
             return message
 
         async def snd(message: Message) -> None:
+            await send(message)  # first: a start the server refused (a dropped call) sent nothing
             if message["type"] == "http.response.start":
                 status.append(message["status"])
             elif message["type"] == "http.response.body":
                 resp_body.append(message.get("body", b""))
-            await send(message)
 
         try:
             await app(scope, recv, snd)
         finally:
+            dropped = scope["state"].get("dropped", False)  # the client got no status at all
             journal.record(Call(
                 id=journal.next_id(), at=self.clock.time(), vendor=vendor,
                 method=scope["method"], path=scope["vendor_path"],
                 query=scope.get("query_string", b"").decode("latin-1"),
-                status=status[0] if status else None,
-                tenant=scope["state"].get("tenant"), secrets=journal.secrets_of(vendor),
+                status=status[0] if status and not dropped else None,
+                error="connection dropped" if dropped else None,
+                tenant=scope["state"].get("tenant"), fault=scope["state"].get("fault"),
+                secrets=journal.secrets_of(vendor),
                 duration_ms=(perf_counter() - started) * 1000.0,
                 raw_headers=scope["headers"],
                 raw_body=(req_body[0] if len(req_body) == 1 else b"".join(req_body))
@@ -171,12 +242,12 @@ async def _plain_404(scope: Scope, send: Send, vendors: Iterable[str]) -> None:
 def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path | None = None,
                admin_token: str | None = None, journal_size: int = 10_000,
                max_sessions: int = 10_000, vendors: Iterable[Vendor] | None = None,
-               ca_pem: bytes | None = None,
-               cors_origins: list[str] | None = None) -> MockServer:
+               ca_pem: bytes | None = None, cors_origins: list[str] | None = None,
+               max_faults: int = MAX_FAULTS) -> MockServer:
     """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data;
-    `max_sessions` bounds the live tokens each tenant keeps per vendor; `ca_pem` is the CA that
-    `serve --tls` made, served at /__admin/ca.pem; `cors_origins` limits the browser origins each
-    vendor's CORS answers allow (None: any)."""
+    `max_sessions` bounds the live tokens each tenant keeps per vendor, `max_faults` the active
+    faults; `ca_pem` is the CA that `serve --tls` made, served at /__admin/ca.pem; `cors_origins`
+    limits the browser origins each vendor's CORS answers allow (None: any)."""
     clock = clock or Clock()
     journal = Journal(maxlen=journal_size)
     ctx = Context(seed=seed, clock=clock, journal=journal, webhooks=Webhooks(clock, journal),
@@ -185,4 +256,4 @@ def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path |
                   cors_origins=None if cors_origins is None or "*" in cors_origins
                   else list(cors_origins))
     return MockServer(ctx, vendors if vendors is not None else default_vendors(), admin_token,
-                      ca_pem=ca_pem)
+                      ca_pem=ca_pem, max_faults=max_faults)

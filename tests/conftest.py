@@ -71,6 +71,9 @@ class MockClient:
         routed = vendor_of(response.request.url, self.app)
         if routed is None or response.request.method == "HEAD":
             return
+        journal = self.app.journal
+        if journal.called and journal.last.kind == "request" and journal.last.fault:
+            return  # a fault's answer is the test's own (test_faults checks the vendors' own)
         vendor, path = routed
         if CONTRACTS.expects_no_body(vendor, response.request.method, path, response.status_code):
             if response.content:

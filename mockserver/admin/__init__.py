@@ -13,11 +13,13 @@ from starlette.routing import Mount, Route, Router
 
 from ..core.clock import RANGE, parse_iso
 from ..core.control import JSON, ControlError, body_json, finite_number, tenant_of
+from . import faults as fault_routes
 from .openapi import document_bytes
 from .page import page_response, render
 
 if TYPE_CHECKING:
     from ..core.clock import Clock
+    from ..core.faults import Faults
     from ..core.journal import Journal
     from ..core.tenancy import Tenants
     from ..core.vendor import Vendor
@@ -32,6 +34,7 @@ class Plane:
     tenants: "Tenants"
     vendors: Mapping[str, "Vendor"]
     ca_pem: bytes | None = None  # the TLS CA when serving with --tls
+    faults: "Faults | None" = None
 
 
 def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
@@ -47,9 +50,13 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             tenant = tenant_of(server.tenants, body)
             server.tenants.reset(tenant.id)
             server.journal.clear(tenant.id)
+            if server.faults is not None:  # reset = back to fixtures: no faults either
+                server.faults.clear(tenant.id)
             return JSON({"reset": [tenant.id]})
         server.tenants.reset()
         server.journal.clear()
+        if server.faults is not None:
+            server.faults.clear()
         return JSON({"reset": [t.id for t in server.tenants]})
 
     async def clock(request: Request) -> Response:
@@ -129,6 +136,8 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         if not server.tenants.delete(tid):
             raise ControlError(404, f"no tenant {tid}")
         server.journal.clear(tid)
+        if server.faults is not None:
+            server.faults.clear(tid)
         return Response(status_code=204)
 
     async def ca_pem(request: Request) -> Response:
@@ -171,6 +180,8 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         Route("/__admin/openapi.json", openapi, methods=["GET"]),
         Route("/__admin/ca.pem", ca_pem, methods=["GET"]),
     ]
+    if server.faults is not None:
+        routes += fault_routes.routes(server.faults, server.tenants)
     for name, vendor in server.vendors.items():  # each vendor's own calls, /__admin/<vendor>/...
         vendor_routes = vendor.admin_routes()
         if vendor_routes:

@@ -166,9 +166,10 @@ CORE: dict[str, dict[str, Any]] = {
                    status="201", body=json_body(ref("FaultRequest"))),
         "get": op("The active faults", answer(ref("Faults")), errors=()),
         "delete": op("Clear every fault", answer(None, "cleared"), status="204", errors=())},
-    "/__admin/faults/{id}": {"delete": {
-        **op("Remove one fault", answer(None, "removed"), status="204", errors=("404",)),
-        "parameters": [{"name": "id", "in": "path", "required": True, "schema": STR}]}},
+    "/__admin/faults/{id}": {
+        "get": op("One fault", answer(ref("Fault")), errors=("404",)),
+        "delete": op("Remove one fault", answer(None, "removed"), status="204", errors=("404",)),
+        "parameters": [{"name": "id", "in": "path", "required": True, "schema": STR}]},
     "/__admin/state": {
         "get": op("Export a tenant's whole state", answer(ref("State")), query=[TENANT_Q],
                   errors=("404",)),

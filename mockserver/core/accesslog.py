@@ -56,9 +56,9 @@ class AccessLog:
         status: list[int] = []
 
         async def send_and_note(message: Message) -> None:
+            await send(message)  # first: a start the server refused (a dropped call) sent nothing
             if message["type"] == "http.response.start":
                 status.append(message.get("status"))
-            await send(message)
 
         failure: BaseException | None = None
         try:

@@ -6,6 +6,7 @@ import binascii
 import json
 import math
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any, Mapping
 
 from starlette.requests import Request
@@ -116,6 +117,37 @@ def finite(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [finite(v) for v in obj]
     return obj
+
+
+# RFC 9110 names where Python's table keeps older ones; Node's, Spring's and Rack's use these.
+_PHRASES = {413: "Payload Too Large", 414: "URI Too Long", 416: "Range Not Satisfiable"}
+
+
+def reason(status: int) -> str:
+    """The reason phrase of `status` as the vendors' frameworks write it ("Error" if none)."""
+    if status in _PHRASES:
+        return _PHRASES[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def form_or_json(body: bytes | None, content_type: str) -> dict[str, str]:
+    """The string fields of a form or JSON object body ({} for anything else): where OAuth
+    token calls carry their client credentials."""
+    if not body:
+        return {}
+    if "x-www-form-urlencoded" in content_type:
+        from urllib.parse import parse_qsl
+        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    try:
+        data = load(body.decode("utf-8", "replace"))
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str)}
 
 
 class RawJSON:

@@ -119,6 +119,7 @@ class Call:
     response_body: bytes = b""
     url: str | None = None
     error: str | None = None
+    fault: str | None = None      # the id of the fault that shaped this call
     secrets: Secrets = BASE_SECRETS
 
     @property
@@ -146,7 +147,7 @@ class Call:
             "tenant": self.tenant, "method": self.method, "path": self.path,
             "query": self.secrets.query(self.query),
             "url": self.url, "status": self.status, "durationMs": round(self.duration_ms, 3),
-            "error": self.error,
+            "error": self.error, "fault": self.fault,
         }
 
     def to_dict(self) -> dict[str, Any]:

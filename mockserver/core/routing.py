@@ -155,6 +155,21 @@ class VendorApp:
         self._always = {**self.headers, **cors.always} if cors else self.headers
         self._routed = {**self._always, **cors.routed} if cors else self.headers
 
+    def answer_headers(self, scope) -> dict[str, str]:
+        """What the framework and its CORS layer add to any answer to this request: an injected
+        fault's answer carries them too, so a browser sees the fault, not a CORS error."""
+        method = scope["method"]
+        endpoint, _ = self.router.resolve("GET" if method == "HEAD" else method,
+                                          scope["vendor_path"])
+        routed = endpoint is not self.router.not_found
+        headers = dict(self._routed if routed else self._always)
+        if self.cors is not None:
+            origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"),
+                          None)
+            if origin is not None:
+                headers.update(self.cors.after(scope, method, origin, routed))
+        return headers
+
     async def __call__(self, scope, receive, send) -> None:
         method = scope["method"]
         endpoint, params = self.router.resolve("GET" if method == "HEAD" else method,

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
+    from starlette.types import Scope
     from starlette.types import ASGIApp
 
     from .clock import Clock
     from .cors import CorsPolicy
     from .journal import Journal
-    from .tenancy import Tenants
+    from .http import VendorError
+    from .tenancy import Tenant, Tenants
     from .webhooks import Webhooks
 
 
@@ -104,3 +106,15 @@ class Vendor(ABC):
         """One tenant's state as deterministic JSON-able data, caches left out: equal snapshots
         mean nothing a client can observe changed (tests compare them around rejected input)."""
         return store.snapshot()
+
+    def tenant_of(self, scope: "Scope", body: bytes | None) -> "Tenant | None":
+        """The tenant whose valid credentials this call carries (headers, query, or `body`, the
+        request body when it is small), as the vendor's auth would resolve them, without
+        serving it: how a fault matches a tenant before the vendor runs. None when unknown."""
+        return None
+
+    def fault_response(self, status: int, scope: "Scope") -> "VendorError":
+        """This vendor's own error for `status` (4xx/5xx), as its framework writes it: what a
+        status fault without a body answers."""
+        from .http import VendorError, reason
+        return VendorError(status, {"status": status, "error": reason(status)})

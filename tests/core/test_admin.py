@@ -120,7 +120,7 @@ def test_same_seed_same_fixture_bytes():
 # --- the journal summary the sandbox page polls ---------------------------------
 
 SUMMARY_KEYS = {"id", "time", "kind", "vendor", "tenant", "method", "path", "query", "url",
-                "status", "durationMs", "error"}
+                "status", "durationMs", "error", "fault"}
 
 
 def _some_traffic(client) -> None:

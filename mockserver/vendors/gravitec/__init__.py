@@ -5,9 +5,12 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from ...core.cors import SpringCors
+from starlette.requests import Request
+
+from ...core.http import basic_credentials
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, fixtures, handlers
+from . import admin, errors, fixtures, handlers
 from .auth import GravitecAuth
 from .handlers import Gravitec
 from .routes import build
@@ -15,8 +18,10 @@ from .store import NAME, GravitecStore, GravitecTemplate
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
+    from starlette.types import Scope
 
-    from ...core.tenancy import Tenants
+    from ...core.http import VendorError
+    from ...core.tenancy import Tenant, Tenants
 
 
 class GravitecVendor(Vendor):
@@ -51,6 +56,14 @@ class GravitecVendor(Vendor):
 
     def summary(self, store: Any) -> dict[str, Any]:
         return store.summary()
+
+    def tenant_of(self, scope: "Scope", body: bytes | None) -> "Tenant | None":
+        return self.service.auth.tenant_of(Request(scope))
+
+    def fault_response(self, status: int, scope: "Scope") -> "VendorError":
+        creds = basic_credentials(scope)
+        return errors.fault(status, creds[0] if creds else None,
+                            handlers.path_of(Request(scope)), self.ctx.clock.time())
 
     def snapshot(self, store: GravitecStore) -> dict:
         # Due campaigns are sent first: a request that settles them changed nothing a client

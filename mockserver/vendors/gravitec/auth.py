@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...core.http import basic_credentials
+from ...core.http import VendorError, basic_credentials
 from ...core.tenancy import attribute, same_secret
 from .errors import bad_auth
 from .store import NAME, store_of
@@ -43,3 +43,10 @@ class GravitecAuth:
             tenant, role = found, "main"
         attribute(request.scope, tenant)
         return tenant, store_of(tenant).sites[role]
+
+    def tenant_of(self, request: "Request") -> "Tenant | None":
+        """The tenant `site` would resolve, without serving the call."""
+        try:
+            return self.site(request)[0]
+        except VendorError:
+            return None

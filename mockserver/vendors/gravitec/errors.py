@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ...core.http import VendorError
+from ...core.http import VendorError, reason
 
 REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
            413: "Payload Too Large", 415: "Unsupported Media Type",
@@ -46,3 +46,15 @@ def missing_param(name: str, path: str, now: float) -> VendorError:
 def internal_error() -> VendorError:
     # No clock here (a handler bug): the epoch keeps the body's shape.
     return spring(500, "No message available", "/", 0.0)
+
+
+def fault(status: int, app_key: str | None, path: str, now: float) -> VendorError:
+    """Gravitec's answer for `status` when nothing more is said: its documented 403 (bad auth)
+    and 422 shapes, else Spring Boot's error body with its default "No message available"."""
+    if status == 403:
+        return bad_auth(app_key)
+    if status == 422:
+        return wrong_param(reason(422))
+    return VendorError(status, {"timestamp": timestamp(now), "status": status,
+                                "error": reason(status), "message": "No message available",
+                                "path": path})

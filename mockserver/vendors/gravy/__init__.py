@@ -5,9 +5,11 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from ...core.cors import ExpressCors
+from starlette.requests import Request
+
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, fixtures, handlers
+from . import admin, errors, fixtures, handlers
 from .auth import GravyAuth
 from .handlers import Gravy
 from .routes import build
@@ -15,8 +17,10 @@ from .store import NAME, GravyStore, GravyTemplate
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
+    from starlette.types import Scope
 
-    from ...core.tenancy import Tenants
+    from ...core.http import VendorError
+    from ...core.tenancy import Tenant, Tenants
 
 
 class GravyVendor(Vendor):
@@ -55,3 +59,9 @@ class GravyVendor(Vendor):
 
     def summary(self, store: Any) -> dict[str, Any]:
         return store.summary()
+
+    def tenant_of(self, scope: "Scope", body: bytes | None) -> "Tenant | None":
+        return self.service.auth.tenant_of(Request(scope), body)
+
+    def fault_response(self, status: int, scope: "Scope") -> "VendorError":
+        return errors.fault(status)

@@ -17,7 +17,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ...core.http import authorization, basic_credentials, finite
+from ...core.http import authorization, basic_credentials, finite, form_or_json
 from ...core.tenancy import DEFAULT_TENANT, attribute, same_secret
 from .errors import unauthorized
 from .store import NAME, store_of
@@ -168,6 +168,20 @@ class GravyAuth:
                 self._resolved(request, tenant)
                 return tenant, session
         return None
+
+    # -- faults ---------------------------------------------------------------------------
+    def tenant_of(self, request: "Request", body: bytes | None) -> "Tenant | None":
+        """The tenant of a bearer token, publishable key or client credentials (Basic, else
+        the token call's body fields), checked as the guards check them."""
+        tenant = self.bearer(request) or self.publishable(request)
+        if tenant is not None:
+            return tenant
+        pair = self.basic(request)
+        if pair is None:
+            fields = form_or_json(body, request.headers.get("content-type", ""))
+            if "client_id" in fields and "client_secret" in fields:
+                pair = fields["client_id"], fields["client_secret"]
+        return self.client(request, *pair) if pair else None
 
     # -- webhooks -------------------------------------------------------------------------
     def sign(self, body: bytes) -> str:

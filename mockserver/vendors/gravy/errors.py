@@ -1,7 +1,7 @@
 """NestJS error bodies, as Gravy Connect's framework writes them."""
 from __future__ import annotations
 
-from ...core.http import VendorError
+from ...core.http import VendorError, reason
 
 REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            409: "Conflict", 413: "Payload Too Large", 500: "Internal Server Error"}
@@ -57,3 +57,13 @@ def with_message(constraints: dict[str, str]) -> dict[str, str]:
 
 def internal_error() -> VendorError:
     return VendorError(500, {"statusCode": 500, "message": "Internal server error"})
+
+
+def fault(status: int) -> VendorError:
+    """What NestJS answers for `status` when nothing more is said: a bare `XxxException()` is
+    `{"statusCode", "message": <its description>}`; 401 is the guard's, 500 the filter's."""
+    if status == 401:
+        return unauthorized()
+    if status == 500:
+        return internal_error()
+    return VendorError(status, {"statusCode": status, "message": reason(status)})

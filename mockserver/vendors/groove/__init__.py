@@ -5,19 +5,23 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from ...core.cors import RackCors
+from starlette.requests import Request
+
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, fixtures, handlers
+from . import admin, errors, fixtures, handlers
 from .auth import GrooveAuth
 from .handlers import Groove
 from .routes import build
 from .schema import Executor
-from .store import NAME, GrooveStore, GrooveTemplate
+from .store import NAME, RATE_LIMIT, GrooveStore, GrooveTemplate, store_of
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
+    from starlette.types import Scope
 
-    from ...core.tenancy import Tenants
+    from ...core.http import VendorError
+    from ...core.tenancy import Tenant, Tenants
 
 REDIRECT_URI = "http://localhost:3000/oauth/callback"
 
@@ -58,3 +62,11 @@ class GrooveVendor(Vendor):
 
     def summary(self, store: Any) -> dict[str, Any]:
         return store.summary()
+
+    def tenant_of(self, scope: "Scope", body: bytes | None) -> "Tenant | None":
+        return self.service.auth.tenant_of(Request(scope), body)
+
+    def fault_response(self, status: int, scope: "Scope") -> "VendorError":
+        tenant = self.service.tenants.get(scope["state"].get("tenant") or "")
+        limit = store_of(tenant).rate_limit if tenant is not None else RATE_LIMIT
+        return errors.fault(status, scope["vendor_path"], limit, self.ctx.clock.time())

@@ -9,7 +9,7 @@ import secrets
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from ...core.http import authorization, basic_credentials
+from ...core.http import VendorError, authorization, basic_credentials, form_or_json
 from ...core.tenancy import attribute
 from .errors import invalid_token, oauth
 from .store import (ACCESS_TTL, CODE_TTL, EXPIRED_KEPT, NAME, REFRESH_TTL, Grant, GrooveStore,
@@ -97,3 +97,20 @@ class GrooveAuth:
             raise invalid_token("expired")
         attribute(request.scope, tenant)
         return tenant, store, token
+
+    # -- faults -----------------------------------------------------------------------------
+    def tenant_of(self, request: "Request", body: bytes | None) -> "Tenant | None":
+        """The tenant of a live access token, or of the client credentials of an OAuth call
+        (Basic, body or query; the authorize page's client_id alone), without serving it."""
+        try:
+            if authorization(request.scope, "bearer"):
+                return self.bearer(request)[0]
+            fields = {**dict(request.query_params),
+                      **form_or_json(body, request.headers.get("content-type", ""))}
+            if basic_credentials(request.scope) is not None or "client_secret" in fields:
+                return self.authenticate_client(request, fields.get("client_id"),
+                                                fields.get("client_secret"))
+            client_id = fields.get("client_id")
+            return self.client_tenant(client_id) if client_id else None
+        except VendorError:
+            return None

@@ -1,7 +1,8 @@
 """Groove's error bodies: Doorkeeper's OAuth errors, Rails' 404, graphql-ruby's errors."""
 from __future__ import annotations
 
-from ...core.http import VendorError
+from ...core.http import VendorError, reason
+from ...core.ratelimit import reset_at
 
 # Doorkeeper's descriptions (config/locales/en.yml)
 DESCRIPTIONS = {
@@ -18,6 +19,8 @@ DESCRIPTIONS = {
     "unsupported_response_type": "The authorization server does not support this response "
                                  "type.",
     "access_denied": "The resource owner or authorization server denied the request.",
+    "invalid_request": "The request is missing a required parameter, includes an unsupported "
+                       "parameter value, or is otherwise malformed.",
 }
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -62,3 +65,24 @@ def graphql_errors(status: int, *messages: tuple[str, str]) -> VendorError:
     """A request graphql-ruby cannot run: `{"errors": [{"message", "extensions": {"code"}}]}`."""
     return VendorError(status, {"errors": [{"message": m, "extensions": {"code": c}}
                                            for m, c in messages]})
+
+
+def rate_limited(limit: int, now: float) -> VendorError:
+    """The documented empty 429 with its rate-limit headers, for a token that has just spent
+    its `limit` calls: Reset is when that window slides back below the limit."""
+    return VendorError(429, None, {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": "0",
+                                   "X-RateLimit-Reset": str(reset_at(int(now * 1000), 0, limit,
+                                                                     limit))})
+
+
+def fault(status: int, path: str, limit: int, now: float) -> VendorError:
+    """Groove's answer for `status` when nothing more is said: the documented empty 429;
+    Doorkeeper's own 400 and 401 on its OAuth routes, its empty invalid_token 401 on the API;
+    else Rails' public exception body."""
+    if status == 429:
+        return rate_limited(limit, now)
+    if path.startswith("/oauth/") and status in (400, 401):
+        return oauth("invalid_request" if status == 400 else "invalid_client")
+    if path.startswith("/api/") and status == 401:
+        return invalid_token("invalid")
+    return rails(status, reason(status))

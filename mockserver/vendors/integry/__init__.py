@@ -7,9 +7,11 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ...core.cors import DJANGO_HEADERS, DjangoCors
+from starlette.requests import Request
+
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, fixtures, handlers
+from . import admin, errors, fixtures, handlers
 from .auth import IntegryAuth
 from .handlers import Integry
 from .routes import build
@@ -17,8 +19,10 @@ from .store import NAME, IntegryStore, IntegryTemplate
 
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
+    from starlette.types import Scope
 
-    from ...core.tenancy import Tenants
+    from ...core.http import VendorError
+    from ...core.tenancy import Tenant, Tenants
 
 
 class IntegryVendor(Vendor):
@@ -59,3 +63,10 @@ class IntegryVendor(Vendor):
 
     def summary(self, store: Any) -> dict[str, Any]:
         return store.summary()
+
+    def tenant_of(self, scope: "Scope", body: bytes | None) -> "Tenant | None":
+        return self.service.auth.tenant_of(Request(scope))
+
+    def fault_response(self, status: int, scope: "Scope") -> "VendorError":
+        request = Request(scope)
+        return errors.fault(status, request.method, request.headers.get("content-type", ""))

@@ -8,6 +8,7 @@ import hmac
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
+from ...core.http import VendorError
 from ...core.tenancy import attribute, same_secret
 from .errors import incorrect, not_provided
 from .store import NAME
@@ -58,3 +59,10 @@ class IntegryAuth:
             raise incorrect()
         attribute(request.scope, tenant)
         return tenant, user_id
+
+    def tenant_of(self, request: "Request") -> "Tenant | None":
+        """The tenant `user` would resolve, without serving the call."""
+        try:
+            return self.user(request)[0]
+        except VendorError:
+            return None

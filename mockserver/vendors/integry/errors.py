@@ -52,3 +52,21 @@ def call_failed(error: str, details: Any) -> VendorError:
 
 def internal_error() -> VendorError:
     return detail(500, "A server error occurred.")
+
+
+# DRF's exceptions' default details (rest_framework/exceptions.py)
+DEFAULT_DETAIL = {400: "Malformed request.",                       # ParseError
+                  401: "Authentication credentials were not provided.",  # NotAuthenticated
+                  403: "You do not have permission to perform this action.",  # PermissionDenied
+                  404: "Not found.", 406: "Could not satisfy the request Accept header.",
+                  429: "Request was throttled.", 500: "A server error occurred."}
+
+
+def fault(status: int, method: str, content_type: str) -> VendorError:
+    """DRF's answer for `status` when nothing more is said: the default detail of its exception
+    for it, else APIException's own ("A server error occurred.")."""
+    if status == 405:
+        return method_not_allowed(method)
+    if status == 415:
+        return unsupported_media(content_type)
+    return detail(status, DEFAULT_DETAIL.get(status, DEFAULT_DETAIL[500]))
