@@ -376,7 +376,6 @@ class InProcessClient(httpx.Client):
         self.url = base_url
         self.journal = JournalView(self, None)
         self._clock: ClockControl | None = None
-        self._tenants: list[Tenant] = []
 
     @property
     def clock(self) -> ClockControl:
@@ -390,9 +389,8 @@ class InProcessClient(httpx.Client):
         return self.app.tenants.default.credentials
 
     def new_tenant(self) -> Tenant:
-        tenant = create_tenant(self, self.url)
-        self._tenants.append(tenant)
-        return tenant
+        """A fresh tenant of this app (it goes with the app; `.drop()` to go sooner)."""
+        return create_tenant(self, self.url)
 
 
 # == a real server in a background thread ===================================================
