@@ -159,12 +159,19 @@ async def _plain_404(scope: Scope, send: Send, vendors: Iterable[str]) -> None:
 
 def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path | None = None,
                admin_token: str | None = None, journal_size: int = 10_000,
-               max_sessions: int = 10_000, vendors: Iterable[Vendor] | None = None) -> MockServer:
+               max_sessions: int = 10_000, vendors: Iterable[Vendor] | None = None,
+               state: dict | None = None) -> MockServer:
     """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data;
-    `max_sessions` bounds the live tokens each tenant keeps per vendor."""
+    `max_sessions` bounds the live tokens each tenant keeps per vendor; `state` is a snapshot
+    (GET /__admin/state) loaded into the default tenant (`StateError` when it does not fit)."""
     clock = clock or Clock()
     journal = Journal(maxlen=journal_size)
     ctx = Context(seed=seed, clock=clock, journal=journal, webhooks=Webhooks(clock, journal),
                   fixtures_dir=Path(fixtures) if fixtures else data_dir("fixtures"),
                   session_limit=max_sessions)
-    return MockServer(ctx, vendors if vendors is not None else default_vendors(), admin_token)
+    server = MockServer(ctx, vendors if vendors is not None else default_vendors(), admin_token)
+    if state is not None:
+        from .core.state import Importer, parse
+        # Through the JSON text, so a dict is read exactly as a file or a PUT body would be.
+        Importer(server.vendors).load(parse(dump(state)), server.tenants.default)
+    return server

@@ -21,6 +21,7 @@ OPTIONS: dict[str, tuple[str, type, object]] = {
     "journal_size": ("MOCKSERVER_JOURNAL_SIZE", int, 10000),
     "max_sessions": ("MOCKSERVER_MAX_SESSIONS", int, 10000),
     "log_level": ("MOCKSERVER_LOG_LEVEL", str, "warning"),
+    "state": ("MOCKSERVER_STATE", str, None),
 }
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -58,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", choices=LOG_LEVELS,
         help="log level; info and lower print one line per request [MOCKSERVER_LOG_LEVEL; warning]"
+    )
+    serve.add_argument(
+        "--state", metavar="FILE",
+        help="load a state snapshot (GET /__admin/state) into the default tenant at start-up "
+             "[MOCKSERVER_STATE; none]"
     )
     return parser
 
@@ -122,16 +128,28 @@ def banner(url: str, admin_token: str | None = None) -> str:
             f"  credentials   GET {url}/__admin/credentials{header}, or README.md")
 
 
+def read_state(path: str):
+    """The snapshot in `path`, parsed strictly; StateError (one line each) when it cannot be."""
+    from mockserver.core.state import BODY_LIMIT, StateError, parse
+
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(BODY_LIMIT + 1)
+    except OSError as exc:
+        raise StateError(f"cannot read it: {exc.strerror or exc}") from None
+    if len(raw) > BODY_LIMIT:
+        raise StateError(f"larger than {BODY_LIMIT // 2**20} MiB")
+    return parse(raw)
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mockserver import create_app
+    from mockserver.core.state import StateError
 
-    try:
-        sock = _bind(args.host, args.port)
-    except OSError as exc:
-        print(f"mockserver: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
+    # The app, with its --state, is built before the port is taken: a bad snapshot ends the
+    # process with one line and nothing ever listened.
     try:
         app = create_app(
             seed=args.seed,
@@ -139,7 +157,21 @@ def serve(args: argparse.Namespace) -> int:
             admin_token=args.admin_token,
             journal_size=args.journal_size,
             max_sessions=args.max_sessions,
+            state=read_state(args.state) if args.state else None,
         )
+    except StateError as exc:
+        first = f": {exc.details[0]}" if exc.details else ""
+        more = f" (and {len(exc.details) - 1} more)" if len(exc.details) > 1 else ""
+        line = f"mockserver: --state {args.state}: {exc.message}{first}{more}"
+        # one line, whatever a detail holds
+        print(line.replace("\r", " ").replace("\n", " "), file=sys.stderr)
+        return 1
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as exc:
+        print(f"mockserver: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    try:
         log_config = uvicorn.config.LOGGING_CONFIG
         if args.log_level in ACCESS_LOG_LEVELS:
             from mockserver.core.accesslog import AccessLog, with_access_log

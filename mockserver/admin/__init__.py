@@ -13,6 +13,9 @@ from starlette.routing import Mount, Route, Router
 
 from ..core.clock import RANGE, parse_iso
 from ..core.control import JSON, ControlError, body_json, finite_number, tenant_of
+from ..core.http import TooLarge, read_limited
+from ..core.state import BODY_LIMIT as STATE_LIMIT
+from ..core.state import Importer, StateError, export, parse
 from .page import PAGE
 
 if TYPE_CHECKING:
@@ -111,6 +114,30 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         server.journal.clear(tid)
         return Response(status_code=204)
 
+    snapshots = Importer(server.vendors)
+
+    async def state(request: Request) -> Response:
+        """GET exports a tenant's state; PUT imports a snapshot into it, all or nothing."""
+        tid = request.query_params.get("tenant")
+        tenant = server.tenants.default if tid is None else server.tenants.get(tid)
+        if tenant is None:
+            raise ControlError(404, f"no tenant {tid}")
+        if request.method == "GET":
+            return JSON(export(tenant, server.vendors))
+        try:
+            raw = await read_limited(request, STATE_LIMIT)
+        except TooLarge:
+            raise ControlError(413, f"a snapshot is at most {STATE_LIMIT // 2**20} MiB") \
+                from None
+        try:
+            snapshots.load(parse(raw), tenant)
+        except StateError as exc:
+            return JSON({"error": exc.message, "details": exc.details}, 400)
+        return JSON({"imported": tenant.id})
+
+    async def state_schema(request: Request) -> Response:
+        return JSON(snapshots.schema)
+
     async def page(request: Request) -> Response:
         return HTMLResponse(PAGE)
 
@@ -132,6 +159,8 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         Route("/__admin/requests", requests_, methods=["GET", "DELETE"]),
         Route("/__admin/tenants", tenants, methods=["GET", "POST"]),
         Route("/__admin/tenants/{tenant_id}", tenant, methods=["DELETE"]),
+        Route("/__admin/state", state, methods=["GET", "PUT"]),
+        Route("/__admin/state/schema", state_schema, methods=["GET"]),
     ]
     for name, vendor in server.vendors.items():  # each vendor's own calls, /__admin/<vendor>/...
         vendor_routes = vendor.admin_routes()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from .clock import Clock
     from .journal import Journal
-    from .tenancy import Tenants
+    from .tenancy import Tenant, Tenants
     from .webhooks import Webhooks
 
 
@@ -87,6 +87,25 @@ class Vendor(ABC):
     def admin_routes(self) -> list["BaseRoute"]:
         """Starlette routes under `/__admin/<name>/` (the vendor's `admin.py`)."""
         return []
+
+    # -- state snapshots (core/state.py); the vendor's state.py does the work ---------------
+    def state_schema(self) -> dict[str, Any]:
+        """The JSON Schema of this vendor's part of a snapshot. A vendor that keeps no state
+        worth exporting keeps these defaults: its part is null and an import rebuilds it."""
+        return {"type": "null"}
+
+    def export_state(self, store: Any, tenant: "Tenant") -> Any:
+        """Everything of `store` a client can observe or that drives later behaviour, as JSON
+        that `import_state` reads back to an equal store (export -> import -> export is
+        byte-identical). Caches stay out; the tenant's credentials are never part of it."""
+        return None
+
+    def import_state(self, data: Any, tenant: "Tenant") -> Any:
+        """A new store for `tenant` from `data` (already fitting `state_schema()`), bounded as
+        the running server bounds it; `StateError` listing every inconsistency otherwise.
+        It must not change anything shared: the caller swaps the stores in only when every
+        vendor's part imported."""
+        return self.new_store()
 
     def snapshot(self, store: Any) -> Any:
         """One tenant's state as deterministic JSON-able data, caches left out: equal snapshots

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, fixtures, handlers
+from . import admin, fixtures, handlers, state
 from .auth import GravitecAuth
 from .handlers import Gravitec
 from .routes import build
@@ -15,7 +15,7 @@ from .store import NAME, GravitecStore, GravitecTemplate
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
-    from ...core.tenancy import Tenants
+    from ...core.tenancy import Tenant, Tenants
 
 
 class GravitecVendor(Vendor):
@@ -52,3 +52,12 @@ class GravitecVendor(Vendor):
         # could not already observe.
         store.settle(self.ctx.clock.time())
         return store.snapshot()
+
+    def state_schema(self) -> dict:
+        return state.schema(self.template)
+
+    def export_state(self, store: GravitecStore, tenant: "Tenant") -> dict:
+        return state.export(store, self.ctx.clock.time())
+
+    def import_state(self, data: dict, tenant: "Tenant") -> GravitecStore:
+        return state.restore(data, self.template, self.ctx.session_limit)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, fixtures, handlers
+from . import admin, fixtures, handlers, state
 from .auth import GravyAuth
 from .handlers import Gravy
 from .routes import build
@@ -15,7 +15,7 @@ from .store import NAME, GravyStore, GravyTemplate
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
-    from ...core.tenancy import Tenants
+    from ...core.tenancy import Tenant, Tenants
 
 
 class GravyVendor(Vendor):
@@ -50,3 +50,13 @@ class GravyVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
+
+    def state_schema(self) -> dict:
+        return state.SCHEMA
+
+    def export_state(self, store: GravyStore, tenant: "Tenant") -> dict:
+        return state.export(store, self.ctx.clock.time())
+
+    def import_state(self, data: dict, tenant: "Tenant") -> GravyStore:
+        return state.restore(data, tenant, self.template, self.service.auth, self.ctx.seed,
+                             self.ctx.session_limit, self.ctx.clock.time())

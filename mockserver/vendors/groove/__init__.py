@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, fixtures, handlers
+from . import admin, fixtures, handlers, state
 from .auth import GrooveAuth
 from .handlers import Groove
 from .routes import build
@@ -16,7 +16,7 @@ from .store import NAME, GrooveStore, GrooveTemplate
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
-    from ...core.tenancy import Tenants
+    from ...core.tenancy import Tenant, Tenants
 
 REDIRECT_URI = "http://localhost:3000/oauth/callback"
 
@@ -53,3 +53,13 @@ class GrooveVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
+
+    def state_schema(self) -> dict:
+        return state.SCHEMA
+
+    def export_state(self, store: GrooveStore, tenant: "Tenant") -> dict:
+        return state.export(store, self.ctx.clock.time())
+
+    def import_state(self, data: dict, tenant: "Tenant") -> GrooveStore:
+        return state.restore(data, tenant, self.template, self.ctx.session_limit,
+                             self.ctx.clock.time())

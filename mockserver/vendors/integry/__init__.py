@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, fixtures, handlers
+from . import admin, fixtures, handlers, state
 from .auth import IntegryAuth
 from .handlers import Integry
 from .routes import build
@@ -17,7 +17,7 @@ from .store import NAME, IntegryStore, IntegryTemplate
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
-    from ...core.tenancy import Tenants
+    from ...core.tenancy import Tenant, Tenants
 
 
 class IntegryVendor(Vendor):
@@ -52,3 +52,12 @@ class IntegryVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
+
+    def state_schema(self) -> dict:
+        return state.SCHEMA
+
+    def export_state(self, store: IntegryStore, tenant: "Tenant") -> dict:
+        return state.export(store)
+
+    def import_state(self, data: dict, tenant: "Tenant") -> IntegryStore:
+        return state.restore(data, self.template, self.ctx.session_limit)
