@@ -1,6 +1,7 @@
 """The /__admin control plane. Never routed to a vendor; vendor code never imports it."""
 from __future__ import annotations
 
+import asyncio
 import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
@@ -130,9 +131,12 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             raise ControlError(413, f"a snapshot is at most {STATE_LIMIT // 2**20} MiB") \
                 from None
         try:
-            snapshots.load(parse(raw), tenant)
+            # A big snapshot takes a while to check: off the event loop, which keeps serving.
+            # Only the swap, below, touches the tenant, so a refusal changes nothing.
+            stores = await asyncio.to_thread(lambda: snapshots.prepare(parse(raw), tenant))
         except StateError as exc:
             return JSON({"error": exc.message, "details": exc.details}, 400)
+        snapshots.commit(tenant, stores)
         return JSON({"imported": tenant.id})
 
     async def state_schema(request: Request) -> Response:

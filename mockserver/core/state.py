@@ -148,10 +148,15 @@ class Importer:
             raise StateError("the snapshot is inconsistent", problems)
         return stores
 
+    def commit(self, tenant: "Tenant", stores: dict[str, Any]) -> None:
+        """Swap prepared stores in (on the event loop: nothing else runs in between)."""
+        tenant.stores.update(stores)
+        for name, store in stores.items():
+            self.vendors[name].adopt_state(store)
+
     def load(self, doc: Any, tenant: "Tenant") -> None:
         """Import `doc` into `tenant`, all vendors or none."""
-        stores = self.prepare(doc, tenant)
-        tenant.stores.update(stores)
+        self.commit(tenant, self.prepare(doc, tenant))
 
 
 # -- schema building blocks for the vendors' parts --------------------------------------------

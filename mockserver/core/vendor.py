@@ -103,9 +103,13 @@ class Vendor(ABC):
     def import_state(self, data: Any, tenant: "Tenant") -> Any:
         """A new store for `tenant` from `data` (already fitting `state_schema()`), bounded as
         the running server bounds it; `StateError` listing every inconsistency otherwise.
-        It must not change anything shared: the caller swaps the stores in only when every
-        vendor's part imported."""
+        It must not change anything shared (it may run off the event loop): the caller swaps
+        the stores in, and calls `adopt_state`, only when every vendor's part imported."""
         return self.new_store()
+
+    def adopt_state(self, store: Any) -> None:
+        """An imported store was swapped in: update what the vendor shares across tenants (an
+        id counter), which `import_state` must leave alone."""
 
     def snapshot(self, store: Any) -> Any:
         """One tenant's state as deterministic JSON-able data, caches left out: equal snapshots

@@ -318,6 +318,22 @@ def test_an_import_keeps_the_bounds_of_the_importing_server(client):
         c.close()
 
 
+def test_campaign_ids_stay_unique_after_an_import(client):
+    """Ids are server-wide and grow: a campaign minted after an import is numbered after the
+    imported ones, even ones minted by a server whose clock ran ahead."""
+    doc = _doc(client)
+    r = client.post("/gravitec/api/v3/push", auth=GRAVITEC, json={
+        "payload": {"message": "m", "redirect_url": "https://e.x"}})
+    campaign = json.loads(export(client))["vendors"]["gravitec"]["sites"]["main"]["campaigns"][0]
+    ahead = str(2**62)
+    doc["vendors"]["gravitec"]["sites"]["main"]["campaigns"] = [{**campaign, "id": ahead}]
+    assert put(client, doc).status_code == 200
+    r = client.post("/gravitec/api/v3/push", auth=GRAVITEC, json={
+        "payload": {"message": "m", "redirect_url": "https://e.x"}})
+    assert int(r.json()["id"]) > 2**62
+    assert client.get(f"/gravitec/api/v3/messages/{ahead}", auth=GRAVITEC).status_code == 200
+
+
 def test_create_app_loads_a_snapshot_into_the_default_tenant(client):
     exercise(client)
     doc = json.loads(export(client))

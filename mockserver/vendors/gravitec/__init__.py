@@ -61,3 +61,6 @@ class GravitecVendor(Vendor):
 
     def import_state(self, data: dict, tenant: "Tenant") -> GravitecStore:
         return state.restore(data, self.template, self.ctx.session_limit)
+
+    def adopt_state(self, store: GravitecStore) -> None:
+        state.adopt(store)

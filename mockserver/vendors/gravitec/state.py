@@ -75,7 +75,6 @@ def restore(data: dict[str, Any], template: GravitecTemplate, limit: int) -> Gra
         raise StateError("gravitec", problems)
 
     store = GravitecStore(template, limit)
-    top = 0
     for role, part in data["sites"].items():
         site = store.sites[role]
         site.followers, site.active, site.by_tag, site.by_alias = {}, set(), {}, {}
@@ -92,8 +91,10 @@ def restore(data: dict[str, Any], template: GravitecTemplate, limit: int) -> Gra
         heapq.heapify(site.scheduled)
         site.day = (part["day"][0], part["day"][1])
         site.last_id = part["lastId"]
-        top = max([top, site.last_id] + [int(c.id) for c in campaigns])
-    # Ids are unique across the server: later campaigns are numbered after the imported ones.
-    # (Only ever raised, so a refused import elsewhere leaves nothing but a larger next id.)
-    template.ids.last = max(template.ids.last, top)
     return store
+
+
+def adopt(store: GravitecStore) -> None:
+    """Ids are unique across the server: later campaigns are numbered after the imported ones."""
+    for site in store.sites.values():
+        site.ids.last = max([site.ids.last, site.last_id] + [int(c) for c in site.campaigns])
