@@ -11,6 +11,7 @@ snapshot exported from one tenant imports into another and keeps that tenant's c
 from __future__ import annotations
 
 import math
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from jsonschema import Draft202012Validator
@@ -111,7 +112,9 @@ def check(doc: Any, validator: Draft202012Validator) -> None:
         raise StateError(f"unsupported snapshot version {doc.get('version')!r}; "
                          f"this server reads version {VERSION}",
                          [f"/version: expected {VERSION}"])
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    # The first few are enough to act on, and a huge wrong document has a huge list.
+    errors = sorted(islice(validator.iter_errors(doc), MAX_DETAILS),
+                    key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         raise StateError("the snapshot does not fit the schema",
                          [f"{_where(e.absolute_path)}: {e.message[:300]}" for e in errors])
@@ -187,9 +190,9 @@ def mapping(values: dict[str, Any]) -> dict[str, Any]:
 def duplicates(values: Iterable[Any]) -> list[Any]:
     """The values that occur more than once, in order of their second occurrence."""
     seen: set[Any] = set()
-    out: list[Any] = []
+    out: dict[Any, None] = {}
     for v in values:
-        if v in seen and v not in out:
-            out.append(v)
+        if v in seen:
+            out[v] = None
         seen.add(v)
-    return out
+    return list(out)
