@@ -318,6 +318,22 @@ def test_an_import_keeps_the_bounds_of_the_importing_server(client):
         c.close()
 
 
+def test_more_people_than_the_importing_server_keeps_is_refused(client):
+    """People have no "oldest first" to drop, so a snapshot over the bound is refused."""
+    for i in range(3):
+        assert client.post("/__admin/groove/people", json={
+            "name": f"P{i}", "emailAddress": f"p{i}@x.io"}).status_code == 201
+    doc = _doc(client)
+    c = MockClient(create_app(seed=0, clock=Clock(DOC_TIME), max_sessions=2))
+    try:
+        before = export(c)
+        r = put(c, doc)
+        assert r.status_code == 400 and any("--max-sessions" in d for d in r.json()["details"])
+        assert export(c) == before
+    finally:
+        c.close()
+
+
 def test_campaign_ids_stay_unique_after_an_import(client):
     """Ids are server-wide and grow: a campaign minted after an import is numbered after the
     imported ones, even ones minted by a server whose clock ran ahead."""

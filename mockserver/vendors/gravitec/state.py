@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ...core.state import (BOOL, COUNT, INSTANT, MAYBE_TEXT, StateError, arr, duplicates, obj)
+from ...core.state import BOOL, COUNT, INSTANT, MAYBE_TEXT, StateError, arr, duplicates, obj
 from .store import (MAX_TAGS_PER_FOLLOWER, OPERATORS, Campaign, Follower, GravitecStore,
                     GravitecTemplate)
 

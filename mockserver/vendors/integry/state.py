@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from typing import Any
 
-from ...core.state import (COUNT, INSTANT, TEXT, StateError, arr, duplicates, mapping, obj)
+from ...core.state import COUNT, INSTANT, TEXT, StateError, arr, duplicates, mapping, obj
 from .backends import HUBSPOT_PROPERTIES, SLACK_KEPT
 from .store import CALL_LOG, Account, IntegryStore, IntegryTemplate
 
