@@ -243,11 +243,14 @@ def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path |
                admin_token: str | None = None, journal_size: int = 10_000,
                max_sessions: int = 10_000, vendors: Iterable[Vendor] | None = None,
                ca_pem: bytes | None = None, cors_origins: list[str] | None = None,
-               max_faults: int = MAX_FAULTS) -> MockServer:
+               max_faults: int = MAX_FAULTS,
+               state: dict | None = None) -> MockServer:
     """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data;
     `max_sessions` bounds the live tokens each tenant keeps per vendor, `max_faults` the active
     faults; `ca_pem` is the CA that `serve --tls` made, served at /__admin/ca.pem; `cors_origins`
-    limits the browser origins each vendor's CORS answers allow (None: any)."""
+    limits the browser origins each vendor's CORS answers allow (None: any); `state` is a
+    snapshot (GET /__admin/state) loaded into the default tenant (`StateError` when it does not
+    fit)."""
     clock = clock or Clock()
     journal = Journal(maxlen=journal_size)
     ctx = Context(seed=seed, clock=clock, journal=journal, webhooks=Webhooks(clock, journal),
@@ -255,5 +258,10 @@ def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path |
                   session_limit=max_sessions,
                   cors_origins=None if cors_origins is None or "*" in cors_origins
                   else list(cors_origins))
-    return MockServer(ctx, vendors if vendors is not None else default_vendors(), admin_token,
-                      ca_pem=ca_pem, max_faults=max_faults)
+    server = MockServer(ctx, vendors if vendors is not None else default_vendors(), admin_token,
+                        ca_pem=ca_pem, max_faults=max_faults)
+    if state is not None:
+        from .core.state import Importer, parse
+        # Through the JSON text, so a dict is read exactly as a file or a PUT body would be.
+        Importer(server.vendors).load(parse(dump(state)), server.tenants.default)
+    return server

@@ -38,6 +38,7 @@ OPTIONS: dict[str, tuple[str, type, object]] = {
     "tls": ("MOCKSERVER_TLS", boolean, False),
     "tls_dir": ("MOCKSERVER_TLS_DIR", str, None),
     "cors_origins": ("MOCKSERVER_CORS_ORIGINS", str, None),  # text here; a list after parse_args
+    "state": ("MOCKSERVER_STATE", str, None),
 }
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -96,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--cors-origins", metavar="LIST",
         help="comma-separated browser origins (scheme://host[:port]) each vendor's CORS answers "
              "allow, refusing others as its framework does [MOCKSERVER_CORS_ORIGINS; *, any]"
+
+    )
+    serve.add_argument(
+        "--state", metavar="FILE",
+        help="load a state snapshot (GET /__admin/state) into the default tenant at start-up "
+             "[MOCKSERVER_STATE; none]"
     )
     return parser
 
@@ -186,16 +193,26 @@ def banner(url: str, admin_token: str | None = None, tls: bool = False) -> str:
             + (f"\n  CA to trust   GET {url}/__admin/ca.pem" if tls else ""))
 
 
+def read_state(path: str):
+    """The snapshot in `path`, parsed strictly; StateError (one line each) when it cannot be."""
+    from mockserver.core.state import BODY_LIMIT, StateError, parse
+
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(BODY_LIMIT + 1)
+    except OSError as exc:
+        raise StateError(f"cannot read it: {exc.strerror or exc}") from None
+    if len(raw) > BODY_LIMIT:
+        raise StateError(f"larger than {BODY_LIMIT // 2**20} MiB")
+    return parse(raw)
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mockserver import create_app
+    from mockserver.core.state import StateError
 
-    try:
-        sock = _bind(args.host, args.port)
-    except OSError as exc:
-        print(f"mockserver: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
     ca = None
     if args.tls:
         from mockserver.tls import load_ca
@@ -203,10 +220,10 @@ def serve(args: argparse.Namespace) -> int:
         try:
             ca = load_ca(args.tls_dir)
         except (OSError, ValueError) as exc:  # an unwritable or unreadable --tls-dir
-            sock.close()
             print(f"mockserver: cannot set up TLS in {args.tls_dir}: {exc}", file=sys.stderr)
             return 1
-    tls_files = ExitStack()  # the server key's temporary file, kept until uvicorn has read it
+    # The app, with its --state, is built before the port is taken: a bad snapshot ends the
+    # process with one line and nothing ever listened.
     try:
         app = create_app(
             seed=args.seed,
@@ -216,7 +233,22 @@ def serve(args: argparse.Namespace) -> int:
             max_sessions=args.max_sessions,
             ca_pem=ca.cert_pem.bytes() if ca else None,
             cors_origins=args.cors_origins,
+            state=read_state(args.state) if args.state else None,
         )
+    except StateError as exc:
+        first = f": {exc.details[0]}" if exc.details else ""
+        more = f" (and {len(exc.details) - 1} more)" if len(exc.details) > 1 else ""
+        line = f"mockserver: --state {args.state}: {exc.message}{first}{more}"
+        # one line, whatever a detail holds
+        print(line.replace("\r", " ").replace("\n", " "), file=sys.stderr)
+        return 1
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as exc:
+        print(f"mockserver: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    tls_files = ExitStack()  # the server key's temporary file, kept until uvicorn has read it
+    try:
         tls_options = {}
         if ca is not None:
             from mockserver.tls import cert_file, hostnames, issue

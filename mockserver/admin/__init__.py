@@ -1,6 +1,7 @@
 """The /__admin control plane. Never routed to a vendor; vendor code never imports it."""
 from __future__ import annotations
 
+import asyncio
 import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
@@ -14,6 +15,9 @@ from starlette.routing import Mount, Route, Router
 from ..core.clock import RANGE, parse_iso
 from ..core.control import JSON, ControlError, body_json, finite_number, tenant_of
 from . import faults as fault_routes
+from ..core.http import TooLarge, read_limited
+from ..core.state import BODY_LIMIT as STATE_LIMIT
+from ..core.state import Importer, StateError, export, parse
 from .openapi import document_bytes
 from .page import page_response, render
 
@@ -147,6 +151,33 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
 
     html = render(list(server.vendors))
 
+    snapshots = Importer(server.vendors)
+
+    async def state(request: Request) -> Response:
+        """GET exports a tenant's state; PUT imports a snapshot into it, all or nothing."""
+        tid = request.query_params.get("tenant")
+        tenant = server.tenants.default if tid is None else server.tenants.get(tid)
+        if tenant is None:
+            raise ControlError(404, f"no tenant {tid}")
+        if request.method == "GET":
+            return JSON(export(tenant, server.vendors))
+        try:
+            raw = await read_limited(request, STATE_LIMIT)
+        except TooLarge:
+            raise ControlError(413, f"a snapshot is at most {STATE_LIMIT // 2**20} MiB") \
+                from None
+        try:
+            # A big snapshot takes a while to check: off the event loop, which keeps serving.
+            # Only the swap, below, touches the tenant, so a refusal changes nothing.
+            stores = await asyncio.to_thread(lambda: snapshots.prepare(parse(raw), tenant))
+        except StateError as exc:
+            return JSON({"error": exc.message, "details": exc.details}, 400)
+        snapshots.commit(tenant, stores)
+        return JSON({"imported": tenant.id})
+
+    async def state_schema(request: Request) -> Response:
+        return JSON(snapshots.schema)
+
     async def page(request: Request) -> Response:
         return page_response(html)
 
@@ -179,6 +210,8 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         Route("/__admin/tenants/{tenant_id}", tenant, methods=["DELETE"]),
         Route("/__admin/openapi.json", openapi, methods=["GET"]),
         Route("/__admin/ca.pem", ca_pem, methods=["GET"]),
+        Route("/__admin/state", state, methods=["GET", "PUT"]),
+        Route("/__admin/state/schema", state_schema, methods=["GET"]),
     ]
     if server.faults is not None:
         routes += fault_routes.routes(server.faults, server.tenants)

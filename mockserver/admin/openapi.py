@@ -176,6 +176,8 @@ CORE: dict[str, dict[str, Any]] = {
         "put": op("Import a tenant's state; refused snapshots change nothing",
                   answer(obj(["imported"], imported=STR)), query=[TENANT_Q],
                   body=json_body(ref("State")))},
+    "/__admin/state/schema": {"get": op("The JSON Schema a snapshot must fit",
+                                        answer({"type": "object"}), errors=())},
     "/__admin/summary": {"get": op("Counts for the sandbox page", answer(ref("Summary")),
                                    query=[TENANT_Q], errors=("404",))},
     "/__admin/ca.pem": {"get": op("The TLS CA certificate (when serving with --tls)",

@@ -46,6 +46,10 @@ class Sessions(Generic[V]):
                 return
             items.popitem(last=False)
 
+    def live(self, now: float) -> list[tuple[str, float, V]]:
+        """(key, expires_at, value) of every live entry, oldest first (state snapshots)."""
+        return [(k, exp, v) for k, (exp, v) in self._items.items() if exp > now]
+
     def __len__(self) -> int:
         return len(self._items)
 

@@ -23,6 +23,14 @@ def same_secret(given: str, expected: str) -> bool:
                                expected.encode("utf-8", "surrogatepass"))
 
 
+def rescoped(token: str, tenant: "Tenant") -> str:
+    """A token minted for some tenant, as `Tenants.scoped` would have minted it for `tenant`:
+    a snapshot's tokens keep working after it is imported into another tenant."""
+    _, sep, raw = token.partition(_SCOPE_SEP)
+    raw = raw if sep else token
+    return raw if tenant.is_default else f"{tenant.id}{_SCOPE_SEP}{raw}"
+
+
 def attribute(scope: dict, tenant: "Tenant") -> "Tenant":
     """Name the tenant of the request being served, for the journal. Auth calls it on success."""
     scope["state"]["tenant"] = tenant.id

@@ -102,6 +102,29 @@ class Vendor(ABC):
         numbers, or objects of numbers. A vendor with nothing worth counting keeps `{}`."""
         return {}
 
+    # -- state snapshots (core/state.py); the vendor's state.py does the work ---------------
+    def state_schema(self) -> dict[str, Any]:
+        """The JSON Schema of this vendor's part of a snapshot. A vendor that keeps no state
+        worth exporting keeps these defaults: its part is null and an import rebuilds it."""
+        return {"type": "null"}
+
+    def export_state(self, store: Any, tenant: "Tenant") -> Any:
+        """Everything of `store` a client can observe or that drives later behaviour, as JSON
+        that `import_state` reads back to an equal store (export -> import -> export is
+        byte-identical). Caches stay out; the tenant's credentials are never part of it."""
+        return None
+
+    def import_state(self, data: Any, tenant: "Tenant") -> Any:
+        """A new store for `tenant` from `data` (already fitting `state_schema()`), bounded as
+        the running server bounds it; `StateError` listing every inconsistency otherwise.
+        It must not change anything shared (it may run off the event loop): the caller swaps
+        the stores in, and calls `adopt_state`, only when every vendor's part imported."""
+        return self.new_store()
+
+    def adopt_state(self, store: Any) -> None:
+        """An imported store was swapped in: update what the vendor shares across tenants (an
+        id counter), which `import_state` must leave alone."""
+
     def snapshot(self, store: Any) -> Any:
         """One tenant's state as deterministic JSON-able data, caches left out: equal snapshots
         mean nothing a client can observe changed (tests compare them around rejected input)."""

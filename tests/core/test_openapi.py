@@ -287,13 +287,6 @@ def admin_routes(app) -> set[tuple[str, str]]:
     return out
 
 
-# Documented here, served by the helpers building them in parallel (issue 9): drop this set
-# once they are merged, and the test below holds the document to the app both ways.
-NOT_YET_ON_THIS_BRANCH = {
-    ("/__admin/state", "GET"), ("/__admin/state", "PUT"),
-}
-
-
 def test_admin_document_is_valid_and_covers_every_admin_route(app, client):
     r = client.get("/__admin/openapi.json")
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
@@ -304,7 +297,7 @@ def test_admin_document_is_valid_and_covers_every_admin_route(app, client):
                   if method != "parameters"}
     routes = admin_routes(app)
     assert routes - documented == set()
-    assert documented - routes <= NOT_YET_ON_THIS_BRANCH
+    assert documented == routes
 
 
 def test_admin_document_answers_match_real_answers(client):

@@ -4,13 +4,13 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from ...core.cors import SpringCors
 from starlette.requests import Request
 
+from ...core.cors import SpringCors
 from ...core.http import basic_credentials
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, errors, fixtures, handlers
+from . import admin, errors, fixtures, handlers, state
 from .auth import GravitecAuth
 from .handlers import Gravitec
 from .routes import build
@@ -70,3 +70,15 @@ class GravitecVendor(Vendor):
         # could not already observe.
         store.settle(self.ctx.clock.time())
         return store.snapshot()
+
+    def state_schema(self) -> dict:
+        return state.schema(self.template)
+
+    def export_state(self, store: GravitecStore, tenant: "Tenant") -> dict:
+        return state.export(store, self.ctx.clock.time())
+
+    def import_state(self, data: dict, tenant: "Tenant") -> GravitecStore:
+        return state.restore(data, self.template, self.ctx.session_limit)
+
+    def adopt_state(self, store: GravitecStore) -> None:
+        state.adopt(store)

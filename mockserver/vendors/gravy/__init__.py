@@ -4,12 +4,12 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from ...core.cors import ExpressCors
 from starlette.requests import Request
 
+from ...core.cors import ExpressCors
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, errors, fixtures, handlers
+from . import admin, errors, fixtures, handlers, state
 from .auth import GravyAuth
 from .handlers import Gravy
 from .routes import build
@@ -65,3 +65,13 @@ class GravyVendor(Vendor):
 
     def fault_response(self, status: int, scope: "Scope") -> "VendorError":
         return errors.fault(status)
+
+    def state_schema(self) -> dict:
+        return state.SCHEMA
+
+    def export_state(self, store: GravyStore, tenant: "Tenant") -> dict:
+        return state.export(store, self.ctx.clock.time())
+
+    def import_state(self, data: dict, tenant: "Tenant") -> GravyStore:
+        return state.restore(data, tenant, self.template, self.service.auth, self.ctx.seed,
+                             self.ctx.session_limit, self.ctx.clock.time())

@@ -4,12 +4,12 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from ...core.cors import RackCors
 from starlette.requests import Request
 
+from ...core.cors import RackCors
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, errors, fixtures, handlers
+from . import admin, errors, fixtures, handlers, state
 from .auth import GrooveAuth
 from .handlers import Groove
 from .routes import build
@@ -70,3 +70,13 @@ class GrooveVendor(Vendor):
         tenant = self.service.tenants.get(scope["state"].get("tenant") or "")
         limit = store_of(tenant).rate_limit if tenant is not None else RATE_LIMIT
         return errors.fault(status, scope["vendor_path"], limit, self.ctx.clock.time())
+
+    def state_schema(self) -> dict:
+        return state.SCHEMA
+
+    def export_state(self, store: GrooveStore, tenant: "Tenant") -> dict:
+        return state.export(store, self.ctx.clock.time())
+
+    def import_state(self, data: dict, tenant: "Tenant") -> GrooveStore:
+        return state.restore(data, tenant, self.template, self.ctx.session_limit,
+                             self.ctx.clock.time())

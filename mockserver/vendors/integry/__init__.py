@@ -6,12 +6,12 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ...core.cors import DJANGO_HEADERS, DjangoCors
 from starlette.requests import Request
 
+from ...core.cors import DJANGO_HEADERS, DjangoCors
 from ...core.routing import VendorApp
 from ...core.vendor import Vendor
-from . import admin, errors, fixtures, handlers
+from . import admin, errors, fixtures, handlers, state
 from .auth import IntegryAuth
 from .handlers import Integry
 from .routes import build
@@ -70,3 +70,12 @@ class IntegryVendor(Vendor):
     def fault_response(self, status: int, scope: "Scope") -> "VendorError":
         request = Request(scope)
         return errors.fault(status, request.method, request.headers.get("content-type", ""))
+
+    def state_schema(self) -> dict:
+        return state.SCHEMA
+
+    def export_state(self, store: IntegryStore, tenant: "Tenant") -> dict:
+        return state.export(store)
+
+    def import_state(self, data: dict, tenant: "Tenant") -> IntegryStore:
+        return state.restore(data, self.template, self.ctx.session_limit)

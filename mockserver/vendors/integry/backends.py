@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from .store import IntegryStore
 
 PAGE = 10
+SLACK_KEPT = 1000      # messages kept per channel
 NO_CURSOR = object()   # the answer has no `_cursor` key at all (not a paginated function)
 SLACK_CHANNELS = {"random": "C6F3LQ03A", "general": "C6F3LQ01G", "sales": "C6F3LQ05S",
                   "support": "C6F3LQ07P"}
@@ -120,7 +121,7 @@ def _slack_post(store: IntegryStore, args: dict[str, Any], now: float) -> dict[s
     if kept is None:
         if len(store.slack) >= store.limit:
             store.slack.pop(next(iter(store.slack)))
-        kept = store.slack[channel_id] = deque(maxlen=1000)
+        kept = store.slack[channel_id] = deque(maxlen=SLACK_KEPT)
     kept.append({"ts": ts, "text": text})
     return {"ok": True, "channel": channel_id, "ts": ts, "message": message}
 

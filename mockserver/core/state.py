@@ -1,0 +1,198 @@
+"""State snapshots: one tenant's whole state (every vendor) as a JSON document, and back.
+
+    {"version": 1, "tenant": "<id it was exported from>", "vendors": {"<vendor>": {...}, ...}}
+
+Each vendor writes and reads its own part (`Vendor.export_state` / `import_state`, the vendor's
+`state.py`). An import is all-or-nothing: the document is parsed strictly, checked against the
+JSON Schema, then every vendor builds a new store from its part; only when all of them succeeded
+are the tenant's stores swapped. A tenant's credentials are never part of a snapshot, so a
+snapshot exported from one tenant imports into another and keeps that tenant's credentials.
+"""
+from __future__ import annotations
+
+import math
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from jsonschema import Draft202012Validator
+
+from .http import load
+
+if TYPE_CHECKING:
+    from .tenancy import Tenant
+    from .vendor import Vendor
+
+VERSION = 1
+BODY_LIMIT = 64 * 1024 * 1024   # a snapshot: default fixtures export to well under 1 MiB
+MAX_DETAILS = 50                # problems listed in one refusal
+MAX_INT_DIGITS = 30             # an integer literal longer than this is no state the mock keeps
+
+
+class StateError(ValueError):
+    """A snapshot refused: `message` says why in one line, `details` lists each problem."""
+
+    def __init__(self, message: str, details: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = list(details)[:MAX_DETAILS]
+
+
+# -- parsing ----------------------------------------------------------------------------------
+def _no_constant(name: str) -> float:
+    raise StateError("the snapshot is not valid JSON", [f"{name} is not a JSON number"])
+
+
+def _float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise StateError("the snapshot is not valid JSON",
+                         [f"the number {literal[:40]} is out of range"])
+    return value
+
+
+def _int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise StateError("the snapshot is not valid JSON",
+                         [f"the integer {literal[:40]}... has more than {MAX_INT_DIGITS} digits"])
+    return int(literal)
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):  # JSON allows it, but which value would count is a guess
+        dup = duplicates(k for k, _ in pairs)[0]
+        raise StateError("the snapshot is not valid JSON", [f"duplicate key {dup!r} in an object"])
+    return out
+
+
+def parse(raw: bytes | str) -> Any:
+    """The document, read as Python reads JSON (5.0 stays a float, so an export's numbers come
+    back as they were written) but strictly: no NaN/Infinity, no number out of range, no
+    duplicate keys, no nesting past MAX_DEPTH."""
+    try:
+        return load(raw, parse_constant=_no_constant, parse_float=_float, parse_int=_int,
+                    object_pairs_hook=_pairs)
+    except StateError:
+        raise
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise StateError("the snapshot is not valid JSON", [str(exc)[:200]]) from None
+
+
+# -- the schema -------------------------------------------------------------------------------
+def schema(vendors: Iterable["Vendor"]) -> dict[str, Any]:
+    """The JSON Schema of a whole snapshot: each vendor's part from its own `state_schema()`."""
+    vendors = list(vendors)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "mockserver state snapshot",
+        "type": "object",
+        "required": ["version", "vendors"],
+        "additionalProperties": False,
+        "properties": {
+            "version": {"const": VERSION},
+            "tenant": {"type": "string", "maxLength": 200,
+                       "description": "the tenant it was exported from (informational)"},
+            "vendors": {
+                "type": "object",
+                "required": [v.name for v in vendors],
+                "additionalProperties": False,
+                "properties": {v.name: v.state_schema() for v in vendors},
+            },
+        },
+    }
+
+
+def _where(path: Iterable[Any]) -> str:
+    return "/" + "/".join(str(p) for p in path)
+
+
+def check(doc: Any, validator: Draft202012Validator) -> None:
+    """StateError listing every schema violation, by JSON pointer."""
+    if isinstance(doc, dict) and doc.get("version", VERSION) != VERSION:
+        raise StateError(f"unsupported snapshot version {doc.get('version')!r}; "
+                         f"this server reads version {VERSION}",
+                         [f"/version: expected {VERSION}"])
+    # The first few are enough to act on, and a huge wrong document has a huge list.
+    errors = sorted(islice(validator.iter_errors(doc), MAX_DETAILS),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        raise StateError("the snapshot does not fit the schema",
+                         [f"{_where(e.absolute_path)}: {e.message[:300]}" for e in errors])
+
+
+# -- export and import ------------------------------------------------------------------------
+def export(tenant: "Tenant", vendors: Mapping[str, "Vendor"]) -> dict[str, Any]:
+    return {"version": VERSION, "tenant": tenant.id,
+            "vendors": {name: vendor.export_state(tenant.stores[name], tenant)
+                        for name, vendor in vendors.items()}}
+
+
+class Importer:
+    """Checks and applies snapshots for one app; the validator is built once."""
+
+    def __init__(self, vendors: Mapping[str, "Vendor"]) -> None:
+        self.vendors = vendors
+        self.schema = schema(vendors.values())
+        Draft202012Validator.check_schema(self.schema)
+        self.validator = Draft202012Validator(self.schema)
+
+    def prepare(self, doc: Any, tenant: "Tenant") -> dict[str, Any]:
+        """A new store per vendor for `tenant`, built from `doc`; nothing is changed yet."""
+        check(doc, self.validator)
+        stores: dict[str, Any] = {}
+        problems: list[str] = []
+        for name, vendor in self.vendors.items():
+            try:
+                stores[name] = vendor.import_state(doc["vendors"][name], tenant)
+            except StateError as exc:
+                problems += [f"/vendors/{name}{d}" if d.startswith("/") else f"{name}: {d}"
+                             for d in exc.details or [exc.message]]
+        if problems:
+            raise StateError("the snapshot is inconsistent", problems)
+        return stores
+
+    def commit(self, tenant: "Tenant", stores: dict[str, Any]) -> None:
+        """Swap prepared stores in (on the event loop: nothing else runs in between)."""
+        tenant.stores.update(stores)
+        for name, store in stores.items():
+            self.vendors[name].adopt_state(store)
+
+    def load(self, doc: Any, tenant: "Tenant") -> None:
+        """Import `doc` into `tenant`, all vendors or none."""
+        self.commit(tenant, self.prepare(doc, tenant))
+
+
+# -- schema building blocks for the vendors' parts --------------------------------------------
+ANY: dict[str, Any] = {}                                  # any JSON a client could have sent
+TEXT: dict[str, Any] = {"type": "string"}
+MAYBE_TEXT: dict[str, Any] = {"type": ["string", "null"]}
+BOOL: dict[str, Any] = {"type": "boolean"}
+COUNT: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 2**53}
+# Mock-clock instants in epoch seconds; the clock itself stays before 9000-01-01.
+INSTANT: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 253402300799}
+
+
+def obj(props: dict[str, Any], optional: Iterable[str] = ()) -> dict[str, Any]:
+    """A closed object: every property listed, all required but `optional`."""
+    skip = set(optional)
+    return {"type": "object", "additionalProperties": False,
+            "required": [k for k in props if k not in skip], "properties": props}
+
+
+def arr(items: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    return {"type": "array", "items": items, **kw}
+
+
+def mapping(values: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": values}
+
+
+def duplicates(values: Iterable[Any]) -> list[Any]:
+    """The values that occur more than once, in order of their second occurrence."""
+    seen: set[Any] = set()
+    out: dict[Any, None] = {}
+    for v in values:
+        if v in seen:
+            out[v] = None
+        seen.add(v)
+    return list(out)

@@ -1,0 +1,100 @@
+"""Gravitec's part of a state snapshot: per site role ("main", "free"), its followers, campaigns
+(scheduled ones are those not sent yet), the day's API push count and the last id it minted.
+
+Sites are keyed by role, never by APP_KEY: the main site's keys are the tenant's credentials
+and the free site's are the fixtures', so neither belongs to the data. Plans and segments are
+fixtures no call can change; they come from the importing server."""
+from __future__ import annotations
+
+import heapq
+from collections import OrderedDict
+from typing import Any
+
+from ...core.state import BOOL, COUNT, INSTANT, MAYBE_TEXT, StateError, arr, duplicates, obj
+from .store import (MAX_TAGS_PER_FOLLOWER, OPERATORS, Campaign, Follower, GravitecStore,
+                    GravitecTemplate)
+
+_ID = {"type": "string", "pattern": "^[0-9]{1,19}$"}
+_NAMES = {"type": "array", "items": {"type": "string"}}
+_AUDIENCE = {"oneOf": [
+    {"type": "null", "description": "everyone"},
+    {"type": "array", "prefixItems": [{"enum": ["tokens", "aliases", "tags"]}, _NAMES],
+     "minItems": 2, "maxItems": 2},
+    {"type": "array", "prefixItems": [{"const": "tags_segment"}, arr(obj({
+        "association": {"enum": list(OPERATORS)}, "name": {"type": "string"}}))],
+     "minItems": 2, "maxItems": 2},
+    {"type": "array", "prefixItems": [{"const": "segment"}, {"type": "string"}],
+     "minItems": 2, "maxItems": 2},
+]}
+_FOLLOWER = obj({"regId": {"type": "string", "minLength": 1}, "active": BOOL,
+                 "tags": {**_NAMES, "maxItems": MAX_TAGS_PER_FOLLOWER}, "alias": MAYBE_TEXT})
+_CAMPAIGN = obj({"id": _ID, "createdAt": INSTANT,
+                 "sendAt": {"type": "integer", "minimum": 0, "maximum": 253402300799999},
+                 "ttl": COUNT, "displayTime": COUNT, "payload": {"type": "object"},
+                 "pushTag": MAYBE_TEXT, "isTransactional": BOOL, "audience": _AUDIENCE,
+                 "send": {"oneOf": [COUNT, {"type": "null"}]}})
+_SITE = obj({"followers": arr(_FOLLOWER), "campaigns": arr(_CAMPAIGN),
+             "day": {"type": "array", "prefixItems": [COUNT, COUNT], "minItems": 2,
+                     "maxItems": 2, "description": "[mock-clock UTC day, API pushes that day]"},
+             "lastId": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}})
+
+
+def schema(template: GravitecTemplate) -> dict[str, Any]:
+    roles = sorted(s.role for s in template.sites)
+    return obj({"sites": obj({r: _SITE for r in roles})})
+
+
+def export(store: GravitecStore, now: float) -> dict[str, Any]:
+    store.settle(now)  # due campaigns go out first, to the followers as they are now
+    return {"sites": {role: {
+        "followers": [f.to_json() for f in site.followers.values()],
+        "campaigns": [c.to_json() for c in site.campaigns.values()],
+        "day": list(site.day), "lastId": site.last_id,
+    } for role, site in sorted(store.sites.items())}}
+
+
+def restore(data: dict[str, Any], template: GravitecTemplate, limit: int) -> GravitecStore:
+    problems: list[str] = []
+    fixture_counts = {s.role: len(s.followers) for s in template.sites}
+    limit = max(1, limit)
+    for role, site in data["sites"].items():
+        where = f"/sites/{role}"
+        followers = site["followers"]
+        problems += [f"{where}/followers: duplicate regId {d!r}"
+                     for d in duplicates(f["regId"] for f in followers)]
+        for i, f in enumerate(followers):
+            if duplicates(t.lower() for t in f["tags"]):
+                problems.append(f"{where}/followers/{i}/tags: a tag repeats (in any case)")
+        most = fixture_counts[role] + limit
+        if len(followers) > most:
+            problems.append(f"{where}/followers: {len(followers)} followers, more than this "
+                            f"server keeps for the site ({most}, see --max-sessions)")
+        problems += [f"{where}/campaigns: duplicate id {d!r}"
+                     for d in duplicates(c["id"] for c in site["campaigns"])]
+    if problems:
+        raise StateError("gravitec", problems)
+
+    store = GravitecStore(template, limit)
+    for role, part in data["sites"].items():
+        site = store.sites[role]
+        site.followers, site.active, site.by_tag, site.by_alias = {}, set(), {}, {}
+        for f in part["followers"]:
+            site.put(Follower(f["regId"], f["active"], list(f["tags"]), f["alias"]))
+        campaigns = [Campaign(c["id"], c["createdAt"], c["sendAt"], c["ttl"], c["displayTime"],
+                              c["payload"], c["pushTag"], c["isTransactional"],
+                              tuple(c["audience"]) if c["audience"] is not None else None,
+                              c["send"])
+                     for c in part["campaigns"]]
+        # The bound add_campaign keeps: the oldest are forgotten first.
+        site.campaigns = OrderedDict((c.id, c) for c in campaigns[-site.limit:])
+        site.scheduled = [(c.send_at_ms, c.id) for c in site.campaigns.values() if c.send is None]
+        heapq.heapify(site.scheduled)
+        site.day = (part["day"][0], part["day"][1])
+        site.last_id = part["lastId"]
+    return store
+
+
+def adopt(store: GravitecStore) -> None:
+    """Ids are unique across the server: later campaigns are numbered after the imported ones."""
+    for site in store.sites.values():
+        site.ids.last = max([site.ids.last, site.last_id] + [int(c) for c in site.campaigns])
