@@ -11,8 +11,9 @@ ARGS =
 serve: $(VENV)/.stamp-serve
 	@$(BIN)/mockserver serve $(ARGS)
 
+# One worker per core (pytest-xdist): the suite stays within CI's time on two cores.
 test: $(VENV)/.stamp-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # bench/run.py is a client too, so it gets the test extra (httpx).
 bench: $(VENV)/.stamp-test

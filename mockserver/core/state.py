@@ -11,6 +11,7 @@ snapshot exported from one tenant imports into another and keeps that tenant's c
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
@@ -128,13 +129,20 @@ def export(tenant: "Tenant", vendors: Mapping[str, "Vendor"]) -> dict[str, Any]:
 
 
 class Importer:
-    """Checks and applies snapshots for one app; the validator is built once."""
+    """Checks and applies snapshots for one app; the validator is built on first use (checking
+    the schema costs more than building the whole app, and most apps never import)."""
 
     def __init__(self, vendors: Mapping[str, "Vendor"]) -> None:
         self.vendors = vendors
-        self.schema = schema(vendors.values())
+
+    @cached_property
+    def schema(self) -> dict[str, Any]:
+        return schema(self.vendors.values())
+
+    @cached_property
+    def validator(self) -> Draft202012Validator:
         Draft202012Validator.check_schema(self.schema)
-        self.validator = Draft202012Validator(self.schema)
+        return Draft202012Validator(self.schema)
 
     def prepare(self, doc: Any, tenant: "Tenant") -> dict[str, Any]:
         """A new store per vendor for `tenant`, built from `doc`; nothing is changed yet."""
