@@ -127,10 +127,10 @@ font-family:var(--mono)}
 .chip b{font-weight:650;margin-left:.3rem}
 .changed{animation:flash 1.6s ease-out}
 @keyframes flash{0%{background:#fde68a;color:#111}100%{}}
-.fault{display:flex;gap:.6rem;align-items:flex-start;padding:.55rem .9rem;
+.fault-row{display:flex;gap:.6rem;align-items:flex-start;padding:.55rem .9rem;
 border-bottom:1px solid var(--line)}
-.fault:last-child{border:0}.fault .what{flex:1;min-width:0;overflow-wrap:anywhere}
-.fault .effect{font-size:12.5px;color:var(--muted)}
+.fault-row:last-child{border:0}.fault-row .what{flex:1;min-width:0;overflow-wrap:anywhere}
+.fault-row .effect{font-size:12.5px;color:var(--muted)}
 .cred{padding:.55rem .9rem;border-bottom:1px solid var(--line)}.cred:last-child{border:0}
 .cred h3{margin:0 0 .3rem;font-size:13px;display:flex;align-items:center;gap:.5rem}
 .kv{display:grid;grid-template-columns:auto minmax(0,1fr) auto;gap:.2rem .6rem;align-items:center}
@@ -559,7 +559,7 @@ async function loadFaults() {
       h('code', null, 'POST /__admin/faults'), ', e.g. ', h('code', null, '{"vendor": "gravy", "status": 503, "times": 1}')));
     return;
   }
-  $('faults').replaceChildren(...list.map(x => h('div', {class: 'fault', data: {fault: String(x.id)}},
+  $('faults').replaceChildren(...list.map(x => h('div', {class: 'fault-row', data: {fault: String(x.id)}},
     h('div', {class: 'what'},
       h('div', null, h('b', {class: 'mono'}, String(x.id)), ' ', x.vendor ? vendorChip(x.vendor) : h('span', {class: 'muted'}, 'any vendor'),
         ' ', h('span', {class: methodClass(x.method)}, x.method || 'ANY'), ' ',
