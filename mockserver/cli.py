@@ -33,6 +33,7 @@ OPTIONS: dict[str, tuple[str, type, object]] = {
     "admin_token": ("MOCKSERVER_ADMIN_TOKEN", str, None),
     "journal_size": ("MOCKSERVER_JOURNAL_SIZE", int, 10000),
     "max_sessions": ("MOCKSERVER_MAX_SESSIONS", int, 10000),
+    "max_faults": ("MOCKSERVER_MAX_FAULTS", int, 1000),
     "log_level": ("MOCKSERVER_LOG_LEVEL", str, "warning"),
     "log_format": ("MOCKSERVER_LOG_FORMAT", str, "text"),
     "tls": ("MOCKSERVER_TLS", boolean, False),
@@ -74,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-sessions", type=int, metavar="N",
         help="live tokens/sessions kept per tenant and vendor, oldest dropped first "
              "[MOCKSERVER_MAX_SESSIONS; 10000]"
+    )
+    serve.add_argument(
+        "--max-faults", type=int, metavar="N",
+        help="faults active at once (POST /__admin/faults) [MOCKSERVER_MAX_FAULTS; 1000]"
     )
     serve.add_argument(
         "--log-level", choices=LOG_LEVELS,
@@ -133,6 +138,8 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
         parser.error(f"port {args.port} is out of range 0-65535")
     if args.max_sessions < 1:
         parser.error("max sessions must be at least 1")
+    if args.max_faults < 0:
+        parser.error("max faults must not be negative")
     if args.journal_size < 0:
         parser.error("journal size must not be negative")
     if args.tls_dir is not None and not args.tls:
@@ -231,6 +238,7 @@ def serve(args: argparse.Namespace) -> int:
             admin_token=args.admin_token,
             journal_size=args.journal_size,
             max_sessions=args.max_sessions,
+            max_faults=args.max_faults,
             ca_pem=ca.cert_pem.bytes() if ca else None,
             cors_origins=args.cors_origins,
             state=read_state(args.state) if args.state else None,

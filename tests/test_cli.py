@@ -34,6 +34,7 @@ def test_defaults():
     assert args.admin_token is None
     assert args.journal_size == 10000
     assert args.max_sessions == 10000
+    assert args.max_faults == 1000
 
 
 ENV = {
@@ -44,6 +45,7 @@ ENV = {
     "MOCKSERVER_ADMIN_TOKEN": "env-token",
     "MOCKSERVER_JOURNAL_SIZE": "50",
     "MOCKSERVER_MAX_SESSIONS": "7",
+    "MOCKSERVER_MAX_FAULTS": "4",
 }
 
 
@@ -54,12 +56,14 @@ def test_env_over_default():
     assert args.admin_token == "env-token"
     assert args.journal_size == 50
     assert args.max_sessions == 7
+    assert args.max_faults == 4
 
 
 def test_flag_over_env():
     argv = [
         "serve", "--host", "::1", "--port", "0", "--seed", "3", "--fixtures", "/flag/fixtures",
         "--admin-token", "flag-token", "--journal-size", "5", "--max-sessions", "9",
+        "--max-faults", "2",
     ]  # fmt: skip
     args = parse_args(argv, env=ENV)
     assert (args.host, args.port, args.seed) == ("::1", 0, 3)
@@ -67,6 +71,7 @@ def test_flag_over_env():
     assert args.admin_token == "flag-token"
     assert args.journal_size == 5
     assert args.max_sessions == 9
+    assert args.max_faults == 2
 
 
 def test_flags_and_env_mix_per_option():
@@ -89,6 +94,7 @@ def test_empty_env_var_is_unset():
         (["serve", "--port", "70000"], {}),
         (["serve"], {"MOCKSERVER_PORT": "-1"}),
         (["serve", "--max-sessions", "0"], {}),
+        (["serve", "--max-faults", "-1"], {}),
         (["serve", "--bogus"], {}),
         (["frobnicate"], {}),
         ([], {}),

@@ -128,7 +128,8 @@ CLOCK_STARTS = [DOC_TIME, FIRST, "1970-01-01T00:00:01Z", LAST]
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "FOO", "get"]
 CREDENTIAL_FIELDS = ["client_id", "client_secret", "clientId", "clientSecret", "grant_type",
                      "publishableKey", "token", "intentToken", "key_id", "tenant", "password"]
-ADMIN_KEYS = ["advance", "set", "real", "tenant", "status", "failedResources", "id", "vendor"]
+ADMIN_KEYS = ["advance", "set", "real", "tenant", "status", "failedResources", "id", "vendor",
+              "method", "path", "body", "headers", "latency", "drop", "times"]  # + faults
 ADMIN_QUERY = ["limit", "vendor", "method", "path", "status", "tenant", "kind", "summary",
                "token"]
 GENERIC_QUERY = ["page", "limit", "sortBy", "sortOrder", "search", "from", "to", "startDate",

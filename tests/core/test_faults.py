@@ -20,7 +20,7 @@ from mockserver import create_app
 from mockserver.core.faults import MAX_LATENCY_MS, DroppedConnection, sample
 from mockserver.vendors.integry.auth import signature
 
-from ..conftest import CONTRACTS
+from ..conftest import CONTRACTS, MockClient
 
 GRAVY = {"Authorization": "Publishable pk-test-sandbox"}
 GRAVITEC = {"Authorization": "Basic " + base64.b64encode(
@@ -512,3 +512,18 @@ def test_a_faulted_answer_carries_the_vendors_cors_headers(client, vendor, path,
     r = client.request(method, path, headers={"Origin": origin})
     assert r.status_code == 503
     assert r.headers["access-control-allow-origin"] in (origin, "*")
+
+
+def test_the_cli_bound_on_active_faults_reaches_the_app():
+    """--max-faults is the user's ceiling on the registry (memory bounded by a setting)."""
+    from mockserver.cli import parse_args
+    args = parse_args(["serve", "--max-faults", "1"], env={})
+    app = create_app(max_faults=args.max_faults)
+    c = MockClient(app)
+    try:
+        assert c.post("/__admin/faults", json={"vendor": "gravy", "status": 503}).status_code == 201
+        r = c.post("/__admin/faults", json={"vendor": "gravy", "status": 502})
+        assert r.status_code == 400 and "at most 1" in r.json()["error"]
+        assert len(c.get("/__admin/faults").json()["faults"]) == 1
+    finally:
+        c.close()
