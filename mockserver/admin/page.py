@@ -474,8 +474,8 @@ async function loadJournal() {
   empty.hidden = j.requests.length > 0;
   if (!j.requests.length) {
     empty.replaceChildren(filtered() ? 'No entries match these filters.'
-      : h('div', null, 'No requests yet. Point a client at this server, or try:', h('br'),
-          h('code', null, 'curl ' + location.origin + '/gravy/integrations')));
+      : h('div', null, 'No requests yet. Point a client at a vendor prefix of this server, e.g.',
+          h('br'), h('code', null, location.origin + '/' + (VENDORS[0] || '<vendor>') + '/…')));
   }
 }
 
@@ -556,7 +556,7 @@ async function loadFaults() {
   S.sig.faults = sig;
   if (!list.length) {
     $('faults').replaceChildren(h('div', {class: 'pbody muted'}, 'No active faults. Add one with ',
-      h('code', null, 'POST /__admin/faults'), ', e.g. ', h('code', null, '{"vendor": "gravy", "status": 503, "times": 1}')));
+      h('code', null, 'POST /__admin/faults'), ', e.g. ', h('code', null, JSON.stringify({vendor: VENDORS[0] || '<vendor>', status: 503, times: 1}))));
     return;
   }
   $('faults').replaceChildren(...list.map(x => h('div', {class: 'fault-row', data: {fault: String(x.id)}},

@@ -1,8 +1,8 @@
 """The access log: one line per request, as text or as one JSON object.
 
-text: `GET /gravy/connections?page=2 200 1.3ms tenant=default vendor=gravy`
-json: `{"ts": "2024-05-01T12:00:00.000Z", "level": "info", "tenant": "default", "vendor": "gravy",
-        "method": "GET", "path": "/gravy/connections", "query": "page=2", "status": 200, "ms": 1.3}`
+text: `GET /acme/things?page=2 200 1.3ms tenant=default vendor=acme`
+json: `{"ts": "2024-05-01T12:00:00.000Z", "level": "info", "tenant": "default", "vendor": "acme",
+        "method": "GET", "path": "/acme/things", "query": "page=2", "status": 200, "ms": 1.3}`
 
 `mockserver serve` wraps the app in `AccessLog` only at --log-level info or lower, so the
 default level pays nothing, and turns uvicorn's own access log off: one line per request,
