@@ -2,35 +2,18 @@
 
 Written as data beside the routes it describes (a test walks the admin app's routes and fails
 on any the document lacks). `op()` and the shared schemas below keep each operation to the few
-lines that differ: its summary, query, body and answers. A vendor's `/__admin/<vendor>/...`
-calls are included for the vendors the server mounts.
+lines that differ: its summary, query, body and answers. Each vendor the server mounts adds its
+own `/__admin/<vendor>/...` calls and summary shape (`Vendor.admin_openapi`, `summary_schema`).
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Mapping
 
+from ..core.apidoc import ANY, INT, NULL_STR, STR, TENANT, answer, json_body, obj, op, ref
 from ..core.http import dump
 
-REF = "#/components/schemas/"
-
-
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": REF + name}
-
-
-def obj(required: Iterable[str] = (), **props: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "object", "properties": props}
-    if required:
-        out["required"] = list(required)
-    return out
-
-
-STR = {"type": "string"}
-INT = {"type": "integer"}
-BOOL = {"type": "boolean"}
-ANY: dict[str, Any] = {}
-TENANT = {"type": "string", "description": "the tenant acted on; the default tenant when absent"}
-NULL_STR = {"type": ["string", "null"]}
+if TYPE_CHECKING:
+    from ..core.vendor import Vendor
 
 SCHEMAS: dict[str, Any] = {
     "Error": {**obj(["error"], error=STR,
@@ -79,44 +62,8 @@ SCHEMAS: dict[str, Any] = {
         ["id", "remaining", "hits"], id=STR, remaining={"type": ["integer", "null"]},
         hits=INT)]},
     "Faults": obj(["faults"], faults={"type": "array", "items": ref("Fault")}),
-    "State": obj(["version", "tenant", "vendors"], version={"const": 1}, tenant=STR,
-                 vendors=obj(["gravy", "gravitec", "groove", "integry"], gravy=ANY,
-                             gravitec=ANY, groove=ANY, integry=ANY)),
-    "Summary": obj(["tenant", "vendors"], tenant=STR, vendors=obj(
-        gravy=obj(["connections"], connections=obj(
-            ["total", "byStatus"], total=INT,
-            byStatus={"type": "object", "additionalProperties": INT})),
-        gravitec=obj(["followers", "campaigns"], followers=INT, campaigns=INT),
-        groove=obj(["people", "flows", "memberships"], people=INT, flows=INT, memberships=INT),
-        integry=obj(["connectedAccounts", "users"], connectedAccounts=INT, users=INT))),
     "Tenant": obj(["id", "credentials"], id=STR, credentials=ref("Credentials")),
 }
-
-
-def json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
-
-
-def answer(schema: dict[str, Any] | None, what: str = "OK",
-           media: str = "application/json") -> dict[str, Any]:
-    if schema is None:
-        return {"description": what}
-    return {"description": what, "content": {media: {"schema": schema}}}
-
-
-ERROR = answer(ref("Error"), "refused")
-
-
-def op(summary: str, ok: dict[str, Any], *, status: str = "200", body: dict | None = None,
-       query: Iterable[tuple[str, dict]] = (), errors: Iterable[str] = ("400",)) -> dict:
-    out: dict[str, Any] = {"summary": summary}
-    params = [{"name": n, "in": "query", "required": False, "schema": s} for n, s in query]
-    if params:
-        out["parameters"] = params
-    if body is not None:
-        out["requestBody"] = body
-    out["responses"] = {status: ok, **{e: ERROR for e in errors}}
-    return out
 
 
 TENANT_Q = ("tenant", TENANT)
@@ -187,64 +134,21 @@ CORE: dict[str, dict[str, Any]] = {
                                         errors=())},
 }
 
-VENDORS: dict[str, dict[str, dict[str, Any]]] = {
-    "gravy": {"/__admin/gravy/connections/{connection_id}/status": {"post": {
-        **op("Move a connection through its lifecycle, firing its webhooks", answer(obj(
-            ["connection", "transitions", "webhooks"], connection={"type": "object"},
-            transitions={"type": "array", "items": STR},
-            webhooks={"type": "array", "items": obj(
-                ["status", "pending", "responseStatus", "delivered", "error"], status=STR,
-                pending=BOOL, responseStatus={"type": ["integer", "null"]}, delivered=BOOL,
-                error=NULL_STR)})),
-             body=json_body(obj(["status"], status=STR, tenant=TENANT, failedResources={
-                 "type": "array", "items": STR})), errors=("400", "404", "409")),
-        "parameters": [{"name": "connection_id", "in": "path", "required": True,
-                        "schema": STR}]}}},
-    "gravitec": {"/__admin/gravitec/subscribers": {"post": op(
-        "Add (201) or replace (200) a follower",
-        answer(obj(["tenant", "site", "regId", "active", "tags", "alias"], tenant=STR,
-                   site=STR, regId=STR, active=BOOL, tags={"type": "array", "items": STR},
-                   alias=NULL_STR), "replaced"),
-        body=json_body(obj(["regId"], regId=STR, tags={"type": "array", "items": STR},
-                           alias=STR, active=BOOL, site={"enum": ["main", "free"]},
-                           tenant=TENANT)), errors=("400", "404", "409"))}},
-    "groove": {
-        "/__admin/groove/people": {"post": op(
-            "Add a person", answer(obj(["tenant", "id", "name", "emailAddress", "salesforceId"],
-                                       tenant=STR, id=STR, name=STR, emailAddress=STR,
-                                       salesforceId=NULL_STR), "created"), status="201",
-            body=json_body(obj(["name", "emailAddress"], name=STR, emailAddress=STR,
-                               salesforceId=STR, tenant=TENANT)),
-            errors=("400", "404", "409"))},
-        "/__admin/groove/rate-limit": {"post": op(
-            "Set a tenant's requests per minute per access token",
-            answer(obj(["tenant", "limit"], tenant=STR, limit=INT)),
-            body=json_body(obj(["limit"], limit={"type": "integer", "minimum": 1,
-                                                 "maximum": 1_000_000}, tenant=TENANT)),
-            errors=("400", "404"))}},
-    "integry": {"/__admin/integry/connected-accounts": {
-        "post": op("Connect an app account for a user",
-                   answer(obj(["tenant", "userId", "app", "id", "display_name", "modified_at"],
-                              tenant=STR, userId=STR, app=STR, id=INT, display_name=STR,
-                              modified_at=STR), "created"), status="201",
-                   body=json_body(obj(["userId", "app"], userId=STR, app=STR,
-                                      displayName=STR, tenant=TENANT)), errors=("400", "404")),
-        "delete": op("Disconnect a user's account of an app (or all of them)",
-                     answer(obj(["tenant", "userId", "app", "removed"], tenant=STR, userId=STR,
-                                app=STR, removed=ANY)),
-                     body=json_body(obj(["userId", "app"], userId=STR, app=STR, id=INT,
-                                        tenant=TENANT)), errors=("400", "404"))}},
-}
-# The one status besides 200 that answers gravitec/subscribers: 201 when the follower is new.
-VENDORS["gravitec"]["/__admin/gravitec/subscribers"]["post"]["responses"]["201"] = answer(
-    VENDORS["gravitec"]["/__admin/gravitec/subscribers"]["post"]["responses"]["200"]
-    ["content"]["application/json"]["schema"], "created")
-
-
-def document(vendors: Iterable[str]) -> dict[str, Any]:
+def document(vendors: Mapping[str, "Vendor"]) -> dict[str, Any]:
+    """The document for the vendors this server mounts: each adds its own admin calls and the
+    shape of its part of a summary."""
     paths = dict(CORE)
-    for name in vendors:
-        paths.update(VENDORS.get(name, {}))
+    for vendor in vendors.values():
+        paths.update(vendor.admin_openapi())
+    names = list(vendors)
+    schemas = {
+        **SCHEMAS,
+        "State": obj(["version", "tenant", "vendors"], version={"const": 1}, tenant=STR,
+                     vendors={**obj(names, **{n: ANY for n in names}),
+                              "description": "each vendor's part: GET /__admin/state/schema"}),
+        "Summary": obj(["tenant", "vendors"], tenant=STR, vendors=obj(
+            **{n: v.summary_schema() for n, v in vendors.items()})),
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "mockserver control plane", "version": "1",
@@ -252,12 +156,12 @@ def document(vendors: Iterable[str]) -> dict[str, Any]:
                                 "X-Admin-Token (or ?token=)."},
         "servers": [{"url": "/"}],
         "paths": paths,
-        "components": {"schemas": SCHEMAS, "securitySchemes": {
+        "components": {"schemas": schemas, "securitySchemes": {
             "adminToken": {"type": "apiKey", "in": "header", "name": "X-Admin-Token",
                            "description": "only when the server runs with --admin-token"}}},
         "security": [{}, {"adminToken": []}],
     }
 
 
-def document_bytes(vendors: Iterable[str]) -> bytes:
+def document_bytes(vendors: Mapping[str, "Vendor"]) -> bytes:
     return dump(document(vendors))

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...core.apidoc import BOOL, INT, NULL_STR, STR, TENANT, answer, json_body, obj, op
 from ...core.control import JSON, ControlError, body_json, tenant_of
 from .store import MAX_TAGS_PER_FOLLOWER, Follower, java_length, store_of
 
@@ -62,3 +63,20 @@ def routes(g: "Gravitec") -> list[Route]:
                     200 if existed else 201)
 
     return [Route("/subscribers", add_subscriber, methods=["POST"])]
+
+
+# The OpenAPI paths of these calls and the shape of this vendor's part of GET /__admin/summary
+# (the control plane's document, GET /__admin/openapi.json).
+OPENAPI: dict[str, Any] = {"/__admin/gravitec/subscribers": {"post": op(
+    "Add (201) or replace (200) a follower",
+    answer(obj(["tenant", "site", "regId", "active", "tags", "alias"], tenant=STR,
+               site=STR, regId=STR, active=BOOL, tags={"type": "array", "items": STR},
+               alias=NULL_STR), "replaced"),
+    body=json_body(obj(["regId"], regId=STR, tags={"type": "array", "items": STR},
+                       alias=STR, active=BOOL, site={"enum": ["main", "free"]},
+                       tenant=TENANT)), errors=("400", "404", "409"))}}
+
+# The one status besides 200 that answers subscribers: 201 when the follower is new.
+_ADD = OPENAPI["/__admin/gravitec/subscribers"]["post"]["responses"]
+_ADD["201"] = answer(_ADD["200"]["content"]["application/json"]["schema"], "created")
+SUMMARY = obj(["followers", "campaigns"], followers=INT, campaigns=INT)

@@ -1,12 +1,13 @@
 """Gravy's control-plane calls: move a connection through its lifecycle, firing its webhooks."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...core.apidoc import BOOL, INT, NULL_STR, STR, TENANT, answer, json_body, obj, op
 from ...core.control import JSON, ControlError, body_json, tenant_of
 from ...core.http import origin
 from ...core.webhooks import delivered
@@ -52,3 +53,21 @@ def routes(g: "Gravy") -> list[Route]:
                      "webhooks": deliveries})
 
     return [Route("/connections/{connection_id}/status", connection_status, methods=["POST"])]
+
+
+# The OpenAPI paths of these calls and the shape of this vendor's part of GET /__admin/summary
+# (the control plane's document, GET /__admin/openapi.json).
+OPENAPI: dict[str, Any] = {"/__admin/gravy/connections/{connection_id}/status": {"post": {
+    **op("Move a connection through its lifecycle, firing its webhooks", answer(obj(
+        ["connection", "transitions", "webhooks"], connection={"type": "object"},
+        transitions={"type": "array", "items": STR},
+        webhooks={"type": "array", "items": obj(
+            ["status", "pending", "responseStatus", "delivered", "error"], status=STR,
+            pending=BOOL, responseStatus={"type": ["integer", "null"]}, delivered=BOOL,
+            error=NULL_STR)})),
+         body=json_body(obj(["status"], status=STR, tenant=TENANT, failedResources={
+             "type": "array", "items": STR})), errors=("400", "404", "409")),
+    "parameters": [{"name": "connection_id", "in": "path", "required": True,
+                    "schema": STR}]}}}
+SUMMARY = obj(["connections"], connections=obj(
+    ["total", "byStatus"], total=INT, byStatus={"type": "object", "additionalProperties": INT}))

@@ -60,6 +60,12 @@ class GrooveVendor(Vendor):
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
 
+    def admin_openapi(self) -> dict[str, Any]:
+        return admin.OPENAPI
+
+    def summary_schema(self) -> dict[str, Any]:
+        return admin.SUMMARY
+
     def summary(self, store: Any) -> dict[str, Any]:
         return store.summary()
 

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...core.apidoc import INT, NULL_STR, STR, TENANT, answer, json_body, obj, op
 from ...core.control import JSON, ControlError, body_json, tenant_of
 from .store import store_of
 
@@ -56,3 +57,22 @@ def routes(g: "Groove") -> list[Route]:
 
     return [Route("/people", add_person, methods=["POST"]),
             Route("/rate-limit", rate_limit, methods=["POST"])]
+
+
+# The OpenAPI paths of these calls and the shape of this vendor's part of GET /__admin/summary
+# (the control plane's document, GET /__admin/openapi.json).
+OPENAPI: dict[str, Any] = {
+    "/__admin/groove/people": {"post": op(
+        "Add a person", answer(obj(["tenant", "id", "name", "emailAddress", "salesforceId"],
+                                   tenant=STR, id=STR, name=STR, emailAddress=STR,
+                                   salesforceId=NULL_STR), "created"), status="201",
+        body=json_body(obj(["name", "emailAddress"], name=STR, emailAddress=STR,
+                           salesforceId=STR, tenant=TENANT)),
+        errors=("400", "404", "409"))},
+    "/__admin/groove/rate-limit": {"post": op(
+        "Set a tenant's requests per minute per access token",
+        answer(obj(["tenant", "limit"], tenant=STR, limit=INT)),
+        body=json_body(obj(["limit"], limit={"type": "integer", "minimum": 1,
+                                             "maximum": 1_000_000}, tenant=TENANT)),
+        errors=("400", "404"))}}
+SUMMARY = obj(["people", "flows", "memberships"], people=INT, flows=INT, memberships=INT)

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ...core.apidoc import ANY, INT, STR, TENANT, answer, json_body, obj, op
 from ...core.control import JSON, ControlError, body_json, tenant_of
 from .store import store_of
 
@@ -56,3 +57,20 @@ def routes(g: "Integry") -> list[Route]:
         return JSON({"tenant": tenant.id, "userId": user, "app": app, **account.to_json()}, 201)
 
     return [Route("/connected-accounts", connected_accounts, methods=["POST", "DELETE"])]
+
+
+# The OpenAPI paths of these calls and the shape of this vendor's part of GET /__admin/summary
+# (the control plane's document, GET /__admin/openapi.json).
+OPENAPI: dict[str, Any] = {"/__admin/integry/connected-accounts": {
+    "post": op("Connect an app account for a user",
+               answer(obj(["tenant", "userId", "app", "id", "display_name", "modified_at"],
+                          tenant=STR, userId=STR, app=STR, id=INT, display_name=STR,
+                          modified_at=STR), "created"), status="201",
+               body=json_body(obj(["userId", "app"], userId=STR, app=STR,
+                                  displayName=STR, tenant=TENANT)), errors=("400", "404")),
+    "delete": op("Disconnect a user's account of an app (or all of them)",
+                 answer(obj(["tenant", "userId", "app", "removed"], tenant=STR, userId=STR,
+                            app=STR, removed=ANY)),
+                 body=json_body(obj(["userId", "app"], userId=STR, app=STR, id=INT,
+                                    tenant=TENANT)), errors=("400", "404"))}}
+SUMMARY = obj(["connectedAccounts", "users"], connectedAccounts=INT, users=INT)
