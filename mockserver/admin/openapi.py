@@ -139,7 +139,7 @@ def document(vendors: Mapping[str, "Vendor"]) -> dict[str, Any]:
     shape of its part of a summary."""
     paths = dict(CORE)
     for vendor in vendors.values():
-        paths.update(vendor.admin_openapi())
+        paths.update(vendor.admin_openapi)
     names = list(vendors)
     schemas = {
         **SCHEMAS,
@@ -147,7 +147,7 @@ def document(vendors: Mapping[str, "Vendor"]) -> dict[str, Any]:
                      vendors={**obj(names, **{n: ANY for n in names}),
                               "description": "each vendor's part: GET /__admin/state/schema"}),
         "Summary": obj(["tenant", "vendors"], tenant=STR, vendors=obj(
-            **{n: v.summary_schema() for n, v in vendors.items()})),
+            **{n: dict(v.summary_schema) for n, v in vendors.items()})),
     }
     return {
         "openapi": "3.1.0",

@@ -61,6 +61,10 @@ class Vendor(ABC):
     secret_fields: ClassVar[frozenset[str]] = frozenset()   # body fields redacted in the journal
     content_type: ClassVar[str] = "application/json"        # what its framework sends JSON as
     not_found: ClassVar[Any]     # its framework's answer to an unknown route: async (request)
+    # For GET /__admin/openapi.json (built with core/apidoc.py): the OpenAPI path items of the
+    # admin_routes() calls, and the JSON Schema of what summary() returns.
+    admin_openapi: ClassVar[Mapping[str, Any]] = {}
+    summary_schema: ClassVar[Mapping[str, Any]] = {"type": "object"}
     cors: ClassVar["CorsPolicy | None"] = None   # its framework's CORS middleware (core/cors.py)
 
     ctx: Context
@@ -97,19 +101,10 @@ class Vendor(ABC):
         """Starlette routes under `/__admin/<name>/` (the vendor's `admin.py`)."""
         return []
 
-    def admin_openapi(self) -> dict[str, Any]:
-        """OpenAPI path items of the `admin_routes()` calls, for GET /__admin/openapi.json
-        (built with `core/apidoc.py`)."""
-        return {}
-
     def summary(self, store: Any) -> dict[str, Any]:
         """A few counts of one tenant's state for the sandbox page (`GET /__admin/summary`):
         numbers, or objects of numbers. A vendor with nothing worth counting keeps `{}`."""
         return {}
-
-    def summary_schema(self) -> dict[str, Any]:
-        """The JSON Schema of what `summary()` returns, for the control plane's document."""
-        return {"type": "object"}
 
     # -- state snapshots (core/state.py); the vendor's state.py does the work ---------------
     def state_schema(self) -> dict[str, Any]:

@@ -34,6 +34,8 @@ class GravitecVendor(Vendor):
     content_type = "application/json"  # Spring 5.2's Jackson converter, no charset
     not_found = staticmethod(handlers.route_missing)  # Spring Boot's 404 (and 405) body
     cors = SpringCors()    # @CrossOrigin's defaults on the controllers
+    admin_openapi = admin.OPENAPI      # its /__admin calls, for GET /__admin/openapi.json
+    summary_schema = admin.SUMMARY     # the shape of summary()
 
     template: GravitecTemplate
     service: Gravitec
@@ -53,12 +55,6 @@ class GravitecVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
-
-    def admin_openapi(self) -> dict[str, Any]:
-        return admin.OPENAPI
-
-    def summary_schema(self) -> dict[str, Any]:
-        return admin.SUMMARY
 
     def summary(self, store: Any) -> dict[str, Any]:
         return store.summary()

@@ -34,6 +34,8 @@ class GravyVendor(Vendor):
     content_type = "application/json; charset=utf-8"  # Express's res.json()
     not_found = staticmethod(handlers.route_missing)  # Express: "Cannot GET /path", also for 405s
     cors = ExpressCors()   # NestJS app.enableCors(): the cors package's defaults
+    admin_openapi = admin.OPENAPI      # its /__admin calls, for GET /__admin/openapi.json
+    summary_schema = admin.SUMMARY     # the shape of summary()
 
     template: GravyTemplate
     service: Gravy
@@ -56,12 +58,6 @@ class GravyVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
-
-    def admin_openapi(self) -> dict[str, Any]:
-        return admin.OPENAPI
-
-    def summary_schema(self) -> dict[str, Any]:
-        return admin.SUMMARY
 
     def summary(self, store: Any) -> dict[str, Any]:
         return store.summary()

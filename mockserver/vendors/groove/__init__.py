@@ -37,6 +37,8 @@ class GrooveVendor(Vendor):
     content_type = "application/json; charset=utf-8"  # Rails' render json:
     not_found = staticmethod(handlers.route_missing)  # Rails' {"status": 404, "error": ...}
     cors = RackCors()      # rack-cors as Rails' generated cors.rb configures it
+    admin_openapi = admin.OPENAPI      # its /__admin calls, for GET /__admin/openapi.json
+    summary_schema = admin.SUMMARY     # the shape of summary()
 
     template: GrooveTemplate
     service: Groove
@@ -59,12 +61,6 @@ class GrooveVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
-
-    def admin_openapi(self) -> dict[str, Any]:
-        return admin.OPENAPI
-
-    def summary_schema(self) -> dict[str, Any]:
-        return admin.SUMMARY
 
     def summary(self, store: Any) -> dict[str, Any]:
         return store.summary()

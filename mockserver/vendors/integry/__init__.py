@@ -38,6 +38,8 @@ class IntegryVendor(Vendor):
     # django-cors-headers' defaults, its allowed headers also naming the signed-call headers
     # a browser app sends (App-Key, User-ID, Hash), or no browser call could pass
     cors = DjangoCors(allow_headers=DJANGO_HEADERS + ("app-key", "user-id", "hash"))
+    admin_openapi = admin.OPENAPI      # its /__admin calls, for GET /__admin/openapi.json
+    summary_schema = admin.SUMMARY     # the shape of summary()
 
     template: IntegryTemplate
     service: Integry
@@ -60,12 +62,6 @@ class IntegryVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
-
-    def admin_openapi(self) -> dict[str, Any]:
-        return admin.OPENAPI
-
-    def summary_schema(self) -> dict[str, Any]:
-        return admin.SUMMARY
 
     def summary(self, store: Any) -> dict[str, Any]:
         return store.summary()
