@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 RECORD = '#!/bin/sh\necho "{name} $*" >> "{log}"\n'
 
 
-def run_ci(tmp: Path, uid: int, chromium: Path, with_sudo: bool = True):
+def run_ci(tmp: Path, uid: int, chromium: Path, with_sudo: bool = True, **env_extra: str):
     work, stubs, log = tmp / "work", tmp / "bin", tmp / "calls.log"
     (work / ".ci").mkdir(parents=True)
     shutil.copy(REPO / ".ci" / "run", work / ".ci" / "run")
@@ -27,7 +27,7 @@ def run_ci(tmp: Path, uid: int, chromium: Path, with_sudo: bool = True):
     basics.mkdir()
     for tool in ("env", "dirname", "bash"):
         os.symlink(shutil.which(tool), basics / tool)
-    env = {"PATH": f"{stubs}:{basics}", "MOCKSERVER_CHROMIUM": str(chromium)}
+    env = {"PATH": f"{stubs}:{basics}", "MOCKSERVER_CHROMIUM": str(chromium), **env_extra}
     proc = subprocess.run([shutil.which("bash"), str(work / ".ci" / "run")], env=env,
                           capture_output=True, text=True, timeout=30)
     return proc, (log.read_text().splitlines() if log.exists() else [])
@@ -65,3 +65,12 @@ def test_without_root_or_sudo_it_stops_and_says_why(tmp_path):
     assert proc.returncode == 1
     assert "MOCKSERVER_NO_BROWSER=1" in proc.stderr
     assert calls == []
+
+
+def test_no_browser_skips_the_install_as_the_refusal_advises(tmp_path):
+    # The message above tells a machine without root or sudo to set MOCKSERVER_NO_BROWSER=1:
+    # .ci/run itself must then run the tests (the browser ones skip) instead of refusing again.
+    proc, calls = run_ci(tmp_path, 1000, tmp_path / "absent", with_sudo=False,
+                         MOCKSERVER_NO_BROWSER="1")
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["make test"]
