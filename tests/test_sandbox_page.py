@@ -406,3 +406,35 @@ def test_the_page_asks_for_the_admin_token(context: BrowserContext):
     finally:
         page.close()
         guarded.close()
+
+
+def test_polls_never_overlap_even_when_the_server_is_slow(context: BrowserContext,
+                                                          server: Server):
+    # Every journal poll takes 600 ms, more than twice the 200 ms poll interval, and buttons
+    # ask for a refresh meanwhile: still one poll at a time, each after the last ended.
+    server.http.post("/__admin/clock", json={"set": DOC_TIME})
+    page = context.new_page()
+    page.add_init_script("""
+        window.__inflight = 0; window.__most = 0; window.__polls = 0;
+        const realFetch = window.fetch;
+        window.fetch = async (url, opts) => {
+          if (!String(url).startsWith('/__admin/requests?')) return realFetch(url, opts);
+          window.__polls++; window.__most = Math.max(window.__most, ++window.__inflight);
+          try { await new Promise(r => setTimeout(r, 600)); return await realFetch(url, opts); }
+          finally { window.__inflight--; }
+        };
+    """)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{server.url}/__admin/?poll=200")
+        text(page, "#status", "live")
+        for _ in range(5):
+            page.click("text=+1 min")
+        text(page, "#clock", "2024-01-15 10:35:00 UTC")
+        page.wait_for_timeout(2000)
+        assert page.evaluate("window.__most") == 1
+        assert page.evaluate("window.__polls") >= 3  # ... and it kept polling
+    finally:
+        page.close()
+    assert errors == []
