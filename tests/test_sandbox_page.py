@@ -401,6 +401,7 @@ def test_the_page_asks_for_the_admin_token(context: BrowserContext):
         text(page, "#status", "live")
         expect(page.locator("#auth")).to_be_hidden()
         assert "token=s3cret" in page.url
+        assert f"poll={POLL}" in page.url  # the page's other settings came along
         guarded.http.get("/gravy/integrations")
         count(page, "#rows tr", 1)
     finally:

@@ -302,9 +302,15 @@ async function call(method, path, body) {
   return data;
 }
 function askToken() {
+  if (S.blocked) return;  // several calls of one poll were refused
   S.blocked = true;
   $('auth-title').textContent = token ? 'The admin token was refused'
                                       : 'This sandbox needs its admin token';
+  // The form reloads the page with ?token=: the page's other settings (?poll=, ?tenant=) too.
+  const form = $('auth').querySelector('form');
+  for (const [k, v] of new URLSearchParams(location.search)) {
+    if (k !== 'token') form.append(h('input', {type: 'hidden', name: k, value: v}));
+  }
   $('auth').hidden = false;
   $('auth').querySelector('input').focus();
 }
