@@ -103,14 +103,14 @@ CORE: dict[str, dict[str, Any]] = {
         "get": op("The tenants", answer(obj(["tenants"], tenants={
             "type": "array", "items": obj(["id"], id=STR)})), errors=()),
         "post": op("A new tenant with fresh credentials", answer(ref("Tenant"), "created"),
-                   status="201", errors=("409",))},
+                   status="201", errors=())},
     "/__admin/tenants/{tenant_id}": {"delete": {
         **op("Drop a tenant and its journal", answer(None, "deleted"), status="204",
              errors=("400", "404")),
         "parameters": [{"name": "tenant_id", "in": "path", "required": True, "schema": STR}]}},
     "/__admin/faults": {
         "post": op("Inject a fault on matching vendor calls", answer(ref("Fault"), "created"),
-                   status="201", body=json_body(ref("FaultRequest"))),
+                   status="201", body=json_body(ref("FaultRequest")), errors=("400", "404")),
         "get": op("The active faults", answer(ref("Faults")), errors=()),
         "delete": op("Clear every fault", answer(None, "cleared"), status="204", errors=())},
     "/__admin/faults/{id}": {
@@ -122,7 +122,7 @@ CORE: dict[str, dict[str, Any]] = {
                   errors=("404",)),
         "put": op("Import a tenant's state; refused snapshots change nothing",
                   answer(obj(["imported"], imported=STR)), query=[TENANT_Q],
-                  body=json_body(ref("State")))},
+                  body=json_body(ref("State")), errors=("400", "404", "413"))},
     "/__admin/state/schema": {"get": op("The JSON Schema a snapshot must fit",
                                         answer({"type": "object"}), errors=())},
     "/__admin/summary": {"get": op("Counts for the sandbox page", answer(ref("Summary")),

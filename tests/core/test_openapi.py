@@ -300,7 +300,7 @@ def test_admin_document_is_valid_and_covers_every_admin_route(app, client):
     assert documented == routes
 
 
-def test_admin_document_answers_match_real_answers(client):
+def test_admin_document_answers_match_real_answers(client, monkeypatch):
     doc = client.get("/__admin/openapi.json").json()
     registry = Registry().with_resource(
         "urn:admin", Resource.from_contents(doc, default_specification=DRAFT202012))
@@ -324,6 +324,12 @@ def test_admin_document_answers_match_real_answers(client):
     fits("POST", "/__admin/clock", "/__admin/clock", 400, json={"advance": "soon"})
     fits("POST", "/__admin/groove/people", "/__admin/groove/people", 201,
          json={"name": "Ada", "emailAddress": "ada@example.com"})
+    # Refusals answer with a status the document lists for the call.
+    fits("PUT", "/__admin/state?tenant=nope", "/__admin/state", 404, json={})
+    monkeypatch.setattr("mockserver.admin.STATE_LIMIT", 10)  # a small limit, a small body
+    fits("PUT", "/__admin/state", "/__admin/state", 413, content=b" " * 11)
+    fits("POST", "/__admin/faults", "/__admin/faults", 404, json={"tenant": "nope", "status": 503})
+    assert "409" not in doc["paths"]["/__admin/tenants"]["post"]["responses"]  # never answered
 
 
 def test_admin_document_is_behind_the_admin_token():
