@@ -116,11 +116,14 @@ class JournalView:
         self._http = http
         self.tenant = tenant
 
-    def _entries(self, kind: str) -> list[RecordedCall]:
-        params = {"kind": kind, "limit": str(2**31)}
+    def _page(self, kind: str, limit: int) -> dict[str, Any]:
+        params = {"kind": kind, "limit": str(limit)}
         if self.tenant is not None:
             params["tenant"] = self.tenant
-        body = _checked(self._http.get("/__admin/requests", params=params)).json()
+        return _checked(self._http.get("/__admin/requests", params=params)).json()
+
+    def _entries(self, kind: str) -> list[RecordedCall]:
+        body = self._page(kind, 2**31)
         return [RecordedCall.from_entry(e) for e in reversed(body["requests"])]
 
     # -- reading ------------------------------------------------------------------------------
@@ -134,20 +137,21 @@ class JournalView:
         """Webhooks the mock delivered for this tenant, oldest first."""
         return self._entries("webhook")
 
+    # The count and the last call need not fetch every entry's headers and bodies.
     @property
     def called(self) -> bool:
-        return bool(self.calls)
+        return self.call_count > 0
 
     @property
     def call_count(self) -> int:
-        return len(self.calls)
+        return self._page("request", 0)["total"]
 
     @property
     def last(self) -> RecordedCall:
-        calls = self.calls
-        if not calls:
+        newest = self._page("request", 1)["requests"]
+        if not newest:
             raise AssertionError("no call was made")
-        return calls[-1]
+        return RecordedCall.from_entry(newest[0])
 
     def filter(self, **criteria: Any) -> list[RecordedCall]:
         """The calls matching every criterion, oldest first."""
