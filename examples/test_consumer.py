@@ -1,7 +1,7 @@
 """How an application's test suite uses the mock: plain httpx against `mockserver_url`, with
 the credentials of a fresh tenant per test, so `pytest -n auto` is safe.
 
-    pip install 'mockserver[pytest]' pytest-xdist
+    pip install 'mockserver[pytest] @ git+https://github.com/OWNER/mockserver' pytest-xdist
     pytest -n 2 examples/
 """
 from __future__ import annotations
