@@ -335,13 +335,18 @@ def test_the_options_point_the_fixtures_at_a_running_server(pytester):
                     "client_secret": creds["clientSecret"]})
                 mockserver_tenant.journal.assert_called_once_with(path="/oauth/token", status=200)
                 Path("tenant.txt").write_text(mockserver_tenant.id)
+
+            def test_failing(mockserver_tenant):
+                Path("failed.txt").write_text(mockserver_tenant.id)
+                assert False, "a failing test's tenant is dropped too"
         ''' % server.url)  # the option below ends in "/": the fixture's URL does not
         result = pytester.runpytest_inprocess(
             *inner_args(), f"--mockserver-url={server.url}/",
             "--mockserver-admin-token=s3cret", "--mockserver-seed=7")
-        result.assert_outcomes(passed=1)
-        tenant = (pytester.path / "tenant.txt").read_text()
-        assert tenant.startswith("t_") and server.app.tenants.get(tenant) is None
+        result.assert_outcomes(passed=1, failed=1)
+        for name in ("tenant.txt", "failed.txt"):
+            tenant = (pytester.path / name).read_text()
+            assert tenant.startswith("t_") and server.app.tenants.get(tenant) is None
         # ... and the one it used was there, serving: it still is.
         assert httpx.get(f"{server.url}/__admin/health",
                          headers={"X-Admin-Token": "s3cret"}).status_code == 200
