@@ -17,7 +17,7 @@ from .core.journal import Call, Journal
 from .core.openapi import SPEC_SUFFIXES, Specs
 from .core.paths import data_dir
 from .core.routing import VendorApp
-from .core.tenancy import Tenants
+from .core.tenancy import MAX_TENANTS, Tenants
 from .core.vendor import Context, Vendor
 from .core.webhooks import Webhooks
 
@@ -40,7 +40,8 @@ class MockServer:
     """The ASGI app. Tests reach its parts directly: `.clock`, `.journal`, `.tenants`, `.vendors`."""
 
     def __init__(self, ctx: Context, vendors: Iterable[Vendor], admin_token: str | None,
-                 ca_pem: bytes | None = None, max_faults: int = MAX_FAULTS) -> None:
+                 ca_pem: bytes | None = None, max_faults: int = MAX_FAULTS,
+                 max_tenants: int = MAX_TENANTS) -> None:
         self.clock = ctx.clock
         self.journal = ctx.journal
         self.webhooks = ctx.webhooks
@@ -49,7 +50,7 @@ class MockServer:
             vendor.attach(ctx)
             ctx.journal.declare_secrets(vendor.name, vendor.secret_headers, vendor.secret_fields)
             self.vendors[vendor.name] = vendor
-        self.tenants = Tenants(self.vendors.values())
+        self.tenants = Tenants(self.vendors.values(), max_tenants)
         self.faults = Faults(self.vendors, seed=ctx.seed, limit=max_faults)
         self._apps: dict[str, ASGIApp] = {n: v.build_app(self.tenants)
                                           for n, v in self.vendors.items()}
@@ -243,11 +244,11 @@ def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path |
                admin_token: str | None = None, journal_size: int = 10_000,
                max_sessions: int = 10_000, vendors: Iterable[Vendor] | None = None,
                ca_pem: bytes | None = None, cors_origins: list[str] | None = None,
-               max_faults: int = MAX_FAULTS,
+               max_faults: int = MAX_FAULTS, max_tenants: int = MAX_TENANTS,
                state: dict | None = None) -> MockServer:
     """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data;
     `max_sessions` bounds the live tokens each tenant keeps per vendor, `max_faults` the active
-    faults; `ca_pem` is the CA that `serve --tls` made, served at /__admin/ca.pem; `cors_origins`
+    faults, `max_tenants` the tenants; `ca_pem` is the CA that `serve --tls` made, served at /__admin/ca.pem; `cors_origins`
     limits the browser origins each vendor's CORS answers allow (None: any); `state` is a
     snapshot (GET /__admin/state) loaded into the default tenant (`StateError` when it does not
     fit)."""
@@ -259,7 +260,7 @@ def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path |
                   cors_origins=None if cors_origins is None or "*" in cors_origins
                   else list(cors_origins))
     server = MockServer(ctx, vendors if vendors is not None else default_vendors(), admin_token,
-                        ca_pem=ca_pem, max_faults=max_faults)
+                        ca_pem=ca_pem, max_faults=max_faults, max_tenants=max_tenants)
     if state is not None:
         from .core.state import Importer, parse
         # Through the JSON text, so a dict is read exactly as a file or a PUT body would be.

@@ -34,6 +34,7 @@ OPTIONS: dict[str, tuple[str, type, object]] = {
     "journal_size": ("MOCKSERVER_JOURNAL_SIZE", int, 10000),
     "max_sessions": ("MOCKSERVER_MAX_SESSIONS", int, 10000),
     "max_faults": ("MOCKSERVER_MAX_FAULTS", int, 1000),
+    "max_tenants": ("MOCKSERVER_MAX_TENANTS", int, 1000),
     "log_level": ("MOCKSERVER_LOG_LEVEL", str, "warning"),
     "log_format": ("MOCKSERVER_LOG_FORMAT", str, "text"),
     "tls": ("MOCKSERVER_TLS", boolean, False),
@@ -75,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-sessions", type=int, metavar="N",
         help="live tokens/sessions kept per tenant and vendor, oldest dropped first "
              "[MOCKSERVER_MAX_SESSIONS; 10000]"
+    )
+    serve.add_argument(
+        "--max-tenants", type=int, metavar="N",
+        help="tenants kept at once, the default one included (POST /__admin/tenants answers 409 "
+             "beyond) [MOCKSERVER_MAX_TENANTS; 1000]"
     )
     serve.add_argument(
         "--max-faults", type=int, metavar="N",
@@ -138,6 +144,8 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
         parser.error(f"port {args.port} is out of range 0-65535")
     if args.max_sessions < 1:
         parser.error("max sessions must be at least 1")
+    if args.max_tenants < 1:
+        parser.error("max tenants must be at least 1")
     if args.max_faults < 0:
         parser.error("max faults must not be negative")
     if args.journal_size < 0:
@@ -239,6 +247,7 @@ def serve(args: argparse.Namespace) -> int:
             journal_size=args.journal_size,
             max_sessions=args.max_sessions,
             max_faults=args.max_faults,
+            max_tenants=args.max_tenants,
             ca_pem=ca.cert_pem.bytes() if ca else None,
             cors_origins=args.cors_origins,
             state=read_state(args.state) if args.state else None,

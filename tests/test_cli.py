@@ -35,6 +35,7 @@ def test_defaults():
     assert args.journal_size == 10000
     assert args.max_sessions == 10000
     assert args.max_faults == 1000
+    assert args.max_tenants == 1000
 
 
 ENV = {
@@ -95,6 +96,7 @@ def test_empty_env_var_is_unset():
         (["serve"], {"MOCKSERVER_PORT": "-1"}),
         (["serve", "--max-sessions", "0"], {}),
         (["serve", "--max-faults", "-1"], {}),
+        (["serve", "--max-tenants", "0"], {}),
         (["serve", "--bogus"], {}),
         (["frobnicate"], {}),
         ([], {}),

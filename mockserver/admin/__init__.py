@@ -14,10 +14,11 @@ from starlette.routing import Mount, Route, Router
 
 from ..core.clock import RANGE, parse_iso
 from ..core.control import JSON, ControlError, body_json, finite_number, tenant_of
-from . import faults as fault_routes
 from ..core.http import TooLarge, read_limited
 from ..core.state import BODY_LIMIT as STATE_LIMIT
 from ..core.state import Importer, StateError, export, parse
+from ..core.tenancy import TooManyTenants
+from . import faults as fault_routes
 from .openapi import document_bytes
 from .page import page_response, render
 
@@ -129,7 +130,10 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
 
     async def tenants(request: Request) -> Response:
         if request.method == "POST":
-            tenant = server.tenants.create()
+            try:
+                tenant = server.tenants.create()
+            except TooManyTenants as exc:
+                raise ControlError(409, str(exc)) from None
             return JSON({"id": tenant.id, "credentials": tenant.credentials}, 201)
         return JSON({"tenants": [{"id": t.id} for t in server.tenants]})
 

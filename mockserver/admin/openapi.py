@@ -103,7 +103,7 @@ CORE: dict[str, dict[str, Any]] = {
         "get": op("The tenants", answer(obj(["tenants"], tenants={
             "type": "array", "items": obj(["id"], id=STR)})), errors=()),
         "post": op("A new tenant with fresh credentials", answer(ref("Tenant"), "created"),
-                   status="201", errors=())},
+                   status="201", errors=("409",))},
     "/__admin/tenants/{tenant_id}": {"delete": {
         **op("Drop a tenant and its journal", answer(None, "deleted"), status="204",
              errors=("400", "404")),

@@ -48,9 +48,17 @@ class Tenant:
         return self.id == DEFAULT_TENANT
 
 
+MAX_TENANTS = 1000  # tenants kept at once, the default one included (--max-tenants)
+
+
+class TooManyTenants(Exception):
+    """`create` refused: the server holds its maximum of tenants."""
+
+
 class Tenants:
-    def __init__(self, vendors: Iterable["Vendor"]) -> None:
+    def __init__(self, vendors: Iterable["Vendor"], limit: int = MAX_TENANTS) -> None:
         self._vendors = {v.name: v for v in vendors}
+        self.limit = max(1, limit)
         self._tenants: dict[str, Tenant] = {}
         # (vendor, credential value) -> tenant id, e.g. ("gravy", "gravy-sandbox-client").
         self._by_key: dict[tuple[str, str], str] = {}
@@ -97,6 +105,8 @@ class Tenants:
 
     # -- lifecycle --------------------------------------------------------------------------
     def create(self) -> Tenant:
+        if len(self._tenants) >= self.limit:  # every tenant holds a store per vendor
+            raise TooManyTenants(f"at most {self.limit} tenants may exist; delete some first")
         tid = "t_" + secrets.token_hex(8)
         tenant = Tenant(tid, {n: v.new_credentials() for n, v in self._vendors.items()})
         self._add(tenant)

@@ -36,6 +36,25 @@ def test_tenants_create_list_delete(client):
     assert client.delete("/__admin/tenants/default").status_code == 400
 
 
+def test_tenants_are_bounded_by_max_tenants():
+    """Each tenant holds a store per vendor: --max-tenants is the user's ceiling on them."""
+    from mockserver.cli import parse_args
+    app = create_app(max_tenants=parse_args(["serve", "--max-tenants", "2"], env={}).max_tenants)
+    c = MockClient(app)
+    try:
+        first = c.post("/__admin/tenants")
+        assert first.status_code == 201
+        r = c.post("/__admin/tenants")
+        assert r.status_code == 409 and r.json() == {
+            "error": "at most 2 tenants may exist; delete some first"}
+        assert [t["id"] for t in c.get("/__admin/tenants").json()["tenants"]] == [
+            "default", first.json()["id"]]
+        assert c.delete(f"/__admin/tenants/{first.json()['id']}").status_code == 204
+        assert c.post("/__admin/tenants").status_code == 201  # room again
+    finally:
+        c.close()
+
+
 def test_reset_restores_fixtures_and_clears_the_journal(client, app):
     auth = {"Authorization": f"Bearer {token_for(client)}"}
     open_connection(client, auth)
