@@ -340,7 +340,25 @@ def parse(spec: Mapping[str, Any], vendors: Iterable[str]) -> Fault:
 Receive = Callable[[], Awaitable[dict]]
 
 
-async def buffered(receive: Receive, limit: int = BODY_LIMIT) -> tuple[Receive, bytes | None]:
+class Replay:
+    """A receive that hands out the messages read ahead, then the server's own."""
+
+    def __init__(self, receive: Receive, messages: list[dict]) -> None:
+        self._receive = receive
+        self._messages = messages
+
+    @property
+    def pending(self) -> int:
+        """Messages read ahead and not yet handed out."""
+        return len(self._messages)
+
+    async def __call__(self) -> dict:
+        if self._messages:
+            return self._messages.pop(0)
+        return await self._receive()
+
+
+async def buffered(receive: Receive, limit: int = BODY_LIMIT) -> tuple[Replay, bytes | None]:
     """Read the request body ahead (to find the tenant in it) and a receive that replays it.
     The body is None when it is larger than `limit` (then only what was read is replayed
     before the rest streams on)."""
@@ -361,13 +379,7 @@ async def buffered(receive: Receive, limit: int = BODY_LIMIT) -> tuple[Receive, 
             break
         if size > limit:
             break
-
-    async def replay() -> dict:
-        if messages:
-            return messages.pop(0)
-        return await receive()
-
-    return replay, (b"".join(chunks) if complete else None)
+    return Replay(receive, messages), (b"".join(chunks) if complete else None)
 
 
 def encode_body(fault: Fault, content_type: str) -> tuple[bytes, str]:

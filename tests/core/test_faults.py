@@ -527,3 +527,21 @@ def test_the_cli_bound_on_active_faults_reaches_the_app():
         assert len(c.get("/__admin/faults").json()["faults"]) == 1
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("fault", [{"status": 503}, {"drop": True}])
+def test_a_faulted_calls_body_reaches_the_journal_redacted(client, fault):
+    """The body read ahead (to find the tenant) is journaled though the vendor never reads it,
+    and its secrets are masked as in any other call."""
+    add(client, vendor="gravy", **fault)
+    body = {"grant_type": "client_credentials", "client_id": "cid",
+            "client_secret": "s3cret-never-shown"}
+    try:
+        client.post("/gravy/oauth/token", json=body)
+    except DroppedConnection:
+        pass
+    entry = client.app.journal.last.to_dict()
+    assert entry["fault"] == "f_1"
+    text = json.dumps(entry)
+    assert "s3cret-never-shown" not in text
+    assert json.loads(entry["request"]["body"])["client_id"] == "cid"
