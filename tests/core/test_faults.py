@@ -100,6 +100,8 @@ HOSTILE = [
     {"method": "G ET", "status": 500}, {"method": ["GET"], "status": 500},
     {"path": "(", "status": 500}, {"path": "(a+)+$", "status": 500},
     {"path": "(a|aa)*b", "status": 500}, {"path": r"(x)\1", "status": 500},
+    # nothing nested, yet loops or ambiguous alternations in a row backtrack for minutes
+    {"path": ".*" * 8 + "x", "status": 500}, {"path": "(?:a|aa)" * 60 + "x", "status": 500},
     {"path": "a" * 513, "status": 500}, {"path": "", "status": 500}, {"path": 5, "status": 500},
     {"tenant": 7, "status": 500}, {"tenant": "x" * 65, "status": 500},
     {"latency": {"fixed": -1}}, {"latency": {"fixed": MAX_LATENCY_MS + 1}},
@@ -125,6 +127,23 @@ def test_hostile_faults_are_refused_and_nothing_is_stored(client, spec):
     assert r.status_code == 400, r.text
     assert isinstance(r.json()["error"], str)
     assert active(client) == []
+
+
+@given(parts=st.lists(st.sampled_from([".*", r"\w+", "a?", "(?:a|aa)", "(?:b|ab|a)", "a",
+                                        "x{2,9}", "[^/]+", "/"]), min_size=1, max_size=24))
+@settings(max_examples=60, deadline=None)
+def test_an_accepted_path_regex_searches_a_hostile_path_quickly(parts):
+    """Whatever the guard lets through tries a 100-character path that almost matches in well
+    under a second (the event loop runs the search)."""
+    from mockserver.core.faults import FaultError, parse
+    try:
+        fault = parse({"path": "".join(parts) + "$z", "status": 500}, ["gravy"])
+    except FaultError:
+        return
+    started = time.perf_counter()
+    for subject in ("/" + "a" * 99, "/" + "ab" * 49 + "/", "/" + "xa/" * 33):
+        fault.rx.search(subject)
+    assert time.perf_counter() - started < 0.5
 
 
 @pytest.mark.parametrize("raw", [b"[1]", b"{", b'{"status": NaN}', b'"x"'])
