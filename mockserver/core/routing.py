@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from starlette.responses import Response
 
@@ -197,6 +197,8 @@ class VendorApp:
                 response = await endpoint(request)
             except VendorError as exc:
                 response = exc.response()  # rendering it can fail too: then it is a mock bug
+        except ClientDisconnect:
+            return  # gone before its body was read: nobody to answer, and no mock bug
         except Exception:  # noqa: BLE001 - a mock bug must not leak Starlette's error page
             log.exception("unhandled error in %s %s", method, scope["vendor_path"])
             response = self.internal_error().response()

@@ -564,3 +564,37 @@ def test_a_faulted_calls_body_reaches_the_journal_redacted(client, fault):
     text = json.dumps(entry)
     assert "s3cret-never-shown" not in text
     assert json.loads(entry["request"]["body"])["client_id"] == "cid"
+
+
+@pytest.mark.parametrize("fault", [None, {"latency": {"fixed": 1}},
+                                   {"tenant": "someone-else", "status": 503}])
+def test_a_client_gone_mid_body_gets_no_500_with_or_without_a_fault(fault, caplog):
+    """A client that disconnects before its body is read (read ahead by a fault looking for
+    the tenant, or by the vendor) is no mock bug: nothing is sent, the journal has no status,
+    and nothing waits."""
+    app = create_app()
+    if fault:
+        app.faults.add(fault)
+    messages = [{"type": "http.request", "body": b'{"payload"', "more_body": True},
+                {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive():
+        if messages:
+            return messages.pop(0)
+        await asyncio.sleep(3600)  # a server says disconnect once; a second read would hang
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/gravitec/api/v3/push",
+             "raw_path": b"/gravitec/api/v3/push", "query_string": b"", "root_path": "",
+             "scheme": "http", "headers": [
+                 (b"host", b"mock.test"), (b"content-type", b"application/json"),
+                 (b"content-length", b"100"),
+                 (b"authorization", GRAVITEC["Authorization"].encode())]}
+    with caplog.at_level("ERROR", logger="mockserver"):
+        asyncio.run(asyncio.wait_for(app(scope, receive, send), 5))
+    assert sent == []
+    assert app.journal.last.status is None and app.journal.last.tenant == "default"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
