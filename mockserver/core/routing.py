@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from starlette.responses import Response
 
+from .cors import header
 from .http import RawJSON, VendorError
 
 if TYPE_CHECKING:
@@ -164,8 +165,7 @@ class VendorApp:
         routed = endpoint is not self.router.not_found
         headers = dict(self._routed if routed else self._always)
         if self.cors is not None:
-            origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"),
-                          None)
+            origin = header(scope, b"origin")
             if origin is not None:
                 headers.update(self.cors.after(scope, method, origin, routed))
         return headers
