@@ -110,7 +110,7 @@ class MockServer:
         if not candidates:
             await self._journaled(vendor, app, scope, receive, send)
             return
-        receive, body = await buffered(receive)
+        replay, body = await buffered(receive)
         probe = dict(scope)
         probe["state"] = {}
         try:
@@ -120,13 +120,18 @@ class MockServer:
             tenant = None
         fault = self.faults.take(candidates, tenant.id if tenant is not None else None)
         if fault is None:
-            await self._journaled(vendor, app, scope, receive, send)
+            await self._journaled(vendor, app, scope, replay, send)
             return
         scope["state"]["fault"] = fault.id
         if tenant is not None:
             scope["state"]["tenant"] = tenant.id
 
         async def faulted(scope: Scope, receive: Receive, send: Send) -> None:
+            if fault.drop or fault.status is not None:
+                # Answered here: what was read ahead still reaches the journal (the request
+                # detail of a faulted POST shows its body, redacted as any other).
+                for _ in range(replay.pending):
+                    await receive()
             await pause(self.faults.delay_ms(fault))
             if fault.drop:
                 scope["state"]["dropped"] = True
@@ -136,7 +141,7 @@ class MockServer:
             else:
                 await self._fault_answer(vendor, app, fault, scope, send)
 
-        await self._journaled(vendor, faulted, scope, receive, send)
+        await self._journaled(vendor, faulted, scope, replay, send)
 
     async def _fault_answer(self, vendor: str, app: ASGIApp, fault: Fault, scope: Scope,
                             send: Send) -> None:

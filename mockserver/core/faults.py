@@ -29,6 +29,10 @@ from .http import dump
 
 MAX_FAULTS = 1000          # active faults kept (create_app(max_faults=...))
 MAX_PATTERN = 512          # characters of a path regex
+# A path regex's backtracking bound (`_ways`) on a path this long: `.*x.*y.*z` passes, a fourth
+# `.*` or an eleventh alternation in a row does not (each try of a path could take seconds).
+TYPICAL_PATH = 100
+MAX_WAYS = 2_000_000
 MAX_LATENCY_MS = 60_000    # a fault never holds a call longer than a minute
 MAX_SIGMA = 5.0            # lognormal spread; past this nearly every draw is the cap anyway
 MAX_TIMES = 1_000_000_000
@@ -238,6 +242,9 @@ def _pattern(value: Any) -> re.Pattern:
         raise FaultError("path must not nest a repetition inside another, repeat an "
                          "alternation, or use a backreference (it could backtrack "
                          "without end)")
+    if _ways(parsed) > MAX_WAYS:
+        raise FaultError("path has too many repetitions and alternations in a row (it could "
+                         "backtrack for minutes); anchor it or use fewer .* and |")
     return rx
 
 
@@ -271,6 +278,28 @@ def _risky(parsed: Any, in_loop: bool = False) -> bool:
         elif op in (_src.GROUPREF, _src.GROUPREF_EXISTS):
             return True
     return False
+
+
+def _ways(parsed: Any) -> int:
+    """How many ways a backtracking engine may try `parsed` on a path of TYPICAL_PATH
+    characters, loops holding no loop or alternation (`_risky`): a loop multiplies by where it
+    can stop, an alternation by its branches squared (retrying a branch costs sre some hundred
+    times a loop's step back). Loops in a row (`.*.*.*.*`) are polynomial and alternations in a
+    row (`(a|aa)(a|aa)...`) exponential though none is nested."""
+    ways = 1
+    for op, av in parsed:
+        if op in _REPEATS:
+            _, high, sub = av
+            ways *= min(high, TYPICAL_PATH) + 1 if high > 1 else _ways(sub) + 1
+        elif op is _src.BRANCH:
+            ways *= sum(_ways(p) for p in av[1]) ** 2
+        elif op is _src.SUBPATTERN:
+            ways *= _ways(av[-1])
+        elif op in (_src.ASSERT, _src.ASSERT_NOT):
+            ways *= _ways(av[1])
+        elif op is getattr(_src, "ATOMIC_GROUP", None):
+            ways *= _ways(av)
+    return ways
 
 
 def _string(value: Any, name: str, limit: int = 64) -> str:
@@ -340,7 +369,25 @@ def parse(spec: Mapping[str, Any], vendors: Iterable[str]) -> Fault:
 Receive = Callable[[], Awaitable[dict]]
 
 
-async def buffered(receive: Receive, limit: int = BODY_LIMIT) -> tuple[Receive, bytes | None]:
+class Replay:
+    """A receive that hands out the messages read ahead, then the server's own."""
+
+    def __init__(self, receive: Receive, messages: list[dict]) -> None:
+        self._receive = receive
+        self._messages = messages
+
+    @property
+    def pending(self) -> int:
+        """Messages read ahead and not yet handed out."""
+        return len(self._messages)
+
+    async def __call__(self) -> dict:
+        if self._messages:
+            return self._messages.pop(0)
+        return await self._receive()
+
+
+async def buffered(receive: Receive, limit: int = BODY_LIMIT) -> tuple[Replay, bytes | None]:
     """Read the request body ahead (to find the tenant in it) and a receive that replays it.
     The body is None when it is larger than `limit` (then only what was read is replayed
     before the rest streams on)."""
@@ -361,13 +408,7 @@ async def buffered(receive: Receive, limit: int = BODY_LIMIT) -> tuple[Receive, 
             break
         if size > limit:
             break
-
-    async def replay() -> dict:
-        if messages:
-            return messages.pop(0)
-        return await receive()
-
-    return replay, (b"".join(chunks) if complete else None)
+    return Replay(receive, messages), (b"".join(chunks) if complete else None)
 
 
 def encode_body(fault: Fault, content_type: str) -> tuple[bytes, str]:

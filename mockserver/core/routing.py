@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from starlette.responses import Response
 
+from .cors import header
 from .http import RawJSON, VendorError
 
 if TYPE_CHECKING:
@@ -164,8 +165,7 @@ class VendorApp:
         routed = endpoint is not self.router.not_found
         headers = dict(self._routed if routed else self._always)
         if self.cors is not None:
-            origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"),
-                          None)
+            origin = header(scope, b"origin")
             if origin is not None:
                 headers.update(self.cors.after(scope, method, origin, routed))
         return headers
@@ -197,6 +197,8 @@ class VendorApp:
                 response = await endpoint(request)
             except VendorError as exc:
                 response = exc.response()  # rendering it can fail too: then it is a mock bug
+        except ClientDisconnect:
+            return  # gone before its body was read: nobody to answer, and no mock bug
         except Exception:  # noqa: BLE001 - a mock bug must not leak Starlette's error page
             log.exception("unhandled error in %s %s", method, scope["vendor_path"])
             response = self.internal_error().response()

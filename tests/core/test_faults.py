@@ -100,6 +100,8 @@ HOSTILE = [
     {"method": "G ET", "status": 500}, {"method": ["GET"], "status": 500},
     {"path": "(", "status": 500}, {"path": "(a+)+$", "status": 500},
     {"path": "(a|aa)*b", "status": 500}, {"path": r"(x)\1", "status": 500},
+    # nothing nested, yet loops or ambiguous alternations in a row backtrack for minutes
+    {"path": ".*" * 8 + "x", "status": 500}, {"path": "(?:a|aa)" * 60 + "x", "status": 500},
     {"path": "a" * 513, "status": 500}, {"path": "", "status": 500}, {"path": 5, "status": 500},
     {"tenant": 7, "status": 500}, {"tenant": "x" * 65, "status": 500},
     {"latency": {"fixed": -1}}, {"latency": {"fixed": MAX_LATENCY_MS + 1}},
@@ -125,6 +127,23 @@ def test_hostile_faults_are_refused_and_nothing_is_stored(client, spec):
     assert r.status_code == 400, r.text
     assert isinstance(r.json()["error"], str)
     assert active(client) == []
+
+
+@given(parts=st.lists(st.sampled_from([".*", r"\w+", "a?", "(?:a|aa)", "(?:b|ab|a)", "a",
+                                        "x{2,9}", "[^/]+", "/"]), min_size=1, max_size=24))
+@settings(max_examples=60, deadline=None)
+def test_an_accepted_path_regex_searches_a_hostile_path_quickly(parts):
+    """Whatever the guard lets through tries a 100-character path that almost matches in well
+    under a second (the event loop runs the search)."""
+    from mockserver.core.faults import FaultError, parse
+    try:
+        fault = parse({"path": "".join(parts) + "$z", "status": 500}, ["gravy"])
+    except FaultError:
+        return
+    started = time.perf_counter()
+    for subject in ("/" + "a" * 99, "/" + "ab" * 49 + "/", "/" + "xa/" * 33):
+        fault.rx.search(subject)
+    assert time.perf_counter() - started < 0.5
 
 
 @pytest.mark.parametrize("raw", [b"[1]", b"{", b'{"status": NaN}', b'"x"'])
@@ -527,3 +546,55 @@ def test_the_cli_bound_on_active_faults_reaches_the_app():
         assert len(c.get("/__admin/faults").json()["faults"]) == 1
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("fault", [{"status": 503}, {"drop": True}])
+def test_a_faulted_calls_body_reaches_the_journal_redacted(client, fault):
+    """The body read ahead (to find the tenant) is journaled though the vendor never reads it,
+    and its secrets are masked as in any other call."""
+    add(client, vendor="gravy", **fault)
+    body = {"grant_type": "client_credentials", "client_id": "cid",
+            "client_secret": "s3cret-never-shown"}
+    try:
+        client.post("/gravy/oauth/token", json=body)
+    except DroppedConnection:
+        pass
+    entry = client.app.journal.last.to_dict()
+    assert entry["fault"] == "f_1"
+    text = json.dumps(entry)
+    assert "s3cret-never-shown" not in text
+    assert json.loads(entry["request"]["body"])["client_id"] == "cid"
+
+
+@pytest.mark.parametrize("fault", [None, {"latency": {"fixed": 1}},
+                                   {"tenant": "someone-else", "status": 503}])
+def test_a_client_gone_mid_body_gets_no_500_with_or_without_a_fault(fault, caplog):
+    """A client that disconnects before its body is read (read ahead by a fault looking for
+    the tenant, or by the vendor) is no mock bug: nothing is sent, the journal has no status,
+    and nothing waits."""
+    app = create_app()
+    if fault:
+        app.faults.add(fault)
+    messages = [{"type": "http.request", "body": b'{"payload"', "more_body": True},
+                {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive():
+        if messages:
+            return messages.pop(0)
+        await asyncio.sleep(3600)  # a server says disconnect once; a second read would hang
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/gravitec/api/v3/push",
+             "raw_path": b"/gravitec/api/v3/push", "query_string": b"", "root_path": "",
+             "scheme": "http", "headers": [
+                 (b"host", b"mock.test"), (b"content-type", b"application/json"),
+                 (b"content-length", b"100"),
+                 (b"authorization", GRAVITEC["Authorization"].encode())]}
+    with caplog.at_level("ERROR", logger="mockserver"):
+        asyncio.run(asyncio.wait_for(app(scope, receive, send), 5))
+    assert sent == []
+    assert app.journal.last.status is None and app.journal.last.tenant == "default"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
