@@ -350,6 +350,19 @@ def test_campaign_ids_stay_unique_after_an_import(client):
     assert client.get(f"/gravitec/api/v3/messages/{ahead}", auth=GRAVITEC).status_code == 200
 
 
+@pytest.mark.parametrize("when", ["2085-01-01T00:00:00Z", "8999-12-31T23:59:59Z"])
+def test_campaigns_minted_late_on_the_mock_clock_roundtrip(client, when):
+    """Snowflake-style ids outgrow a Java long (19 digits) after 2079 and reach 22 digits by the
+    clock's end: the server's own export must import back."""
+    assert client.post("/__admin/clock", json={"set": when}).status_code == 200
+    r = client.post("/gravitec/api/v3/push", auth=GRAVITEC, json={
+        "payload": {"message": "m", "redirect_url": "https://e.x"}})
+    assert r.status_code == 200 and int(r.json()["id"]) > 2**63
+    first = export(client)
+    assert put(client, first).status_code == 200, put(client, first).text
+    assert export(client) == first
+
+
 def test_create_app_loads_a_snapshot_into_the_default_tenant(client):
     exercise(client)
     doc = json.loads(export(client))
