@@ -172,6 +172,8 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             stores = await asyncio.to_thread(lambda: snapshots.prepare(parse(raw), tenant))
         except StateError as exc:
             return JSON({"error": exc.message, "details": exc.details}, 400)
+        if server.tenants.get(tenant.id) is not tenant:  # deleted while the thread checked
+            raise ControlError(404, f"no tenant {tenant.id}")
         snapshots.commit(tenant, stores)
         return JSON({"imported": tenant.id})
 

@@ -456,3 +456,39 @@ def test_any_history_roundtrips_byte_identical(ops):
         client.delete(f"/__admin/tenants/{b}")
     finally:
         client.close()
+
+
+def test_a_tenant_deleted_while_its_import_is_checked_is_404_not_imported(monkeypatch):
+    """The check runs in a worker thread while the loop serves other calls: a DELETE of the
+    tenant in between must not be answered by "imported" into a tenant that is gone."""
+    import asyncio
+    import threading
+
+    import httpx
+
+    from mockserver.core.state import Importer
+
+    app = create_app(seed=0, clock=Clock(DOC_TIME))
+    started, go_on = threading.Event(), threading.Event()
+    prepare = Importer.prepare
+
+    def slow(self, doc, tenant):
+        started.set()
+        go_on.wait(5)
+        return prepare(self, doc, tenant)
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://mock.test") as http:
+            tid = (await http.post("/__admin/tenants")).json()["id"]
+            snap = (await http.get(STATE, params={"tenant": tid})).content
+            monkeypatch.setattr(Importer, "prepare", slow)
+            importing = asyncio.create_task(http.put(STATE, params={"tenant": tid}, content=snap))
+            assert await asyncio.to_thread(started.wait, 5)
+            assert (await http.delete(f"/__admin/tenants/{tid}")).status_code == 204
+            go_on.set()
+            r = await importing
+            assert r.status_code == 404 and tid in r.json()["error"], r.text
+            assert app.tenants.get(tid) is None
+
+    asyncio.run(scenario())
