@@ -334,6 +334,26 @@ def test_more_people_than_the_importing_server_keeps_is_refused(client):
         c.close()
 
 
+def test_more_unminted_connections_than_the_importing_server_keeps_is_refused(client):
+    """Connections no intent token opened (the fixtures') have no oldest to drop either."""
+    doc = _doc(client)
+    conns = doc["vendors"]["gravy"]["connections"]
+    small = create_app(seed=0, clock=Clock(DOC_TIME), max_sessions=2)
+    most = len(small.vendors["gravy"].template.connections) + 2
+    doc["vendors"]["gravy"]["connections"] = [{**conns[0], "id": f"conn_x{i}"}
+                                              for i in range(most + 1)]
+    c = MockClient(small)
+    try:
+        before = export(c)
+        r = put(c, doc)
+        assert r.status_code == 400 and any("--max-sessions" in d for d in r.json()["details"])
+        assert export(c) == before
+        doc["vendors"]["gravy"]["connections"].pop()      # at the bound: imported
+        assert put(c, doc).status_code == 200
+    finally:
+        c.close()
+
+
 def test_campaign_ids_stay_unique_after_an_import(client):
     """Ids are server-wide and grow: a campaign minted after an import is numbered after the
     imported ones, even ones minted by a server whose clock ran ahead."""
