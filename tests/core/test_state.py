@@ -574,3 +574,42 @@ def test_any_mutated_snapshot_is_refused_cleanly_or_roundtrips(data):
     assert put(client, imported).status_code == 200
     assert export(client) == imported
     assert put(client, base).status_code == 200          # back for the next example
+
+
+def test_concurrent_imports_are_checked_one_at_a_time(monkeypatch):
+    """Each import holds a parsed snapshot of up to 64 MiB: however many PUTs arrive at once,
+    one is read and checked at a time, and each still lands."""
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+
+    from mockserver.core.state import Importer
+
+    app = create_app(seed=0, clock=Clock(DOC_TIME))
+    prepare, lock, running, most = Importer.prepare, threading.Lock(), [0], [0]
+
+    def counted(self, doc, tenant):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        try:
+            return prepare(self, doc, tenant)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://mock.test") as http:
+            ids = [(await http.post("/__admin/tenants")).json()["id"] for _ in range(3)]
+            snap = (await http.get(STATE)).content
+            monkeypatch.setattr(Importer, "prepare", counted)
+            answers = await asyncio.gather(*(http.put(STATE, params={"tenant": t},
+                                                      content=snap) for t in ids))
+        assert [r.json() for r in answers] == [{"imported": t} for t in ids]
+
+    asyncio.run(scenario())
+    assert most[0] == 1
