@@ -516,12 +516,15 @@ def test_a_tenant_deleted_while_its_import_is_checked_is_404_not_imported(monkey
 
 # -- any mutation of a real snapshot: 400 and nothing changed, or an import that roundtrips ------
 @functools.cache
-def _exercised() -> tuple[MockClient, bytes, list[tuple]]:
+def _exercised() -> tuple[Any, bytes, list[tuple]]:
     """One app after real calls through every vendor, its export and a path to every place in
     its schema (the first item of each list stands for the rest: each place as likely)."""
     client = MockClient(create_app(seed=0, clock=Clock(DOC_TIME), max_sessions=5))
-    exercise(client)
-    raw = export(client)
+    try:
+        exercise(client)
+        raw = export(client)
+    finally:
+        client.close()
     paths: list[tuple] = []
 
     def walk(node: Any, path: tuple) -> None:
@@ -531,7 +534,7 @@ def _exercised() -> tuple[MockClient, bytes, list[tuple]]:
         for k, v in items:
             walk(v, path + (k,))
     walk(json.loads(raw), ())
-    return client, raw, paths[1:]
+    return client.app, raw, paths[1:]
 
 
 _HOSTILE = st.one_of(
@@ -545,7 +548,15 @@ _HOSTILE = st.one_of(
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_any_mutated_snapshot_is_refused_cleanly_or_roundtrips(data):
-    client, base, paths = _exercised()
+    app, base, paths = _exercised()
+    client = MockClient(app)
+    try:
+        _mutate_and_import(client, base, paths, data)
+    finally:
+        client.close()
+
+
+def _mutate_and_import(client, base: bytes, paths: list[tuple], data) -> None:
     doc = json.loads(base)
     for _ in range(data.draw(st.integers(1, 3))):
         *parent, key = data.draw(st.sampled_from(paths))
