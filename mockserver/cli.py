@@ -222,6 +222,11 @@ def read_state(path: str):
     return parse(raw)
 
 
+def _tls_failed(tls_dir: str | None, exc: Exception) -> int:
+    print(f"mockserver: cannot set up TLS in {tls_dir}: {exc}", file=sys.stderr)
+    return 1
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -234,9 +239,8 @@ def serve(args: argparse.Namespace) -> int:
 
         try:
             ca = load_ca(args.tls_dir)
-        except (OSError, ValueError) as exc:  # an unwritable or unreadable --tls-dir
-            print(f"mockserver: cannot set up TLS in {args.tls_dir}: {exc}", file=sys.stderr)
-            return 1
+        except (OSError, ValueError, TypeError) as exc:  # unwritable, unreadable, encrypted
+            return _tls_failed(args.tls_dir, exc)
     # The app, with its --state, is built before the port is taken: a bad snapshot ends the
     # process with one line and nothing ever listened.
     try:
@@ -259,6 +263,14 @@ def serve(args: argparse.Namespace) -> int:
         # one line, whatever a detail holds
         print(line.replace("\r", " ").replace("\n", " "), file=sys.stderr)
         return 1
+    leaf = None
+    if ca is not None:
+        from mockserver.tls import hostnames, issue
+
+        try:  # before anything listens: a --tls-dir CA key that cannot sign (Ed25519) ends here
+            leaf = issue(ca, hostnames(app.vendors.values()))
+        except (ValueError, TypeError) as exc:
+            return _tls_failed(args.tls_dir, exc)
     try:
         sock = _bind(args.host, args.port)
     except OSError as exc:
@@ -267,10 +279,9 @@ def serve(args: argparse.Namespace) -> int:
     tls_files = ExitStack()  # the server key's temporary file, kept until uvicorn has read it
     try:
         tls_options = {}
-        if ca is not None:
-            from mockserver.tls import cert_file, hostnames, issue
+        if leaf is not None:
+            from mockserver.tls import cert_file
 
-            leaf = issue(ca, hostnames(app.vendors.values()))
             tls_options["ssl_certfile"] = tls_files.enter_context(cert_file(leaf))
         log_config = uvicorn.config.LOGGING_CONFIG
         if args.log_level in ACCESS_LOG_LEVELS:

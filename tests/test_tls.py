@@ -72,18 +72,41 @@ def test_tls_dir_keeps_the_ca_across_starts(tmp_path):
     assert load_ca(None).cert_pem.bytes() != first.cert_pem.bytes()  # no dir: fresh each time
 
 
-def test_an_unusable_tls_dir_fails_cleanly(tmp_path):
+def _encrypted_key() -> bytes:
+    from cryptography.hazmat.primitives import serialization as ser
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.BestAvailableEncryption(b"pw"))
+
+
+def _ed25519_key() -> bytes:  # loads as a CA key, but cannot sign with a hash
+    from cryptography.hazmat.primitives import serialization as ser
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    return ed25519.Ed25519PrivateKey.generate().private_bytes(
+        ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+
+
+@pytest.mark.parametrize("kind", ["garbage", "encrypted key", "ed25519 key"])
+def test_an_unusable_tls_dir_fails_cleanly(tmp_path, kind):
     folder = tmp_path / "ca"
     folder.mkdir()
-    (folder / "ca.pem").write_text("not a certificate")
-    (folder / "ca-key.pem").write_text("not a key")
+    if kind == "garbage":
+        (folder / "ca.pem").write_text("not a certificate")
+        (folder / "ca-key.pem").write_text("not a key")
+    else:
+        (folder / "ca.pem").write_bytes(trustme.CA().cert_pem.bytes())
+        (folder / "ca-key.pem").write_bytes(
+            _encrypted_key() if kind == "encrypted key" else _ed25519_key())
     proc = subprocess.run(
         [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--tls", "--tls-dir", str(folder)],
         cwd=tmp_path, env=_child_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=30,
     )  # fmt: skip
     assert proc.returncode == 1 and "listening" not in proc.stdout
-    assert "TLS" in proc.stderr and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"mockserver: cannot set up TLS in {folder}")
 
 
 # --- a real process, called by the vendors' real hostnames -------------------------

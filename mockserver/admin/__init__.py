@@ -156,6 +156,9 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
     html = render(list(server.vendors))
 
     snapshots = Importer(server.vendors)
+    # One snapshot read and checked at a time: concurrent PUTs wait with their bodies unread,
+    # so memory holds one snapshot (up to STATE_LIMIT, parsed) however many arrive.
+    importing = asyncio.Lock()
 
     async def state(request: Request) -> Response:
         """GET exports a tenant's state; PUT imports a snapshot into it, all or nothing."""
@@ -165,18 +168,21 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             raise ControlError(404, f"no tenant {tid}")
         if request.method == "GET":
             return JSON(export(tenant, server.vendors))
-        try:
-            raw = await read_limited(request, STATE_LIMIT)
-        except TooLarge:
-            raise ControlError(413, f"a snapshot is at most {STATE_LIMIT // 2**20} MiB") \
-                from None
-        try:
-            # A big snapshot takes a while to check: off the event loop, which keeps serving.
-            # Only the swap, below, touches the tenant, so a refusal changes nothing.
-            stores = await asyncio.to_thread(lambda: snapshots.prepare(parse(raw), tenant))
-        except StateError as exc:
-            return JSON({"error": exc.message, "details": exc.details}, 400)
-        snapshots.commit(tenant, stores)
+        async with importing:
+            try:
+                raw = await read_limited(request, STATE_LIMIT)
+            except TooLarge:
+                raise ControlError(413, f"a snapshot is at most {STATE_LIMIT // 2**20} MiB") \
+                    from None
+            try:
+                # A big snapshot takes a while to check: off the event loop, which keeps
+                # serving. Only the swap, below, touches the tenant: a refusal changes nothing.
+                stores = await asyncio.to_thread(lambda: snapshots.prepare(parse(raw), tenant))
+            except StateError as exc:
+                return JSON({"error": exc.message, "details": exc.details}, 400)
+            if server.tenants.get(tenant.id) is not tenant:  # deleted while it was checked
+                raise ControlError(404, f"no tenant {tenant.id}")
+            snapshots.commit(tenant, stores)
         return JSON({"imported": tenant.id})
 
     async def state_schema(request: Request) -> Response:

@@ -334,6 +334,26 @@ def test_more_people_than_the_importing_server_keeps_is_refused(client):
         c.close()
 
 
+def test_more_unminted_connections_than_the_importing_server_keeps_is_refused(client):
+    """Connections no intent token opened (the fixtures') have no oldest to drop either."""
+    doc = _doc(client)
+    conns = doc["vendors"]["gravy"]["connections"]
+    small = create_app(seed=0, clock=Clock(DOC_TIME), max_sessions=2)
+    most = len(small.vendors["gravy"].template.connections) + 2
+    doc["vendors"]["gravy"]["connections"] = [{**conns[0], "id": f"conn_x{i}"}
+                                              for i in range(most + 1)]
+    c = MockClient(small)
+    try:
+        before = export(c)
+        r = put(c, doc)
+        assert r.status_code == 400 and any("--max-sessions" in d for d in r.json()["details"])
+        assert export(c) == before
+        doc["vendors"]["gravy"]["connections"].pop()      # at the bound: imported
+        assert put(c, doc).status_code == 200
+    finally:
+        c.close()
+
+
 def test_campaign_ids_stay_unique_after_an_import(client):
     """Ids are server-wide and grow: a campaign minted after an import is numbered after the
     imported ones, even ones minted by a server whose clock ran ahead."""
@@ -348,6 +368,19 @@ def test_campaign_ids_stay_unique_after_an_import(client):
         "payload": {"message": "m", "redirect_url": "https://e.x"}})
     assert int(r.json()["id"]) > 2**62
     assert client.get(f"/gravitec/api/v3/messages/{ahead}", auth=GRAVITEC).status_code == 200
+
+
+@pytest.mark.parametrize("when", ["2085-01-01T00:00:00Z", "8999-12-31T23:59:59Z"])
+def test_campaigns_minted_late_on_the_mock_clock_roundtrip(client, when):
+    """Snowflake-style ids outgrow a Java long (19 digits) after 2079 and reach 22 digits by the
+    clock's end: the server's own export must import back."""
+    assert client.post("/__admin/clock", json={"set": when}).status_code == 200
+    r = client.post("/gravitec/api/v3/push", auth=GRAVITEC, json={
+        "payload": {"message": "m", "redirect_url": "https://e.x"}})
+    assert r.status_code == 200 and int(r.json()["id"]) > 2**63
+    first = export(client)
+    assert put(client, first).status_code == 200, put(client, first).text
+    assert export(client) == first
 
 
 def test_create_app_loads_a_snapshot_into_the_default_tenant(client):
@@ -443,3 +476,151 @@ def test_any_history_roundtrips_byte_identical(ops):
         client.delete(f"/__admin/tenants/{b}")
     finally:
         client.close()
+
+
+def test_a_tenant_deleted_while_its_import_is_checked_is_404_not_imported(monkeypatch):
+    """The check runs in a worker thread while the loop serves other calls: a DELETE of the
+    tenant in between must not be answered by "imported" into a tenant that is gone."""
+    import asyncio
+    import threading
+
+    import httpx
+
+    from mockserver.core.state import Importer
+
+    app = create_app(seed=0, clock=Clock(DOC_TIME))
+    started, go_on = threading.Event(), threading.Event()
+    prepare = Importer.prepare
+
+    def slow(self, doc, tenant):
+        started.set()
+        go_on.wait(5)
+        return prepare(self, doc, tenant)
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://mock.test") as http:
+            tid = (await http.post("/__admin/tenants")).json()["id"]
+            snap = (await http.get(STATE, params={"tenant": tid})).content
+            monkeypatch.setattr(Importer, "prepare", slow)
+            importing = asyncio.create_task(http.put(STATE, params={"tenant": tid}, content=snap))
+            assert await asyncio.to_thread(started.wait, 5)
+            assert (await http.delete(f"/__admin/tenants/{tid}")).status_code == 204
+            go_on.set()
+            r = await importing
+            assert r.status_code == 404 and tid in r.json()["error"], r.text
+            assert app.tenants.get(tid) is None
+
+    asyncio.run(scenario())
+
+
+# -- any mutation of a real snapshot: 400 and nothing changed, or an import that roundtrips ------
+@functools.cache
+def _exercised() -> tuple[Any, bytes, list[tuple]]:
+    """One app after real calls through every vendor, its export and a path to every place in
+    its schema (the first item of each list stands for the rest: each place as likely)."""
+    client = MockClient(create_app(seed=0, clock=Clock(DOC_TIME), max_sessions=5))
+    try:
+        exercise(client)
+        raw = export(client)
+    finally:
+        client.close()
+    paths: list[tuple] = []
+
+    def walk(node: Any, path: tuple) -> None:
+        paths.append(path)
+        items = node.items() if isinstance(node, dict) else \
+            enumerate(node[:1]) if isinstance(node, list) else ()
+        for k, v in items:
+            walk(v, path + (k,))
+    walk(json.loads(raw), ())
+    return client.app, raw, paths[1:]
+
+
+_HOSTILE = st.one_of(
+    st.sampled_from([None, True, 0, -1, 0.5, 1e308, -1e308, 10**29, 2**63, 2**72 + 1,
+                     253402300800, "", "x", "\ud800", "ü💥", "9" * 23, [], {}, [[[[]]]], {"": {}}]),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                 | st.text(max_size=5), lambda inner: st.lists(inner, max_size=3)
+                 | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=6))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_any_mutated_snapshot_is_refused_cleanly_or_roundtrips(data):
+    app, base, paths = _exercised()
+    client = MockClient(app)
+    try:
+        _mutate_and_import(client, base, paths, data)
+    finally:
+        client.close()
+
+
+def _mutate_and_import(client, base: bytes, paths: list[tuple], data) -> None:
+    doc = json.loads(base)
+    for _ in range(data.draw(st.integers(1, 3))):
+        *parent, key = data.draw(st.sampled_from(paths))
+        target = doc
+        try:
+            for k in parent:
+                target = target[k]
+            op = data.draw(st.sampled_from(["set", "set", "drop", "twice", "extra"]))
+            if op == "set":
+                target[key] = data.draw(_HOSTILE)
+            elif op == "drop":
+                del target[key]
+            elif op == "twice" and isinstance(target, list):
+                target.append(target[key])
+            elif isinstance(target, dict):
+                target["extra"] = data.draw(_HOSTILE)
+        except (KeyError, IndexError, TypeError):  # an earlier mutation moved this path
+            pass
+    r = put(client, json.dumps(doc).encode())
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["error"] and all(isinstance(d, str) for d in r.json()["details"])
+        assert export(client) == base
+        return
+    imported = export(client)
+    assert put(client, imported).status_code == 200
+    assert export(client) == imported
+    assert put(client, base).status_code == 200          # back for the next example
+
+
+def test_concurrent_imports_are_checked_one_at_a_time(monkeypatch):
+    """Each import holds a parsed snapshot of up to 64 MiB: however many PUTs arrive at once,
+    one is read and checked at a time, and each still lands."""
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+
+    from mockserver.core.state import Importer
+
+    app = create_app(seed=0, clock=Clock(DOC_TIME))
+    prepare, lock, running, most = Importer.prepare, threading.Lock(), [0], [0]
+
+    def counted(self, doc, tenant):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        try:
+            return prepare(self, doc, tenant)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://mock.test") as http:
+            ids = [(await http.post("/__admin/tenants")).json()["id"] for _ in range(3)]
+            snap = (await http.get(STATE)).content
+            monkeypatch.setattr(Importer, "prepare", counted)
+            answers = await asyncio.gather(*(http.put(STATE, params={"tenant": t},
+                                                      content=snap) for t in ids))
+        assert [r.json() for r in answers] == [{"imported": t} for t in ids]
+
+    asyncio.run(scenario())
+    assert most[0] == 1

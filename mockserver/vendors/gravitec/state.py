@@ -14,7 +14,10 @@ from ...core.state import BOOL, COUNT, INSTANT, MAYBE_TEXT, StateError, arr, dup
 from .store import (MAX_TAGS_PER_FOLLOWER, OPERATORS, Campaign, Follower, GravitecStore,
                     GravitecTemplate)
 
-_ID = {"type": "string", "pattern": "^[0-9]{1,19}$"}
+# Snowflake-style ids pass 2**63 (19 digits) once the mock clock passes 2079 and reach ~1.06e21
+# (22 digits) at its end (9000-01-01): what the server can mint, an import must read back.
+MAX_ID = 2**72
+_ID = {"type": "string", "pattern": "^[0-9]{1,22}$"}
 _NAMES = {"type": "array", "items": {"type": "string"}}
 _AUDIENCE = {"oneOf": [
     {"type": "null", "description": "everyone"},
@@ -36,7 +39,7 @@ _CAMPAIGN = obj({"id": _ID, "createdAt": INSTANT,
 _SITE = obj({"followers": arr(_FOLLOWER), "campaigns": arr(_CAMPAIGN),
              "day": {"type": "array", "prefixItems": [COUNT, COUNT], "minItems": 2,
                      "maxItems": 2, "description": "[mock-clock UTC day, API pushes that day]"},
-             "lastId": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}})
+             "lastId": {"type": "integer", "minimum": 0, "maximum": MAX_ID}})
 
 
 def schema(template: GravitecTemplate) -> dict[str, Any]:
@@ -71,6 +74,8 @@ def restore(data: dict[str, Any], template: GravitecTemplate, limit: int) -> Gra
                             f"server keeps for the site ({most}, see --max-sessions)")
         problems += [f"{where}/campaigns: duplicate id {d!r}"
                      for d in duplicates(c["id"] for c in site["campaigns"])]
+        problems += [f"{where}/campaigns/{i}/id: above {MAX_ID}"
+                     for i, c in enumerate(site["campaigns"]) if int(c["id"]) > MAX_ID]
     if problems:
         raise StateError("gravitec", problems)
 

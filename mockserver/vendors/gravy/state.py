@@ -106,6 +106,12 @@ def restore(data: dict[str, Any], tenant: "Tenant", template: "GravyTemplate", a
     problems += [f"/minted: duplicate id {d!r}" for d in duplicates(data["minted"])]
     problems += [f"/minted/{i}: no connection {m!r}" for i, m in enumerate(data["minted"])
                  if m not in known]
+    # Only connections intent tokens opened have an oldest to drop; the rest are fixtures'.
+    kept = len(known - set(data["minted"]))
+    most = len(template.connections) + max(1, limit)
+    if kept > most:
+        problems.append(f"/connections: {kept} not in /minted, more than this server keeps for "
+                        f"a tenant ({most}, see --max-sessions)")
     tokens = [rescoped(t["token"], tenant) for t in data["tokens"]]
     problems += [f"/tokens: duplicate token {d!r}" for d in duplicates(tokens)]
     intents = data["intents"]
