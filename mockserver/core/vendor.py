@@ -103,8 +103,9 @@ class Vendor(ABC):
 
     def summary(self, store: Any) -> dict[str, Any]:
         """A few counts of one tenant's state for the sandbox page (`GET /__admin/summary`):
-        numbers, or objects of numbers. A vendor with nothing worth counting keeps `{}`."""
-        return {}
+        numbers, or objects of numbers; the store's `summary()`, `{}` for a store without one."""
+        counts = getattr(store, "summary", None)
+        return counts() if counts is not None else {}
 
     # -- state snapshots (core/state.py); the vendor's state.py does the work ---------------
     def state_schema(self) -> dict[str, Any]:

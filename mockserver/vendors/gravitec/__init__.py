@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
@@ -55,9 +55,6 @@ class GravitecVendor(Vendor):
 
     def admin_routes(self) -> list["BaseRoute"]:
         return admin.routes(self.service)
-
-    def summary(self, store: Any) -> dict[str, Any]:
-        return store.summary()
 
     def tenant_of(self, scope: "Scope", body: bytes | None) -> "Tenant | None":
         return self.service.auth.tenant_of(Request(scope))
