@@ -13,12 +13,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Iterator
 
 import httpx
 
 from .core.clock import parse_iso
+from .core.journal import matches
 
 if TYPE_CHECKING:
     from .app import MockServer
@@ -79,19 +79,8 @@ class RecordedCall:
         return json.loads(self.response_body) if self.response_body else None
 
     def matches(self, criteria: dict[str, Any]) -> bool:
-        for key, want in criteria.items():
-            have = getattr(self, key)
-            if key == "path":
-                ok = fnmatchcase(have, str(want))  # a glob, like Journal.filter
-            elif key == "method":
-                ok = have.upper() == str(want).upper()
-            elif key == "status":
-                ok = have is not None and str(have) == str(want)
-            else:
-                ok = have == want
-            if not ok:
-                return False
-        return True
+        # The server journal's own rules: a path glob, a status code or class (4xx), any case.
+        return all(matches(key, getattr(self, key), want) for key, want in criteria.items())
 
     def __str__(self) -> str:
         query = f"?{self.query}" if self.query else ""
@@ -108,7 +97,7 @@ class JournalView:
 
     Reads like `unittest.mock`: `called`, `call_count`, `last`, `calls` (oldest first),
     `assert_called_with(vendor=..., method=..., path=..., status=...)`. Criteria compare exactly,
-    except `path`, a glob (`/connections/*`). A call whose credentials were refused names no
+    except `path`, a glob (`/connections/*`), and `status`, a code or a class (`"4xx"`). A call whose credentials were refused names no
     tenant, so it shows only in the unfiltered journal (`JournalView(http, None)`).
     """
 

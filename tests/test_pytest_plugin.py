@@ -99,6 +99,8 @@ def test_the_journal_reads_like_unittest_mock(mock):
     journal.assert_called_once()
     journal.assert_called_with(vendor="gravy", method="post", path="/oauth/*", status=200)
     journal.assert_called_once_with(vendor="gravy", path="/oauth/token")
+    journal.assert_called_with(status="2xx")  # a class, as GET /__admin/requests?status= takes
+    assert journal.filter(status="4xx") == []
 
 
 def test_assert_called_with_checks_the_last_call_and_lists_what_was_called(mock):

@@ -234,7 +234,12 @@ class Journal:
 
 
 def _matches(call: Call, key: str, value: Any) -> bool:
-    have = getattr(call, key)
+    return matches(key, getattr(call, key), value)
+
+
+def matches(key: str, have: Any, value: Any) -> bool:
+    """One filter criterion against an entry's field: `path` a glob, `status` a code or a class
+    (`4xx`), `method` in any case, anything else equal. The pytest journal helper uses it too."""
     if key == "path":
         return fnmatchcase(have or "", str(value))
     if key == "status":
