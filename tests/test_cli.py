@@ -275,28 +275,37 @@ def test_serve_prints_the_banner_then_where_the_page_and_credentials_are(tmp_pat
 ACCESS = re.compile(r"INFO: +(\S+) (\S+) (\d{3}) \d+\.\dms tenant=(\S+) vendor=(\S+)")
 
 
-def test_log_level_info_prints_one_access_line_per_request(tmp_path):
+def _serve_info_and_call(tmp_path, calls, **env) -> tuple[str, str]:
+    """Run `serve --port 0 --log-level info` as a process, make `calls(http)` against it, stop
+    it: (stdout, stderr)."""
     stderr = (tmp_path / "stderr.txt").open("w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--log-level", "info"],
-        cwd=tmp_path, env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        cwd=tmp_path, env=_child_env(**env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=stderr, text=True, preexec_fn=_as_a_terminal_would,
     )  # fmt: skip
     try:
         match = BANNER.fullmatch(_first_line(proc, timeout=10).rstrip("\n"))
         assert match
-        url = f"http://127.0.0.1:{match.group(1)}"
         # The socket listens before the banner, so no retry is needed.
-        with httpx.Client(base_url=url, timeout=5) as http:
-            assert http.get("/gravy/integrations?page=2&limit=1").status_code == 200
-            assert http.get("/gravy/connections").status_code == 401
-            assert http.post("/__admin/reset").status_code == 200
+        with httpx.Client(base_url=f"http://127.0.0.1:{match.group(1)}", timeout=5) as http:
+            calls(http)
     finally:
         _stop(proc)
         out = proc.stdout.read()
         stderr.seek(0)
         err = stderr.read()
         stderr.close()
+    return out, err
+
+
+def test_log_level_info_prints_one_access_line_per_request(tmp_path):
+    def calls(http: httpx.Client) -> None:
+        assert http.get("/gravy/integrations?page=2&limit=1").status_code == 200
+        assert http.get("/gravy/connections").status_code == 401
+        assert http.post("/__admin/reset").status_code == 200
+
+    out, err = _serve_info_and_call(tmp_path, calls)
     access = [m.groups() for m in map(ACCESS.fullmatch, out.splitlines()) if m]
     assert access == [("GET", "/gravy/integrations?page=2&limit=1", "200", "-", "gravy"),
                       ("GET", "/gravy/connections", "401", "-", "gravy"),
@@ -379,24 +388,11 @@ def test_banner_with_tls_says_where_the_ca_is():
 
 
 def test_log_format_json_prints_one_json_object_per_line(tmp_path):
-    stderr = (tmp_path / "stderr.txt").open("w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--log-level", "info"],
-        cwd=tmp_path, env=_child_env(MOCKSERVER_LOG_FORMAT="json"), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=stderr, text=True, preexec_fn=_as_a_terminal_would,
-    )  # fmt: skip
-    try:
-        match = BANNER.fullmatch(_first_line(proc, timeout=10).rstrip("\n"))
-        assert match
-        with httpx.Client(base_url=f"http://127.0.0.1:{match.group(1)}", timeout=5) as http:
-            assert http.get("/gravy/integrations?limit=1").status_code == 200
-            assert http.get("/__admin/health").status_code == 200
-    finally:
-        _stop(proc)
-        out = proc.stdout.read()
-        stderr.seek(0)
-        err = stderr.read()
-        stderr.close()
+    def calls(http: httpx.Client) -> None:
+        assert http.get("/gravy/integrations?limit=1").status_code == 200
+        assert http.get("/__admin/health").status_code == 200
+
+    out, err = _serve_info_and_call(tmp_path, calls, MOCKSERVER_LOG_FORMAT="json")
     records = [json.loads(line) for line in out.splitlines()[2:]]  # after the banner
     assert [(r["vendor"], r["method"], r["path"], r["query"], r["status"]) for r in records] == [
         ("gravy", "GET", "/gravy/integrations", "limit=1", 200),
