@@ -30,7 +30,8 @@ class GravyVendor(Vendor):
                            "clientSecret": "gravy-sandbox-secret",
                            "publishableKey": "pk-test-sandbox"}
     tenant_keys = ("clientId", "publishableKey")
-    secret_fields = frozenset({"client_secret", "clientSecret"})
+    # access_token: the token call's answer in the journal, as Groove masks its issued tokens
+    secret_fields = frozenset({"client_secret", "clientSecret", "access_token"})
     content_type = "application/json; charset=utf-8"  # Express's res.json()
     not_found = staticmethod(handlers.route_missing)  # Express: "Cannot GET /path", also for 405s
     cors = ExpressCors()   # NestJS app.enableCors(): the cors package's defaults

@@ -11,8 +11,9 @@ from starlette.requests import Request
 
 from ...core.http import RawJSON, TooLarge, json_response, load, read_limited
 from . import backends, predict
-from .errors import (CALL_INVALID, CALL_NOT_CONNECTED, REQUIRED, call_failed, field_errors,
-                     method_not_allowed, not_found, parse_error, unsupported_media)
+from .errors import (CALL_INVALID, CALL_NOT_CONNECTED, REQUIRED, call_failed, detail,
+                     field_errors, method_not_allowed, not_found, parse_error,
+                     unsupported_media)
 from .store import IntegryStore, store_of
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ async def _body(request: Request) -> dict[str, Any]:
     try:
         raw = await read_limited(request, BODY_LIMIT)
     except TooLarge:
-        raise field_errors({"detail": "Request body is larger than 1 MiB."}) from None
+        # DRF's shape for a status it has no exception of its own for: {"detail": ...}
+        raise detail(413, "Request body is larger than 1 MiB.") from None
     if not raw.strip():
         return {}
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
