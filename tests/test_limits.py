@@ -252,10 +252,14 @@ def test_gravy_keeps_at_most_max_sessions_tokens_intents_and_minted_connections(
 def test_groove_keeps_at_most_max_sessions_codes_and_tokens(small):
     creds = small.get("/__admin/credentials").json()["groove"]
     for _ in range(MORE):
-        groove_tokens(small, creds)
+        token = groove_tokens(small, creds)["access_token"]
         groove_code(small, creds)
+        r = small.post("/groove/api/public/v1/graphql", json={"query": "{ flows { id } }"},
+                       headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
     state = _state(small, "groove")
     assert len(state["codes"]) == len(state["tokens"]) == len(state["refresh"]) == LIMIT
+    assert 0 < len(state["window"]) <= LIMIT  # the rate limiter's per-token counts
 
 
 def test_groove_people_added_stop_at_max_sessions(small):
