@@ -88,7 +88,11 @@ def _plan(http: httpx.Client, tenant: str, creds: dict[str, Any]) -> dict[str, A
 async def _run(url: str, plan: dict[str, Any]) -> list[tuple[tuple, int, Any]]:
     """Every client's operations at once; (operation, status, answer) of each."""
     results: list[tuple[tuple, int, Any]] = []
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    retried: list[tuple] = []
+    # A kept-alive connection is reused only well within uvicorn's 5 s keep-alive timeout: on a
+    # loaded machine a request sent as the server closes an idle connection fails unread.
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS,
+                          keepalive_expiry=1.0)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
         start = asyncio.Event()
 
@@ -111,13 +115,21 @@ async def _run(url: str, plan: dict[str, Any]) -> list[tuple[tuple, int, Any]]:
         async def client(ops: list[tuple]) -> None:
             await start.wait()
             for op in ops:
-                r = await one(op)
+                try:
+                    r = await one(op)
+                except (httpx.ReadError, httpx.RemoteProtocolError):
+                    # The server closed a kept-alive connection before reading this request
+                    # (uvicorn never drops one it read): sent again once. Had the first been
+                    # served, the model check below would see it twice.
+                    retried.append(op)
+                    r = await one(op)
                 results.append((op, r.status_code, r.json() if r.content else None))
 
         tasks = [asyncio.create_task(client(ops)) for ops in plan["ops"]]
         await asyncio.sleep(0.05)  # every client waits at the start line
         start.set()
         await asyncio.gather(*tasks)
+    assert len(retried) <= CLIENTS // 8, retried  # a rare race, not a way of working
     return results
 
 

@@ -152,9 +152,11 @@ def test_a_chunked_body_over_1_mib_without_length_is_413_over_the_wire(live, cal
                                       headers={**headers, "Content-Type": "application/json"})
     assert "content-length" not in request.headers
     assert request.headers["transfer-encoding"] == "chunked"
+    before = stored(live.http)
     r = live.http.send(request)
     assert r.status_code == 413, r.text
     _too_large(vendor, path.removeprefix("/" + vendor), r.json())
+    assert stored(live.http) == before
 
 
 # == bounds ===================================================================================
