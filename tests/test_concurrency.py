@@ -120,7 +120,8 @@ async def _run(url: str, plan: dict[str, Any]) -> list[tuple[tuple, int, Any]]:
                 except (httpx.ReadError, httpx.RemoteProtocolError):
                     # The server closed a kept-alive connection before reading this request
                     # (uvicorn never drops one it read): sent again once. Had the first been
-                    # served, the model check below would see it twice.
+                    # served, the checks below would see its effect twice (a tag add aside,
+                    # which is idempotent).
                     retried.append(op)
                     r = await one(op)
                 results.append((op, r.status_code, r.json() if r.content else None))
