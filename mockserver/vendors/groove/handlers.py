@@ -255,8 +255,8 @@ async def graphql(g: Groove, request: Request) -> RawJSON:
     except VendorError as exc:
         exc.headers.update(headers)
         raise
-    result = g.executor.run(query, variables, operation, QueryContext(store, now))
-    return json_response(result, 200, headers)
+    return RawJSON(g.executor.answer(query, variables, operation, QueryContext(store, now)),
+                   200, headers)
 
 
 async def _graphql_request(request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
