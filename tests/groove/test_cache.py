@@ -1,4 +1,4 @@
-"""The GraphQL answer cache (schema.Executor.answer) never serves a stale or foreign answer: a
+"""The GraphQL answer cache (schema.Executor.recall) never serves a stale or foreign answer: a
 write, a reset or an import moves what a query reads, each tenant answers from its own store,
 a mutation always runs, and the rate-limit meter counts every call, cached or not."""
 from __future__ import annotations
@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 
 from mockserver.vendors.groove import schema
-from mockserver.vendors.groove.schema import Context, Executor
-from mockserver.vendors.groove.store import store_of
 
 from .conftest import LONG_FLOW, gql, tokens_for
 
@@ -103,13 +101,22 @@ def test_the_rate_limit_meter_counts_cached_answers(client, token):
     assert remaining == [remaining[0], remaining[0] - 1, remaining[0] - 2]
 
 
-def test_the_answer_cache_is_bounded(app, monkeypatch):
+def test_the_answer_cache_is_bounded(client, token, app, monkeypatch):
     monkeypatch.setattr(schema, "RESULT_CACHE_SIZE", 8)
-    executor = Executor()
-    context = Context(store_of(app.tenants.default), 0.0)
     q = "query($id: ID!) { flow(id: $id) { id } }"
     for i in range(20):
-        executor.answer(q, {"id": str(1000 + i)}, None, context)
-    assert len(executor._results) == 8
-    assert executor.answer(q, {"id": LONG_FLOW}, None, context) == \
-        b'{"data":{"flow":{"id":"%s"}}}' % LONG_FLOW.encode()
+        assert gql(client, token, q, {"id": str(1000 + i)}).status_code == 200
+    assert len(app.vendors["groove"].service.executor._results) == 8
+    assert gql(client, token, q, {"id": LONG_FLOW}).json() == {"data": {"flow": {
+        "id": LONG_FLOW}}}
+
+
+def test_the_same_body_under_another_content_type_is_another_request(client, token):
+    raw = b'{"query": "{ flows { id } }"}'
+    url, auth = "/groove/api/public/v1/graphql", {"Authorization": f"Bearer {token}"}
+    for _ in range(2):
+        r = client.post(url, content=raw, headers={**auth, "Content-Type": "application/graphql"})
+        assert r.status_code == 200 and r.json()["errors"][0]["extensions"]["code"] == \
+            "parseError"
+        r = client.post(url, content=raw, headers={**auth, "Content-Type": "application/json"})
+        assert r.status_code == 200 and r.json()["data"]["flows"][0] == {"id": LONG_FLOW}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,9 +32,9 @@ MAX_TOKENS = 10_000         # longer documents are refused before parsing (the i
                             # query is about 300 tokens)
 CACHE_SIZE = 512
 CACHE_MAX_QUERY = 16 * 1024  # longer documents are parsed, not memoised
-RESULT_CACHE_SIZE = 256      # encoded query answers kept, all tenants together
-RESULT_MAX_VARIABLES = 4096  # longer variables (as JSON text) are not memoised
-RESULT_MAX_BYTES = 16 * 1024  # nor are larger answers: at most about 9 MB in all
+RESULT_CACHE_SIZE = 256      # encoded answers kept, all tenants together
+RESULT_MAX_REQUEST = 16 * 1024  # larger request bodies are answered, not memoised
+RESULT_MAX_BYTES = 16 * 1024  # and so are larger answers: at most about 8 MB in all
 
 # graphql-ruby's `extensions.code` for the validation rule graphql-core reports under
 RULE_CODES = {
@@ -226,12 +225,14 @@ class Executor:
         # query string -> Prepared: saves parsing and validating the documents a suite or a
         # client repeats (see bench/README.md)
         self._documents: OrderedDict[str, Prepared] = OrderedDict()
-        # (store serial, store version, query, variables as JSON, operation) -> the encoded
-        # answer: saves executing and encoding a repeated query (about 90% of a flow query's
-        # cost). Nothing a query resolves reads the clock, the token or its scope, only the
-        # store's data, which the version names; a write moves the version (GrooveStore
-        # ._changed), and a reset or an import makes a store with a new serial.
-        self._results: OrderedDict[tuple[int, int, str, str, str | None], bytes] = OrderedDict()
+        # (store serial, store version, request) -> the encoded answer: saves decoding the
+        # body, executing the query and encoding its answer when a client repeats a request
+        # (about 90% of a flow query's cost). The request is the raw body and its content type,
+        # which are all a GraphQL answer reads besides the store's data (no query resolver
+        # reads the clock, the token or its scope); the version names the data, moved on every
+        # write (GrooveStore._changed); a reset or an import makes a store with a new serial.
+        # Only read-only answers are kept (`answer`): a mutation runs every time.
+        self._results: OrderedDict[tuple[int, int, Any], bytes] = OrderedDict()
 
     def document(self, query: str) -> Prepared:
         hit = self._documents.get(query)
@@ -268,33 +269,34 @@ class Executor:
                                       _path(document, exc)))
         return None, out or [_formatted(e, "validationError") for e in errors]
 
+    def recall(self, store: "GrooveStore", request: Any) -> bytes | None:
+        """The answer kept for this request on this store's data, if any."""
+        hit = self._results.get((store.serial, store.version, request))
+        if hit is not None:
+            self._results.move_to_end((store.serial, store.version, request))
+        return hit
+
+    def remember(self, store: "GrooveStore", request: Any, body: bytes) -> None:
+        """Keep an answer `answer` called reusable, for `recall`."""
+        if len(body) <= RESULT_MAX_BYTES:
+            self._results[(store.serial, store.version, request)] = body
+            if len(self._results) > RESULT_CACHE_SIZE:
+                self._results.popitem(last=False)
+
     def answer(self, query: str, variables: dict[str, Any] | None, operation: str | None,
-               context: Context) -> bytes:
-        """The JSON body answering this request (always a 200)."""
+               context: Context) -> tuple[bytes, bool]:
+        """The JSON body answering this request (always a 200), and whether the same request
+        on the same data gets the same answer (no mutation ran)."""
         prepared = self.document(query)
         document = prepared.document
         if document is None:
-            return prepared.errors
-        key = None
-        if prepared.read_only and len(query) <= CACHE_MAX_QUERY:
-            # Variables in their order and with their JSON types: {"id": 1} is not {"id": "1"}.
-            text = json.dumps(variables) if variables else ""
-            if len(text) <= RESULT_MAX_VARIABLES:
-                store = context.store
-                key = (store.serial, store.version, query, text, operation)
-                hit = self._results.get(key)
-                if hit is not None:
-                    self._results.move_to_end(key)
-                    return hit
-        body = dump(self.execute(document, variables, operation, context))
-        if key is not None and len(body) <= RESULT_MAX_BYTES:
-            self._results[key] = body
-            if len(self._results) > RESULT_CACHE_SIZE:
-                self._results.popitem(last=False)
-        return body
+            return prepared.errors, True
+        out, complete = self.execute(document, variables, operation, context)
+        return dump(out), complete and prepared.read_only
 
     def execute(self, document: DocumentNode, variables: dict[str, Any] | None,
-                operation: str | None, context: Context) -> dict[str, Any]:
+                operation: str | None, context: Context) -> tuple[dict[str, Any], bool]:
+        """The answer, and False when it ran out of stack (that may not happen again)."""
         try:
             # No resolver is async: saves graphql-core's awaitable check on every field value.
             result = execute(self.schema, document, variable_values=variables,
@@ -302,13 +304,13 @@ class Executor:
                              is_awaitable=_never)
         except RecursionError:
             return {"errors": [{"message": "Query is nested too deeply",
-                                "extensions": {"code": "executionError"}}]}
+                                "extensions": {"code": "executionError"}}]}, False
         out: dict[str, Any] = {}
         if result.errors:
             out["errors"] = [_formatted(e, "executionError") for e in result.errors]
         if result.data is not None:  # none when the request failed before any field ran
             out["data"] = result.data
-        return out
+        return out, True
 
 
 def _never(_: Any) -> bool:
