@@ -3,7 +3,7 @@ graphql-core over the tenant's store, answering in graphql-ruby's shape.
 
 Parsed and validated documents are cached per query string (bounded), so a suite that repeats its
 queries parses each once; the encoded answers of read-only documents are cached too, per store
-and data version (see `Executor.answer`). Every error carries `extensions.code`: validation
+and data version (see `Executor.recall`). Every error carries `extensions.code`: validation
 errors the code graphql-ruby gives that rule, resolver errors their own.
 """
 from __future__ import annotations
@@ -230,7 +230,7 @@ class Executor:
         # (about 90% of a flow query's cost). The request is the raw body and its content type,
         # which are all a GraphQL answer reads besides the store's data (no query resolver
         # reads the clock, the token or its scope); the version names the data, moved on every
-        # write (GrooveStore._changed); a reset or an import makes a store with a new serial.
+        # write (GrooveStore.changed); a reset or an import makes a store with a new serial.
         # Only read-only answers are kept (`answer`): a mutation runs every time.
         self._results: OrderedDict[tuple[int, int, Any], bytes] = OrderedDict()
 

@@ -114,7 +114,7 @@ class GrooveStore:
     rate_limit: int = RATE_LIMIT
     next_person: int = field(init=False)
     # (serial, version) names the data a query reads: the serial is unique to this store (a
-    # reset or an import makes a new one), the version moves on every write (`_changed`).
+    # reset or an import makes a new one), the version moves on every write (`changed`).
     serial: int = field(init=False)
     version: int = field(init=False, default=0)
 
@@ -130,7 +130,7 @@ class GrooveStore:
         self.next_person = t.next_person
         self.serial = next(_SERIALS)
 
-    def _changed(self) -> None:
+    def changed(self) -> None:
         """Every write to what a query can read calls this: cached answers are stale."""
         self.version += 1
 
@@ -139,7 +139,7 @@ class GrooveStore:
         return self.template.flows
 
     def add_person(self, name: str, email: str, salesforce_id: str | None) -> Person:
-        self._changed()
+        self.changed()
         person = Person(str(self.next_person), name, email, salesforce_id)
         self.next_person += 1
         self.people[person.id] = person
@@ -148,7 +148,7 @@ class GrooveStore:
         return person
 
     def add_to_flow(self, flow_id: str, person_id: str, now_iso: str) -> PersonFlow:
-        self._changed()
+        self.changed()
         membership = PersonFlow(flow_id, person_id, now_iso)
         self.memberships[(flow_id, person_id)] = membership
         return membership
