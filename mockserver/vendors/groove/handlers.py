@@ -13,7 +13,7 @@ from ...core.http import RawJSON, TooLarge, VendorError, json_response, load, re
 from ...core.tenancy import attribute
 from .errors import DESCRIPTIONS, NO_STORE, graphql_errors, missing, not_found, oauth, rails
 from .schema import Context as QueryContext
-from .schema import Executor
+from .schema import RESULT_MAX_REQUEST, Executor
 from .store import NAME, Grant, store_of
 
 if TYPE_CHECKING:
@@ -251,17 +251,24 @@ async def graphql(g: Groove, request: Request) -> RawJSON:
     if not decision.allowed:
         raise VendorError(429, None, headers)  # "an empty response with status code 429"
     try:
-        query, variables, operation = await _graphql_request(request)
+        raw = await _body(request)
+        ctype = _ctype(request)
+        key = (ctype, raw) if len(raw) <= RESULT_MAX_REQUEST else None
+        if key is not None:
+            body = g.executor.recall(store, key)
+            if body is not None:
+                return RawJSON(body, 200, headers)
+        query, variables, operation = _graphql_request(raw, ctype)
     except VendorError as exc:
         exc.headers.update(headers)
         raise
-    result = g.executor.run(query, variables, operation, QueryContext(store, now))
-    return json_response(result, 200, headers)
+    body, reusable = g.executor.answer(query, variables, operation, QueryContext(store, now))
+    if reusable and key is not None:
+        g.executor.remember(store, key, body)
+    return RawJSON(body, 200, headers)
 
 
-async def _graphql_request(request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
-    raw = await _body(request)
-    ctype = _ctype(request)
+def _graphql_request(raw: bytes, ctype: str) -> tuple[str, dict[str, Any] | None, str | None]:
     if ctype == "application/graphql":
         data: Any = {"query": raw.decode("utf-8", "replace")}
     elif ctype == "application/x-www-form-urlencoded":

@@ -2,8 +2,9 @@
 graphql-core over the tenant's store, answering in graphql-ruby's shape.
 
 Parsed and validated documents are cached per query string (bounded), so a suite that repeats its
-queries parses each once. Every error carries `extensions.code`: validation errors the code
-graphql-ruby gives that rule, resolver errors their own.
+queries parses each once; the encoded answers of read-only documents are cached too, per store
+and data version (see `Executor.recall`). Every error carries `extensions.code`: validation
+errors the code graphql-ruby gives that rule, resolver errors their own.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from graphql import (GraphQLError, GraphQLSchema, OperationType, build_schema, e
                      specified_rules, validate)
 from graphql.language import DocumentNode, FieldNode, OperationDefinitionNode
 
+from ...core.http import dump
 from ...core.paths import data_dir
 
 if TYPE_CHECKING:
@@ -30,6 +32,9 @@ MAX_TOKENS = 10_000         # longer documents are refused before parsing (the i
                             # query is about 300 tokens)
 CACHE_SIZE = 512
 CACHE_MAX_QUERY = 16 * 1024  # longer documents are parsed, not memoised
+RESULT_CACHE_SIZE = 256      # encoded answers kept, all tenants together
+RESULT_MAX_REQUEST = 16 * 1024  # larger request bodies are answered, not memoised
+RESULT_MAX_BYTES = 16 * 1024  # and so are larger answers: at most about 8 MB in all
 
 # graphql-ruby's `extensions.code` for the validation rule graphql-core reports under
 RULE_CODES = {
@@ -200,19 +205,42 @@ def build() -> GraphQLSchema:
 
 
 # -- running a request ------------------------------------------------------------------------
+class Prepared:
+    """A query string, parsed and validated: its document, or its errors already encoded."""
+
+    __slots__ = ("document", "errors", "read_only")
+
+    def __init__(self, document: DocumentNode | None, errors: bytes) -> None:
+        self.document = document
+        self.errors = errors
+        # Only queries (no mutation, no subscription) may have their answers cached.
+        self.read_only = document is not None and all(
+            d.operation is OperationType.QUERY for d in document.definitions
+            if isinstance(d, OperationDefinitionNode))
+
+
 class Executor:
     def __init__(self) -> None:
         self.schema = build()
-        # query string -> (document, validation errors): saves parsing and validating the
-        # documents a suite or a client repeats (see bench/README.md)
-        self._documents: OrderedDict[str, tuple[DocumentNode | None, list[dict]]] = OrderedDict()
+        # query string -> Prepared: saves parsing and validating the documents a suite or a
+        # client repeats (see bench/README.md)
+        self._documents: OrderedDict[str, Prepared] = OrderedDict()
+        # (store serial, store version, request) -> the encoded answer: saves decoding the
+        # body, executing the query and encoding its answer when a client repeats a request
+        # (about 90% of a flow query's cost). The request is the raw body and its content type,
+        # which are all a GraphQL answer reads besides the store's data (no query resolver
+        # reads the clock, the token or its scope); the version names the data, moved on every
+        # write (GrooveStore.changed); a reset or an import makes a store with a new serial.
+        # Only read-only answers are kept (`answer`): a mutation runs every time.
+        self._results: OrderedDict[tuple[int, int, Any], bytes] = OrderedDict()
 
-    def document(self, query: str) -> tuple[DocumentNode | None, list[dict]]:
+    def document(self, query: str) -> Prepared:
         hit = self._documents.get(query)
         if hit is not None:
             self._documents.move_to_end(query)
             return hit
-        hit = self._prepare(query)
+        document, errors = self._prepare(query)
+        hit = Prepared(document, dump({"errors": errors}) if document is None else b"")
         if len(query) <= CACHE_MAX_QUERY:
             self._documents[query] = hit
             if len(self._documents) > CACHE_SIZE:
@@ -241,11 +269,34 @@ class Executor:
                                       _path(document, exc)))
         return None, out or [_formatted(e, "validationError") for e in errors]
 
-    def run(self, query: str, variables: dict[str, Any] | None, operation: str | None,
-            context: Context) -> dict[str, Any]:
-        document, errors = self.document(query)
+    def recall(self, store: "GrooveStore", request: Any) -> bytes | None:
+        """The answer kept for this request on this store's data, if any."""
+        hit = self._results.get((store.serial, store.version, request))
+        if hit is not None:
+            self._results.move_to_end((store.serial, store.version, request))
+        return hit
+
+    def remember(self, store: "GrooveStore", request: Any, body: bytes) -> None:
+        """Keep an answer `answer` called reusable, for `recall`."""
+        if len(body) <= RESULT_MAX_BYTES:
+            self._results[(store.serial, store.version, request)] = body
+            if len(self._results) > RESULT_CACHE_SIZE:
+                self._results.popitem(last=False)
+
+    def answer(self, query: str, variables: dict[str, Any] | None, operation: str | None,
+               context: Context) -> tuple[bytes, bool]:
+        """The JSON body answering this request (always a 200), and whether the same request
+        on the same data gets the same answer (no mutation ran)."""
+        prepared = self.document(query)
+        document = prepared.document
         if document is None:
-            return {"errors": errors}
+            return prepared.errors, True
+        out, complete = self.execute(document, variables, operation, context)
+        return dump(out), complete and prepared.read_only
+
+    def execute(self, document: DocumentNode, variables: dict[str, Any] | None,
+                operation: str | None, context: Context) -> tuple[dict[str, Any], bool]:
+        """The answer, and False when it ran out of stack (that may not happen again)."""
         try:
             # No resolver is async: saves graphql-core's awaitable check on every field value.
             result = execute(self.schema, document, variable_values=variables,
@@ -253,13 +304,13 @@ class Executor:
                              is_awaitable=_never)
         except RecursionError:
             return {"errors": [{"message": "Query is nested too deeply",
-                                "extensions": {"code": "executionError"}}]}
+                                "extensions": {"code": "executionError"}}]}, False
         out: dict[str, Any] = {}
         if result.errors:
             out["errors"] = [_formatted(e, "executionError") for e in result.errors]
         if result.data is not None:  # none when the request failed before any field ran
             out["data"] = result.data
-        return out
+        return out, True
 
 
 def _never(_: Any) -> bool:

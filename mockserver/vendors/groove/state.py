@@ -112,4 +112,5 @@ def restore(data: dict[str, Any], tenant: "Tenant", template: GrooveTemplate, li
     store.window._counts = OrderedDict((rescoped(w["token"], tenant),
                                         (w["minute"], w["current"], w["previous"]))
                                        for w in window)
+    store.changed()  # its data were written here, not through its methods
     return store

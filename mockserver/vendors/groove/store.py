@@ -2,6 +2,7 @@
 OAuth grants (codes, access and refresh tokens) with each token's rate-limit window."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,8 @@ ACCESS_TTL = 7200              # "An access token expires 2 hours after creation
 REFRESH_TTL = 90 * 86400       # Doorkeeper's refresh tokens do not expire; this bounds the table
 EXPIRED_KEPT = 86400           # an expired or revoked token is still recognised (its 401 says so)
 RATE_LIMIT = 100               # "not more than 100 API requests, per minute, per OAuth token"
+
+_SERIALS = itertools.count(1)  # a store's identity in the query result cache, never reused
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,10 @@ class GrooveStore:
     window: SlidingWindow = field(init=False)
     rate_limit: int = RATE_LIMIT
     next_person: int = field(init=False)
+    # (serial, version) names the data a query reads: the serial is unique to this store (a
+    # reset or an import makes a new one), the version moves on every write (`changed`).
+    serial: int = field(init=False)
+    version: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         t = self.template
@@ -121,12 +128,18 @@ class GrooveStore:
         self.refresh = Sessions(self.limit)
         self.window = SlidingWindow(self.limit)
         self.next_person = t.next_person
+        self.serial = next(_SERIALS)
+
+    def changed(self) -> None:
+        """Every write to what a query can read calls this: cached answers are stale."""
+        self.version += 1
 
     @property
     def flows(self) -> dict[str, Flow]:
         return self.template.flows
 
     def add_person(self, name: str, email: str, salesforce_id: str | None) -> Person:
+        self.changed()
         person = Person(str(self.next_person), name, email, salesforce_id)
         self.next_person += 1
         self.people[person.id] = person
@@ -135,6 +148,7 @@ class GrooveStore:
         return person
 
     def add_to_flow(self, flow_id: str, person_id: str, now_iso: str) -> PersonFlow:
+        self.changed()
         membership = PersonFlow(flow_id, person_id, now_iso)
         self.memberships[(flow_id, person_id)] = membership
         return membership
