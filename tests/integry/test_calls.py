@@ -9,6 +9,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from jsonschema import Draft7Validator
 
+from mockserver.vendors.integry.handlers import fast_check
+
 from .conftest import USER_ID, call, headers
 from .support import connect, snapshot, store
 
@@ -442,6 +444,56 @@ def test_a_body_the_schema_refuses_changes_nothing(client, app, data, name, user
     details = r.json()["error_details"]
     assert details and set(details) <= set(fn["parameters"]["properties"])
     assert snapshot(app) == before
+
+
+EDGES = [True, False, 0, 1, 1.0, 1.5, -0.0, "", "1", "GET", None, [], {}, ["a"], [1], {"a": 1}]
+CANONICAL = {"string": "x", "number": 1, "boolean": True, "object": {}, "array": []}
+
+
+def fitting(spec: dict[str, Any]) -> st.SearchStrategy:
+    """Values of a property's own type (an enum's options), else anything."""
+    kinds = {"string": st.text(max_size=4), "boolean": st.booleans(),
+             "number": st.integers(-3, 3) | st.floats(allow_nan=False, allow_infinity=False),
+             "object": st.dictionaries(st.text(max_size=3), json_values, max_size=2),
+             "array": st.lists(st.text(max_size=2) | json_values, max_size=3)}
+    own = st.sampled_from(spec["enum"]) if "enum" in spec else kinds.get(spec.get("type"),
+                                                                         json_values)
+    return own | st.sampled_from(EDGES) | json_values
+
+
+def test_the_fast_parameter_check_at_every_edge(app):
+    """A call valid by its function's JSON Schema skips jsonschema's walk (handlers.fast_check).
+    For every parameter of the catalogue, each value at a type's edge next to valid others: the
+    check gives jsonschema's own verdict."""
+    for fn in app.vendors["integry"].template.functions:
+        schema = fn["parameters"]
+        check = fast_check(schema)
+        assert check is not None, f"{fn['name']}: a schema keyword the fast check does not know"
+        validator = Draft7Validator(schema)
+        props = schema["properties"]
+        valid = {k: props[k]["enum"][0] if "enum" in props[k] else CANONICAL[props[k]["type"]]
+                 for k in schema.get("required", [])}
+        assert check(valid) and validator.is_valid(valid)
+        for name in [*props, "extra"]:
+            for edge in EDGES:
+                body = {**valid, name: edge}
+                assert check(body) == validator.is_valid(body), (fn["name"], body)
+            if name in valid:
+                body = {k: v for k, v in valid.items() if k != name}
+                assert not check(body) and not validator.is_valid(body)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_fast_parameter_check_is_jsonschemas_verdict(app, data):
+    """The same over bodies of any of the catalogue's parameters."""
+    fn = data.draw(st.sampled_from(app.vendors["integry"].template.functions))
+    schema = fn["parameters"]
+    props = schema["properties"]
+    keys = data.draw(st.lists(st.sampled_from(list(props) + ["extra"]), unique=True))
+    body = {k: data.draw(fitting(props.get(k, {}))) for k in keys}
+    assert fast_check(schema)(body) == Draft7Validator(schema).is_valid(body), body
 
 
 def test_a_form_encoded_call(client):

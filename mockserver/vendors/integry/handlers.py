@@ -1,16 +1,19 @@
 """One function per Integry operation: parse, call the store, render."""
 from __future__ import annotations
 
-import uuid
+import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qsl
 
 from jsonschema import Draft7Validator
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from ...core.http import RawJSON, TooLarge, json_response, load, read_limited
+from ...core.http import (MAX_DEPTH, RawJSON, TooLarge, _js_float, _js_int, dump, json_response,
+                          load)
 from . import backends, predict
+from .auth import query_of, wanted_headers
 from .errors import (CALL_INVALID, CALL_NOT_CONNECTED, REQUIRED, call_failed, field_errors,
                      method_not_allowed, not_found, parse_error, unsupported_media)
 from .store import IntegryStore, store_of
@@ -37,6 +40,8 @@ class Integry:
     template: "IntegryTemplate"
     router: "Router | None" = None
     validators: dict[str, Draft7Validator] = field(default_factory=dict)
+    # function name -> its schema's fast check (None: the schema needs jsonschema throughout)
+    checks: dict[str, "Check | None"] = field(default_factory=dict)
 
     def validator(self, fn: dict[str, Any]) -> Draft7Validator:
         v = self.validators.get(fn["name"])
@@ -44,25 +49,104 @@ class Integry:
             v = self.validators[fn["name"]] = Draft7Validator(fn["parameters"])
         return v
 
+    def check(self, fn: dict[str, Any]) -> "Check | None":
+        name = fn["name"]
+        if name not in self.checks:  # one per catalogue function, built once
+            self.checks[name] = fast_check(fn["parameters"])
+        return self.checks[name]
+
+
+# -- function parameters: a compiled check for the common valid call ------------------------------
+Check = Callable[[Any], bool]
+_EXACT = {"string": (str,), "object": (dict,), "array": (list,), "boolean": (bool,),
+          "null": (type(None),), "number": (int, float), "integer": (int,)}
+_KEYWORDS = {"type", "properties", "required", "enum", "items", "description", "title"}
+
+
+def fast_check(schema: Any) -> Check | None:
+    """A predicate true only of instances Draft7Validator(schema) finds no error in, for the
+    keywords the catalogue uses; it may say False of a valid one (a float-valued integer, a
+    non-string enum), which jsonschema then judges. None when `schema` uses any other keyword.
+    Valid calls then skip jsonschema's walk; invalid ones get its errors as before."""
+    spec = _compile(schema)
+    if spec is None:
+        return None
+    return partial(_fits, spec)
+
+
+# (exact types or None, string options or None, {property: spec}, required names, items' spec)
+Spec = tuple[tuple[type, ...] | None, frozenset[str] | None, dict[str, Any], tuple[str, ...],
+             Any]
+
+
+def _compile(schema: Any) -> Spec | None:
+    if not isinstance(schema, dict) or not schema.keys() <= _KEYWORDS:
+        return None
+    kind = schema.get("type")
+    if kind is not None and not (isinstance(kind, str) and kind in _EXACT):
+        return None
+    # exact types: bool is not int here, as for jsonschema's number and integer
+    exact = _EXACT[kind] if kind is not None else None
+    enum = schema.get("enum")
+    if enum is not None and not (isinstance(enum, list) and enum
+                                 and all(type(e) is str for e in enum)):
+        return None
+    props = schema.get("properties", {})
+    required = schema.get("required", [])
+    if not isinstance(props, dict) or not isinstance(required, list) \
+            or not all(type(r) is str for r in required):
+        return None
+    compiled = {}
+    for name, sub in props.items():
+        compiled[name] = _compile(sub)
+        if compiled[name] is None:
+            return None
+    items = None
+    if "items" in schema:
+        items = _compile(schema["items"])
+        if items is None:
+            return None
+    if exact is None and (compiled or required or items is not None):
+        return None  # keywords that apply to one type only, on a schema of any type: rare
+    return (exact, frozenset(enum) if enum is not None else None, compiled, tuple(required),
+            items)
+
+
+def _fits(spec: Spec, value: Any) -> bool:
+    exact, options, props, required, items = spec
+    if exact is not None and type(value) not in exact:
+        return False
+    if options is not None and (type(value) is not str or value not in options):
+        return False
+    if props or required:  # then `exact` is (dict,) or another type these do not apply to
+        if type(value) is dict:
+            for name in required:
+                if name not in value:
+                    return False
+            for name, item in value.items():
+                sub = props.get(name)
+                if sub is not None and not _fits(sub, item):
+                    return False
+    if items is not None and type(value) is list:
+        for item in value:
+            if not _fits(items, item):
+                return False
+    return True
+
 
 # -- request parsing (DRF) ----------------------------------------------------------------------
-def _query(request: Request) -> dict[str, str]:
-    raw = request.scope.get("query_string", b"").decode("latin-1")
-    return dict(parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="replace"))
-
-
-async def _body(request: Request) -> dict[str, Any]:
+async def _body(request: Request, headers: dict[bytes, str]) -> dict[str, Any]:
     """request.data: JSON or form; no body at all (the SDK's apps.get) is empty."""
     try:
-        raw = await read_limited(request, BODY_LIMIT)
+        raw = await _read(request, headers, BODY_LIMIT)
     except TooLarge:
         raise field_errors({"detail": "Request body is larger than 1 MiB."}) from None
     if not raw.strip():
         return {}
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    ctype = headers.get(b"content-type", "").split(";")[0].strip().lower()
     if ctype == "application/json" or ctype.endswith("+json"):
         try:
-            data = load(raw.decode("utf-8"), parse_constant=_no_constant)
+            data = _json(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise parse_error(str(exc)[:200]) from None
         if not isinstance(data, dict):
@@ -73,15 +157,57 @@ async def _body(request: Request) -> dict[str, Any]:
     raise unsupported_media(ctype or "text/plain")
 
 
+async def _read(request: Request, headers: dict[bytes, str], limit: int) -> bytes:
+    """core.http.read_limited straight from receive (Starlette's stream() generator costs more
+    than the small body it reads): over `limit` bytes, announced or streamed, is TooLarge
+    before it is held."""
+    declared = headers.get(b"content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(declared)
+    receive = request.receive
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(str(size))
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        elif kind == "http.disconnect":
+            raise ClientDisconnect()
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"Unexpected token {name}")
+
+
+# core.http.load's decoder (JSON.parse's numbers, no NaN/Infinity), built once instead of per call
+_DECODER = json.JSONDecoder(parse_int=_js_int, parse_float=_js_float, parse_constant=_no_constant)
+
+
+def _json(text: str) -> Any:
+    """`load(text, parse_constant=_no_constant)`: a body nested at most MAX_DEPTH (bracket count,
+    an upper bound) and without a BOM (json.loads' own error) goes to the prebuilt decoder,
+    which can then neither recurse too deep nor need load's depth check; anything else to load."""
+    if text[:1] == "\ufeff" or text.count("[") + text.count("{") > MAX_DEPTH:
+        return load(text, parse_constant=_no_constant)
+    return _DECODER.decode(text)
 
 
 async def _signed(g: Integry, request: Request) \
         -> tuple[IntegryStore, str, dict[str, str], dict[str, Any]]:
     """(store, user id, query, body) of a correctly signed call: what every operation reads."""
-    tenant, user = g.auth.user(request)
-    return store_of(tenant), user, _query(request), await _body(request)
+    scope = request.scope
+    headers = wanted_headers(scope)
+    query = query_of(scope)
+    tenant, user = g.auth.signed(scope, headers, query)
+    return store_of(tenant), user, query, await _body(request, headers)
 
 
 def _bool(params: dict[str, str], name: str, default: bool = False) -> bool:
@@ -238,17 +364,22 @@ async def get_function(g: Integry, request: Request) -> RawJSON:
 
 def substitute(value: Any, variables: dict[str, Any]) -> Any:
     """`{name}` reference tags replaced by the variables' values, in every string."""
+    return _substitute(value, [("{" + str(name) + "}", replacement)
+                               for name, replacement in variables.items()])
+
+
+def _substitute(value: Any, tags: list[tuple[str, Any]]) -> Any:
     if isinstance(value, str):
-        for name, replacement in variables.items():
-            tag = "{" + str(name) + "}"
-            if tag in value:
-                value = value.replace(tag, replacement if isinstance(replacement, str)
-                                      else _text(replacement))
+        if "{" in value:  # no tag without one, and only a tag found adds text
+            for tag, replacement in tags:
+                if tag in value:
+                    value = value.replace(tag, replacement if isinstance(replacement, str)
+                                          else _text(replacement))
         return value
     if isinstance(value, dict):
-        return {k: substitute(v, variables) for k, v in value.items()}
+        return {k: _substitute(v, tags) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute(v, variables) for v in value]
+        return [_substitute(v, tags) for v in value]
     return value
 
 
@@ -268,6 +399,9 @@ def _problems(g: Integry, fn: dict[str, Any], args: dict[str, Any]) -> dict[str,
         value = args.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             details[name] = REQUIRED
+    check = g.check(fn)
+    if check is not None and check(args):
+        return details  # jsonschema would find nothing
     for err in g.validator(fn).iter_errors(args):
         if err.validator == "required":
             continue
@@ -285,6 +419,13 @@ def _problems(g: Integry, fn: dict[str, Any], args: dict[str, Any]) -> dict[str,
     return details
 
 
+def _session_id(bits: int) -> str:
+    """str(uuid.UUID(int=bits, version=4)), without building the UUID."""
+    bits = (bits & ~(0xc000 << 48) | 0x8000 << 48) & ~(0xf000 << 64) | 4 << 76
+    h = "%032x" % bits
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 async def call_function(g: Integry, request: Request) -> RawJSON:
     store, user, query, body = await _signed(g, request)
     fn = g.template.functions_by_name.get(request.path_params["name"])
@@ -292,8 +433,9 @@ async def call_function(g: Integry, request: Request) -> RawJSON:
         raise not_found("Function not found")
     variables = _variables(body)
     cursor = body.get("_cursor", query.get("_cursor"))
-    args = substitute({k: v for k, v in body.items() if k not in ("_variables", "_cursor")},
-                      variables)
+    args = {k: v for k, v in body.items() if k != "_variables" and k != "_cursor"}
+    if variables:  # nothing to replace otherwise, and `args` is this call's own already
+        args = substitute(args, variables)
     problems = _problems(g, fn, args)
     if problems:
         raise call_failed(CALL_INVALID, problems)
@@ -307,13 +449,17 @@ async def call_function(g: Integry, request: Request) -> RawJSON:
     network_code, output, next_cursor = backends.run(store, fn, args, cursor, now)
     store.log(user, {"function": fn["name"], "at": now, "account": account.id,
                      "network_code": network_code})
-    out: dict[str, Any] = {"network_code": network_code, "output": output}
+    # {"network_code", "output"[, "_cursor"]} written piecewise: compact JSON of an object is
+    # its members' JSON joined, and the Slack post's output comes already rendered.
+    parts = [b'{"network_code":', dump(network_code), b',"output":',
+             output if isinstance(output, backends.Rendered) else dump(output)]
     if isinstance(next_cursor, str):
         # More pages. The last page carries no `_cursor` at all: the doc says null, but the
         # Python SDK's paginated-output model requires a string wherever the key appears.
-        out["_cursor"] = next_cursor
-    session = uuid.UUID(int=g.ctx.rng.getrandbits(128), version=4)
-    return json_response(out, 200, {"X-Credits": "1", "X-Session-ID": str(session)})
+        parts += (b',"_cursor":', dump(next_cursor))
+    parts.append(b"}")
+    return RawJSON(b"".join(parts), 200, {"X-Credits": "1",
+                                          "X-Session-ID": _session_id(g.ctx.rng.getrandbits(128))})
 
 
 def _account(store: IntegryStore, user: str, app: dict[str, Any], query: dict[str, str]):
