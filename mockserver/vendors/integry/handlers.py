@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 50            # "Default page size is 50"
 BODY_LIMIT = 1024 * 1024  # larger bodies are refused before they are held in memory
+CALL_MEMO, CALL_MEMO_BODY = 256, 4096  # valid call bodies remembered, and the largest one
 TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
@@ -42,6 +43,12 @@ class Integry:
     validators: dict[str, Draft7Validator] = field(default_factory=dict)
     # function name -> its schema's fast check (None: the schema needs jsonschema throughout)
     checks: dict[str, "Check | None"] = field(default_factory=dict)
+    # (function name, content type, body) of a valid call -> (function, arguments as items,
+    # body's `_cursor`): a repeated call skips parsing, tag replacement and validation, which
+    # depend on nothing else (the catalogue is immutable). Only calls whose arguments are all
+    # scalars, so each call gets its own dict and shares nothing mutable; CALL_MEMO at most.
+    calls: dict[tuple[str, str, bytes], tuple[dict[str, Any], tuple[tuple[str, Any], ...], Any]] \
+        = field(default_factory=dict)
 
     def validator(self, fn: dict[str, Any]) -> Draft7Validator:
         v = self.validators.get(fn["name"])
@@ -137,10 +144,17 @@ def _fits(spec: Spec, value: Any) -> bool:
 # -- request parsing (DRF) ----------------------------------------------------------------------
 async def _body(request: Request, headers: dict[bytes, str]) -> dict[str, Any]:
     """request.data: JSON or form; no body at all (the SDK's apps.get) is empty."""
+    return _parse(await _raw(request, headers), headers)
+
+
+async def _raw(request: Request, headers: dict[bytes, str]) -> bytes:
     try:
-        raw = await _read(request, headers, BODY_LIMIT)
+        return await _read(request, headers, BODY_LIMIT)
     except TooLarge:
         raise field_errors({"detail": "Request body is larger than 1 MiB."}) from None
+
+
+def _parse(raw: bytes, headers: dict[bytes, str]) -> dict[str, Any]:
     if not raw.strip():
         return {}
     ctype = headers.get(b"content-type", "").split(";")[0].strip().lower()
@@ -362,13 +376,9 @@ async def get_function(g: Integry, request: Request) -> RawJSON:
     return json_response(out)
 
 
-def substitute(value: Any, variables: dict[str, Any]) -> Any:
-    """`{name}` reference tags replaced by the variables' values, in every string."""
-    return _substitute(value, [("{" + str(name) + "}", replacement)
-                               for name, replacement in variables.items()])
-
-
-def _substitute(value: Any, tags: list[tuple[str, Any]]) -> Any:
+def substitute(value: Any, tags: list[tuple[str, Any]]) -> Any:
+    """`{name}` reference tags replaced by the variables' values, in every string (`tags`:
+    ("{name}", value) of each variable in turn)."""
     if isinstance(value, str):
         if "{" in value:  # no tag without one, and only a tag found adds text
             for tag, replacement in tags:
@@ -377,9 +387,9 @@ def _substitute(value: Any, tags: list[tuple[str, Any]]) -> Any:
                                           else _text(replacement))
         return value
     if isinstance(value, dict):
-        return {k: _substitute(v, tags) for k, v in value.items()}
+        return {k: substitute(v, tags) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, tags) for v in value]
+        return [substitute(v, tags) for v in value]
     return value
 
 
@@ -426,19 +436,50 @@ def _session_id(bits: int) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-async def call_function(g: Integry, request: Request) -> RawJSON:
-    store, user, query, body = await _signed(g, request)
-    fn = g.template.functions_by_name.get(request.path_params["name"])
+UNSENT = object()  # a call body without `_cursor`: the query's is used
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _call_args(g: Integry, name: str, body: dict[str, Any]) \
+        -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """(function, its arguments with the reference tags replaced, the body's `_cursor` or
+    UNSENT) of a valid call; the documented 404 or 400 otherwise."""
+    fn = g.template.functions_by_name.get(name)
     if fn is None:
         raise not_found("Function not found")
     variables = _variables(body)
-    cursor = body.get("_cursor", query.get("_cursor"))
-    args = {k: v for k, v in body.items() if k != "_variables" and k != "_cursor"}
-    if variables:  # nothing to replace otherwise, and `args` is this call's own already
-        args = substitute(args, variables)
+    if variables:
+        tags = [("{" + str(k) + "}", v) for k, v in variables.items()]
+        args = {k: substitute(v, tags) for k, v in body.items()
+                if k != "_variables" and k != "_cursor"}
+    else:  # nothing to replace, and the body is this call's own already
+        args = {k: v for k, v in body.items() if k != "_variables" and k != "_cursor"}
     problems = _problems(g, fn, args)
     if problems:
         raise call_failed(CALL_INVALID, problems)
+    return fn, args, body.get("_cursor", UNSENT)
+
+
+async def call_function(g: Integry, request: Request) -> RawJSON:
+    scope = request.scope
+    headers = wanted_headers(scope)
+    query = query_of(scope)
+    tenant, user = g.auth.signed(scope, headers, query)
+    store = store_of(tenant)
+    raw = await _raw(request, headers)
+    key = (request.path_params["name"], headers.get(b"content-type", ""), raw)
+    known = g.calls.get(key)
+    if known is None:
+        fn, args, sent = _call_args(g, key[0], _parse(raw, headers))
+        if len(raw) <= CALL_MEMO_BODY and (sent is UNSENT or type(sent) in _SCALARS) \
+                and all(type(v) in _SCALARS for v in args.values()):
+            if len(g.calls) >= CALL_MEMO:
+                del g.calls[next(iter(g.calls))]  # the oldest
+            g.calls[key] = (fn, tuple(args.items()), sent)
+    else:
+        fn, items, sent = known
+        args = dict(items)  # the call's own
+    cursor = query.get("_cursor") if sent is UNSENT else sent
     app = g.template.apps_by_name[fn["app"]]
     account = _account(store, user, app, query)
     try:
