@@ -47,8 +47,7 @@ class Integry:
     # body's `_cursor`): a repeated call skips parsing, tag replacement and validation, which
     # depend on nothing else (the catalogue is immutable). Only calls whose arguments are all
     # scalars, so each call gets its own dict and shares nothing mutable; CALL_MEMO at most.
-    calls: dict[tuple[str, str, bytes], tuple[dict[str, Any], tuple[tuple[str, Any], ...], Any]] \
-        = field(default_factory=dict)
+    known_calls: dict[tuple[str, str, bytes], tuple[Any, ...]] = field(default_factory=dict)
 
     def validator(self, fn: dict[str, Any]) -> Draft7Validator:
         v = self.validators.get(fn["name"])
@@ -468,14 +467,14 @@ async def call_function(g: Integry, request: Request) -> RawJSON:
     store = store_of(tenant)
     raw = await _raw(request, headers)
     key = (request.path_params["name"], headers.get(b"content-type", ""), raw)
-    known = g.calls.get(key)
+    known = g.known_calls.get(key)
     if known is None:
         fn, args, sent = _call_args(g, key[0], _parse(raw, headers))
         if len(raw) <= CALL_MEMO_BODY and (sent is UNSENT or type(sent) in _SCALARS) \
                 and all(type(v) in _SCALARS for v in args.values()):
-            if len(g.calls) >= CALL_MEMO:
-                del g.calls[next(iter(g.calls))]  # the oldest
-            g.calls[key] = (fn, tuple(args.items()), sent)
+            if len(g.known_calls) >= CALL_MEMO:
+                del g.known_calls[next(iter(g.known_calls))]  # the oldest
+            g.known_calls[key] = (fn, tuple(args.items()), sent)
     else:
         fn, items, sent = known
         args = dict(items)  # the call's own
