@@ -53,10 +53,11 @@ class IntegryAuth:
         # The doc's curls carry a Hash made with Integry's real secret: accepted for the
         # default tenant's key, so the documented examples run as written.
         self.documented = documented
-        # (app key, user id, hash) already verified -> (tenant, app secret then): saves the
-        # HMAC of a client's repeated calls. A hit still needs the key to name that very tenant
-        # with that very secret, so a deleted tenant or a changed secret is verified afresh.
-        self._verified: dict[tuple[str, str, str], tuple["Tenant", str]] = {}
+        # (app key, user id, hash) already verified -> (tenant id, app secret then): saves the
+        # HMAC of a client's repeated calls. A hit still needs the key to name that tenant with
+        # that secret, so a deleted tenant or a changed secret is verified afresh. Ids, not
+        # Tenant objects, so a deleted tenant's stores are not kept alive here.
+        self._verified: dict[tuple[str, str, str], tuple[str, str]] = {}
 
     @staticmethod
     def credentials(headers: dict[bytes, str], query: dict[str, str]) \
@@ -88,14 +89,14 @@ class IntegryAuth:
             raise incorrect()
         key = (app_key, user_id, given)
         seen = self._verified.get(key)
-        if seen is None or seen[0] is not tenant or seen[1] != creds["appSecret"]:
+        if seen is None or seen[0] != tenant.id or seen[1] != creds["appSecret"]:
             if not same_secret(given, signature(creds["appSecret"], user_id)) and not (
                     tenant.is_default and (user_id, given) in self.documented):
                 raise incorrect()
             verified = self._verified
             if len(verified) >= VERIFIED_MAX and key not in verified:
                 del verified[next(iter(verified))]  # the oldest
-            verified[key] = (tenant, creds["appSecret"])
+            verified[key] = (tenant.id, creds["appSecret"])
         attribute(scope, tenant)
         return tenant, user_id
 
