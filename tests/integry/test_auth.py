@@ -155,6 +155,18 @@ def test_only_the_right_secret_signs(client, user):
     assert r.status_code == 403
 
 
+def test_verified_signatures_are_remembered_within_a_bound(client, app):
+    """A verified (key, user, hash) spares the next call's HMAC; more users than the memo holds
+    still all sign in, the first one again after it was dropped, and a wrong hash never does."""
+    from mockserver.vendors.integry.auth import VERIFIED_MAX
+    users = [f"u{i}" for i in range(VERIFIED_MAX + 5)]
+    for user in users + users[:1]:
+        assert post(client, headers=headers(user)).status_code == 200
+        assert post(client, headers={**headers(user), "Hash": sign(user + "x")}) \
+            .status_code == 403
+    assert len(app.vendors["integry"].service.auth._verified) <= VERIFIED_MAX
+
+
 # -- the doc's Hash ----------------------------------------------------------------------------
 def test_the_doc_hash_is_123456s_of_the_default_tenant(client):
     assert DOC_HASH != sign()  # made with Integry's real secret, not the sandbox's

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from jsonschema import Draft7Validator
 
+
 from .conftest import USER_ID, call, headers
 from .support import connect, snapshot, store
 
@@ -359,6 +360,29 @@ def test_slack_list_conversations(client):
     assert [c["name"] for c in r.json()["output"]["channels"]] == [
         "general", "random", "sales", "support"]
     assert "_cursor" not in r.json()  # one page: no cursor key at all
+
+
+def test_a_repeated_call_is_served_afresh(client, app, clock):
+    """A valid call body seen before (its parsing and validation are remembered) still runs
+    for its own function, cursor and time, and the memory of such bodies is bounded."""
+    from mockserver.vendors.integry.handlers import CALL_MEMO
+    body = {"channel": "random", "text": "{a} {b}", "_variables": {"a": "x", "b": 2}}
+    first = call(client, POST_MESSAGE, body)
+    clock.advance(seconds=1)
+    again = call(client, POST_MESSAGE, body)
+    assert first.json()["output"]["message"]["text"] == "x 2"
+    assert again.json()["output"]["message"]["text"] == "x 2"
+    assert again.json()["output"]["ts"] != first.json()["output"]["ts"]
+    assert [m["text"] for m in store(app).slack["C6F3LQ03A"]] == ["x 2", "x 2"]
+    r = call(client, POST_MESSAGE, body, params={"_cursor": "nope"})
+    assert r.status_code == 400
+    assert r.json() == invalid({"_cursor": "Invalid cursor"})
+    r = call(client, "/functions/slack-list-conversations/call/", body)
+    assert [c["name"] for c in r.json()["output"]["channels"]][:1] == ["general"]
+    for i in range(CALL_MEMO + 5):
+        assert call(client, POST_MESSAGE, {"channel": "random", "text": str(i)}) \
+            .status_code == 200
+    assert len(app.vendors["integry"].service.known_calls) <= CALL_MEMO
 
 
 def test_call_headers(client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from ...core.http import VendorError
@@ -18,10 +18,33 @@ if TYPE_CHECKING:
 
     from ...core.tenancy import Tenant, Tenants
 
+# The request headers an Integry call reads: the credentials and the body's type and size.
+WANTED = frozenset({b"app-key", b"user-id", b"hash", b"content-type", b"content-length"})
+VERIFIED_MAX = 256  # signatures remembered (see IntegryAuth._verified)
+
 
 def signature(secret: str, user_id: str) -> str:
     return hmac.new(secret.encode("utf-8", "surrogatepass"),
                     user_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def wanted_headers(scope: dict[str, Any]) -> dict[bytes, str]:
+    """The WANTED headers, each its first value as Starlette's `headers.get` reads it, in one
+    pass over the raw list (every call reads them)."""
+    found: dict[bytes, str] = {}
+    for key, value in scope["headers"]:
+        if key in WANTED and key not in found:
+            found[key] = value.decode("latin-1")
+    return found
+
+
+def query_of(scope: dict[str, Any]) -> dict[str, str]:
+    """The query parameters (the last of a repeated name), as DRF's `request.query_params`."""
+    raw = scope.get("query_string", b"")
+    if not raw:  # most calls have none
+        return {}
+    return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="utf-8",
+                          errors="replace"))
 
 
 class IntegryAuth:
@@ -30,34 +53,51 @@ class IntegryAuth:
         # The doc's curls carry a Hash made with Integry's real secret: accepted for the
         # default tenant's key, so the documented examples run as written.
         self.documented = documented
+        # (app key, user id, hash) already verified -> (tenant id, app secret then): saves the
+        # HMAC of a client's repeated calls. A hit still needs the key to name that tenant with
+        # that secret, so a deleted tenant or a changed secret is verified afresh. Ids, not
+        # Tenant objects, so a deleted tenant's stores are not kept alive here.
+        self._verified: dict[tuple[str, str, str], tuple[str, str]] = {}
 
     @staticmethod
-    def credentials(request: "Request") -> tuple[str | None, str | None, str | None]:
+    def credentials(headers: dict[bytes, str], query: dict[str, str]) \
+            -> tuple[str | None, str | None, str | None]:
         # Per field, the header, else the query parameter: the Node SDK puts all three in the
         # query and still sends them as headers named app_key, user_id and hash, so its `hash`
         # header must not stop `app_key`/`user_id` from being read from the query.
-        headers = request.headers
-        query = dict(parse_qsl(request.scope.get("query_string", b"").decode("latin-1"),
-                               keep_blank_values=True))
-        return (headers.get("app-key") or query.get("app_key"),
-                headers.get("user-id") or query.get("user_id"),
-                headers.get("hash") or query.get("hash"))
+        return (headers.get(b"app-key") or query.get("app_key"),
+                headers.get(b"user-id") or query.get("user_id"),
+                headers.get(b"hash") or query.get("hash"))
 
     def user(self, request: "Request") -> "tuple[Tenant, str]":
         """(tenant, user id) of a correctly signed request; DRF's 403s otherwise."""
-        app_key, user_id, given = self.credentials(request)
+        scope = request.scope
+        return self.signed(scope, wanted_headers(scope), query_of(scope))
+
+    def signed(self, scope: dict[str, Any], headers: dict[bytes, str],
+               query: dict[str, str]) -> "tuple[Tenant, str]":
+        """`user` from the already read headers and query."""
+        app_key, user_id, given = self.credentials(headers, query)
         if not app_key or not user_id or not given:
             raise not_provided()
+        given = given.lower()
         tenant = self.tenants.by_credential(NAME, app_key)
         creds = tenant.credentials[NAME] if tenant is not None else None
         if creds is None or creds["appKey"] != app_key:
             # still compute a hash, so an unknown key costs what a known one does
-            same_secret(given.lower(), signature("", user_id))
+            same_secret(given, signature("", user_id))
             raise incorrect()
-        if not same_secret(given.lower(), signature(creds["appSecret"], user_id)) and not (
-                tenant.is_default and (user_id, given.lower()) in self.documented):
-            raise incorrect()
-        attribute(request.scope, tenant)
+        key = (app_key, user_id, given)
+        seen = self._verified.get(key)
+        if seen is None or seen[0] != tenant.id or not same_secret(seen[1], creds["appSecret"]):
+            if not same_secret(given, signature(creds["appSecret"], user_id)) and not (
+                    tenant.is_default and (user_id, given) in self.documented):
+                raise incorrect()
+            verified = self._verified
+            if len(verified) >= VERIFIED_MAX and key not in verified:
+                del verified[next(iter(verified))]  # the oldest
+            verified[key] = (tenant.id, creds["appSecret"])
+        attribute(scope, tenant)
         return tenant, user_id
 
     def tenant_of(self, request: "Request") -> "Tenant | None":

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...core.http import dump
 from .store import IntegryStore
 
 PAGE = 10
@@ -107,23 +108,66 @@ def _page(items: list[Any], cursor: Any, shape) -> tuple[str, Any, Any]:
     return "200", shape(chunk), encode_cursor(following) if following < len(items) else None
 
 
-def _slack_post(store: IntegryStore, args: dict[str, Any], now: float) -> dict[str, Any]:
-    channel = str(args["channel"]).lstrip("#")
-    channel_id = SLACK_CHANNELS.get(channel) or _channel_id(channel)
-    ts = f"{now:.6f}"
-    text = str(args["text"])
+class Rendered(bytes):
+    """An output already written as the JSON `dump` would write it."""
+
+
+def _slack_output(channel_id: str, ts: str, text: str) -> dict[str, Any]:
+    """chat.postMessage's answer."""
     message = {"user": "U02L42QCVGV", "type": "message", "ts": ts, "bot_id": SLACK_BOT["id"],
                "app_id": SLACK_BOT["app_id"], "text": text, "team": "T6F74R6TB",
                "bot_profile": SLACK_BOT,
                "blocks": [{"type": "rich_text", "block_id": "B92", "elements": [
                    {"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}]}]}
+    return {"ok": True, "channel": channel_id, "ts": ts, "message": message}
+
+
+def _template(build, *names: str) -> tuple[list[bytes], list[int]]:
+    """`build(*names)`'s JSON cut at its string arguments: (constant pieces, which argument
+    goes after each piece but the last). Filling in each argument's own JSON gives the JSON of
+    `build(*values)`, since compact JSON of a container is its members' JSON joined."""
+    marks = ["\x00" + n for n in names]            # no real value holds a NUL
+    raw = dump(build(*marks))
+    found = sorted((at, i) for i, m in enumerate(marks) for at in _all(raw, dump(m)))
+    pieces, order, start = [], [], 0
+    for at, i in found:
+        pieces.append(raw[start:at])
+        order.append(i)
+        start = at + len(dump(marks[i]))
+    pieces.append(raw[start:])
+    return pieces, order
+
+
+def _all(raw: bytes, part: bytes) -> list[int]:
+    out, at = [], raw.find(part)
+    while at != -1:
+        out.append(at)
+        at = raw.find(part, at + 1)
+    return out
+
+
+# the Slack answer's constant JSON, written once: a post only fills in channel, ts and text
+_SLACK_PIECES, _SLACK_ORDER = _template(_slack_output, "channel", "ts", "text")
+assert _SLACK_ORDER == [0, 1, 1, 2, 2], _SLACK_ORDER  # the order _slack_post fills them in
+_CHANNEL_JSON = {cid: dump(cid) for cid in SLACK_CHANNELS.values()}
+
+
+def _slack_post(store: IntegryStore, args: dict[str, Any], now: float) -> Rendered:
+    channel = str(args["channel"]).lstrip("#")
+    channel_id = SLACK_CHANNELS.get(channel) or _channel_id(channel)
+    ts = f"{now:.6f}"
+    text = str(args["text"])
     kept = store.slack.get(channel_id)
     if kept is None:
         if len(store.slack) >= store.limit:
             store.slack.pop(next(iter(store.slack)))
         kept = store.slack[channel_id] = deque(maxlen=SLACK_KEPT)
     kept.append({"ts": ts, "text": text})
-    return {"ok": True, "channel": channel_id, "ts": ts, "message": message}
+    c = _CHANNEL_JSON.get(channel_id) or dump(channel_id)
+    t = dump(ts)
+    x = dump(text)
+    p = _SLACK_PIECES
+    return Rendered(b"".join((p[0], c, p[1], t, p[2], t, p[3], x, p[4], x, p[5])))
 
 
 def _channel_id(name: str) -> str:
