@@ -150,6 +150,12 @@ class Served:
     def rss_mb(self) -> float:
         return rss_mb(self.proc.pid)
 
+    def cpu_s(self) -> float:
+        """utime + stime of the server process so far, from /proc (robust on a busy machine,
+        where wall time also counts the waits for a core)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -244,7 +250,7 @@ def measure_startup(starts: int, pycache: str | None = None) -> dict[str, Any]:
     import httpx
     request = {"grant_type": "client_credentials", "client_id": "gravy-sandbox-client",
                "client_secret": "gravy-sandbox-secret"}
-    times, banners = [], []
+    times, banners, cpus = [], [], []
     with httpx.Client(timeout=10, trust_env=False) as client:
         for _ in range(starts):
             server = Served(pycache=pycache)
@@ -262,12 +268,14 @@ def measure_startup(starts: int, pycache: str | None = None) -> dict[str, Any]:
                                            + ("" if r is None else f"{r.status_code} {r.text}"))
                     time.sleep(0.005)
                 took = time.perf_counter() - server.started
+                cpus.append(server.cpu_s())
             finally:
                 server.stop()
             times.append(took)
             banners.append(server.banner_s)
     return {"starts": starts, "median_s": statistics.median(times), "min_s": min(times),
-            "max_s": max(times), "banner_median_s": statistics.median(banners)}
+            "max_s": max(times), "banner_median_s": statistics.median(banners),
+            "cpu_median_s": statistics.median(cpus)}
 
 
 def measure_rss_start(server: Served) -> dict[str, Any]:
@@ -504,7 +512,8 @@ def rows(results: dict[str, Any]) -> list[Row]:
         out.append(Row("start-up to first 200", f"{s['median_s']:.3f} s",
                        f"< {TARGET_STARTUP_S:g} s", s["median_s"] < TARGET_STARTUP_S,
                        f"median of {s['starts']} (min {s['min_s']:.3f}, max {s['max_s']:.3f}); "
-                       f"banner at {s['banner_median_s']:.3f} s"))
+                       f"banner at {s['banner_median_s']:.3f} s; server CPU until the 200 "
+                       f"{s['cpu_median_s']:.3f} s (the wall time on an idle core)"))
     if "rss_start" in results:
         s = results["rss_start"]
         out.append(Row("RSS after start-up", f"{s['rss_mb']:.1f} MB",
