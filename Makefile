@@ -15,9 +15,11 @@ serve: $(VENV)/.stamp-serve
 test: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest -n auto
 
-# bench/run.py is a client too, so it gets the test extra (httpx).
+# bench/run.py is a client too, so it gets the test extra (httpx). Then start-up, memory and
+# tenant scale (bench/scale.py; `bench/scale.py --long` for the 1,000,000-request run).
 bench: $(VENV)/.stamp-test
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/scale.py
 
 # Check $(PYTHON) first: an older one would fail later, inside pip, obscurely. A failed
 # venv leaves no half-made .venv behind, which would otherwise pass for a finished one.

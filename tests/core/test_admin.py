@@ -97,6 +97,24 @@ def test_reset_copies_state_but_shares_immutable_fixture_data(app):
                                kind_for("balances")) is first
 
 
+def test_tenant_stores_are_built_when_first_read(app):
+    """Creating a tenant or resetting one builds no store (1,000 tenants reset at once); the
+    store a vendor reads afterwards is the fixtures' state, as one built at once would be."""
+    tenant = app.tenants.create()
+    assert dict(tenant.stores) == {}
+    fresh = {n: v.snapshot(tenant.stores[n]) for n, v in app.vendors.items()}
+    assert set(tenant.stores) == set(app.vendors)
+    default = app.tenants.default
+    assert fresh == {n: v.snapshot(default.stores[n]) for n, v in app.vendors.items()}
+    default.stores["gravitec"].sites.clear()   # a change, which the reset undoes
+    app.tenants.reset()
+    assert dict(tenant.stores) == {} and dict(default.stores) == {}
+    assert {n: v.snapshot(default.stores[n]) for n, v in app.vendors.items()} == fresh
+    with pytest.raises(KeyError):
+        tenant.stores["acme"]
+    assert "acme" not in tenant.stores
+
+
 def test_admin_token_protects_the_control_plane():
     c = MockClient(create_app(admin_token="s3cret"))
     try:
