@@ -19,15 +19,39 @@ if TYPE_CHECKING:
     from .store import GravitecTemplate, Site
 
 
+# Decoded Basic credentials by Authorization header value: saves the base64 and UTF-8 decoding
+# of the header every call repeats. At most DECODED headers of at most DECODED_HEADER bytes;
+# the secret is still checked on every call.
+DECODED, DECODED_HEADER = 256, 1024
+_UNSEEN = object()
+
+
 class GravitecAuth:
     def __init__(self, tenants: "Tenants", template: "GravitecTemplate") -> None:
         self.tenants = tenants
         self.fixture_sites = template.by_key
+        self._decoded: dict[bytes, tuple[str, str] | None] = {}
+
+    def credentials(self, scope: dict) -> tuple[str, str] | None:
+        """`basic_credentials(scope)`, remembered per header value."""
+        for k, header in scope["headers"]:
+            if k == b"authorization":
+                break
+        else:
+            return None
+        creds = self._decoded.get(header, _UNSEEN)
+        if creds is _UNSEEN:
+            creds = basic_credentials({"headers": [(b"authorization", header)]})
+            if len(header) <= DECODED_HEADER:
+                if len(self._decoded) >= DECODED:
+                    self._decoded.clear()
+                self._decoded[header] = creds
+        return creds  # type: ignore[return-value]
 
     def site(self, request: "Request") -> "tuple[Tenant, Site]":
         """The tenant and site these credentials open; the documented 403 otherwise. A wrong
         secret reads like an unknown key: the site is looked up by the pair."""
-        creds = basic_credentials(request.scope)
+        creds = self.credentials(request.scope)
         if creds is None:
             raise bad_auth(None)
         key, secret = creds
