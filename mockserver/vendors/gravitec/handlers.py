@@ -124,13 +124,30 @@ async def _follower_params(g: Gravitec, request: Request, site: Site) -> tuple[F
     return follower, name
 
 
-def ok() -> Response:
-    """200 with no body, as a void Spring handler answers."""
-    return Response(status_code=200)
+class Void:
+    """200 with no body, as a void Spring handler answers: the bytes of Starlette's
+    `Response(status_code=200)` (Content-Length 0, no Content-Type), without building its
+    header objects. `headers` is what the vendor app adds (Vary, CORS)."""
+
+    __slots__ = ("headers",)
+
+    def __init__(self) -> None:
+        self.headers: dict[str, str] = {}
+
+    async def __call__(self, scope, receive, send) -> None:
+        raw = [(b"content-length", b"0")]
+        raw += [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in self.headers.items()]
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def ok() -> Void:
+    return Void()
 
 
 # -- followers ----------------------------------------------------------------------------------
-async def add_alias(g: Gravitec, request: Request) -> Response:
+async def add_alias(g: Gravitec, request: Request) -> Void:
     site = g.site(request)
     follower, name = await _follower_params(g, request, site)
     site.set_alias(follower, name)
@@ -156,16 +173,17 @@ async def get_alias(g: Gravitec, request: Request) -> RawJSON:
     return json_response(body)
 
 
-async def add_tag(g: Gravitec, request: Request) -> Response:
+async def add_tag(g: Gravitec, request: Request) -> Void:
     site = g.site(request)
     follower, name = await _follower_params(g, request, site)
-    if follower.has_tag(name) is None and len(follower.tags) >= MAX_TAGS_PER_FOLLOWER:
-        raise wrong_param(f"Max tags count is {MAX_TAGS_PER_FOLLOWER}!")
-    site.add_tag(follower, name)  # a tag it has in any letter case is kept as first spelled
+    if follower.has_tag(name) is None:  # a tag it has in any letter case is kept as first spelled
+        if len(follower.tags) >= MAX_TAGS_PER_FOLLOWER:
+            raise wrong_param(f"Max tags count is {MAX_TAGS_PER_FOLLOWER}!")
+        site.add_tag(follower, name)
     return ok()
 
 
-async def delete_tag(g: Gravitec, request: Request) -> Response:
+async def delete_tag(g: Gravitec, request: Request) -> Void:
     site = g.site(request)
     follower, name = await _follower_params(g, request, site)
     if not site.remove_tag(follower, name):

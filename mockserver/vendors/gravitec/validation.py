@@ -42,6 +42,17 @@ class SpringError(Exception):
 def parse_params(raw: bytes, into: dict[str, list[str]]) -> None:
     """application/x-www-form-urlencoded pairs, as Tomcat decodes them (UTF-8, "+" is a space).
     A pair whose escapes or UTF-8 are broken is ignored, as Tomcat logs and skips it."""
+    if b"%" not in raw and b"+" not in raw:  # plain text, the usual query: decoded once
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # some pair's UTF-8 is broken: pair by pair below
+        else:
+            for pair in text.split("&"):
+                key, _, val = pair.partition("=")
+                if key:
+                    into.setdefault(key, []).append(val)
+            return
     for part in raw.split(b"&"):
         if not part:
             continue
