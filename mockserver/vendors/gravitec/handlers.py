@@ -236,8 +236,8 @@ async def send_push(g: Gravitec, request: Request) -> RawJSON:
     shown = _header(scope, b"content-type")
     ctype = _media_type(shown)
     if ctype != "application/json" and not ctype.endswith("+json"):
-        raise g.fail(request, SpringError(415, f"Content type '{shown or 'application/octet-stream'}'"
-                                               " not supported"))
+        shown = shown or "application/octet-stream"
+        raise g.fail(request, SpringError(415, f"Content type '{shown}' not supported"))
     raw = await _body(g, request)
     checked = g.pushes.get(raw)
     if checked is None:
