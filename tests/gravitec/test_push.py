@@ -301,6 +301,38 @@ def test_scheduled_push_goes_out_when_its_time_comes(client, app):
     assert sent["status"] == "SENT" and sent["send"] == len(site(app).active)
 
 
+def test_a_repeated_body_is_read_again_against_the_clock(client, app):
+    """The same bytes pushed again (as a suite or a load repeats them) are a new campaign with
+    its own id, sent at the clock's new time; a send_date time is checked anew against it."""
+    first, _ = accept(client, app, documented("push.request"))
+    app.clock.advance(60)
+    second, _ = accept(client, app, documented("push.request"))
+    assert second["id"] > first["id"] and second["send_date"] == str(NOW_MS + 60_000)
+    later = body(send_date=str(NOW_MS + HOUR_MS))
+    accept(client, app, later)
+    app.clock.advance(3600)
+    assert reject(client, app, later, 422) == wrong("Send date must be in the future!")
+
+
+def test_campaigns_of_one_body_share_no_payload(client, app):
+    with_button = body({"buttons": [button()]})
+    _, a = accept(client, app, with_button)
+    _, b = accept(client, app, with_button)
+    assert a.payload == b.payload and a.payload is not b.payload
+    assert a.payload["buttons"][0] is not b.payload["buttons"][0]
+
+
+def test_answer_bytes_are_compact_utf8_json(client, app):
+    """Jackson's bytes: no spaces, non-ASCII text as UTF-8, quotes escaped, keys in this order."""
+    title = 'Sale "today" \u00fcber \U0001F600 </b>'
+    r = push(client, body({"title": title}))
+    assert r.status_code == 200, r.text
+    cid = r.json()["id"]
+    assert r.content == ('{"id":"' + cid + '","send_date":"' + str(NOW_MS) + '","ttl":28800,'
+                         '"display_time":60,"payload":{"title":"Sale \\"today\\" \u00fcber '
+                         '\U0001F600 </b>"}}').encode("utf-8")
+
+
 def test_tokens_up_to_100(client, app):
     s = site(app)
     tokens = sorted(s.followers)[:100]

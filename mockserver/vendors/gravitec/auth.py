@@ -18,16 +18,42 @@ if TYPE_CHECKING:
     from ...core.tenancy import Tenant, Tenants
     from .store import GravitecTemplate, Site
 
+# Authorization header values that opened a site, with its (tenant, role): saves decoding the
+# header and looking the pair up on every call of a suite or a load. Only accepted headers are
+# kept (a refused one is checked in full, in constant time, every time); an entry counts only
+# while its tenant exists (credentials never change, a deleted tenant's never work again).
+# At most OPENED headers of at most OPENED_HEADER bytes.
+OPENED, OPENED_HEADER = 256, 1024
+
 
 class GravitecAuth:
     def __init__(self, tenants: "Tenants", template: "GravitecTemplate") -> None:
         self.tenants = tenants
         self.fixture_sites = template.by_key
+        self._opened: dict[bytes, tuple[Tenant, str]] = {}
 
     def site(self, request: "Request") -> "tuple[Tenant, Site]":
         """The tenant and site these credentials open; the documented 403 otherwise. A wrong
         secret reads like an unknown key: the site is looked up by the pair."""
-        creds = basic_credentials(request.scope)
+        scope = request.scope
+        for k, header in scope["headers"]:
+            if k == b"authorization":
+                break
+        else:
+            header = None
+        opened = self._opened.get(header) if header is not None else None
+        if opened is None or self.tenants.get(opened[0].id) is not opened[0]:
+            opened = self._open(scope)
+            if header is not None and len(header) <= OPENED_HEADER:
+                if len(self._opened) >= OPENED:
+                    self._opened.clear()
+                self._opened[header] = opened
+        tenant, role = opened
+        attribute(scope, tenant)
+        return tenant, store_of(tenant).sites[role]
+
+    def _open(self, scope: dict) -> "tuple[Tenant, str]":
+        creds = basic_credentials(scope)
         if creds is None:
             raise bad_auth(None)
         key, secret = creds
@@ -35,14 +61,11 @@ class GravitecAuth:
         if fixture is not None and fixture.app_secret is not None:
             if not same_secret(secret, fixture.app_secret):
                 raise bad_auth(key)
-            tenant, role = self.tenants.default, fixture.role
-        else:
-            found = self.tenants.authenticate(NAME, "appKey", key, "appSecret", secret)
-            if found is None:
-                raise bad_auth(key)
-            tenant, role = found, "main"
-        attribute(request.scope, tenant)
-        return tenant, store_of(tenant).sites[role]
+            return self.tenants.default, fixture.role
+        found = self.tenants.authenticate(NAME, "appKey", key, "appSecret", secret)
+        if found is None:
+            raise bad_auth(key)
+        return found, "main"
 
     def tenant_of(self, request: "Request") -> "Tenant | None":
         """The tenant `site` would resolve, without serving the call."""

@@ -1,18 +1,17 @@
 """One function per Gravitec operation: parse, call the store, render."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, json_response, load,
-                          original_url, read_limited)
+from ...core.http import RawJSON, TooDeep, VendorError, dump, json_response, load, original_url
 from .errors import missing_param, spring, wrong_param
 from .store import (FREE_PLAN_DAILY_PUSHES, MAX_TAGS_PER_FOLLOWER, Campaign, Follower, Site,
                     java_length)
-from .validation import SpringError, param, parse_params, read_push
+from .validation import Push, SpringError, param, parse_params, read_push
 
 if TYPE_CHECKING:
     from ...core.routing import Router
@@ -33,6 +32,7 @@ class Gravitec:
     tenants: "Tenants"
     auth: "GravitecAuth"
     router: "Router | None" = None   # set once routes are built: 405s list the allowed methods
+    pushes: "dict[bytes, Checked]" = field(default_factory=dict)  # see PUSH_MEMO
 
     def site(self, request: Request) -> Site:
         """The authenticated site, with its due campaigns sent first."""
@@ -49,15 +49,52 @@ def path_of(request: Request) -> str:
     return original_url(request).split("?", 1)[0]
 
 
+def _header(scope: dict, name: bytes) -> str | None:
+    """The first value of a header, as Starlette's `request.headers.get` reads it, straight
+    from the ASGI list (every call reads two or three)."""
+    for k, v in scope["headers"]:
+        if k == name:
+            return v.decode("latin-1")
+    return None
+
+
+def _media_type(value: str | None) -> str:
+    return value.split(";")[0].strip().lower() if value else ""
+
+
 def _content_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return _media_type(_header(request.scope, b"content-type"))
 
 
 async def _body(g: Gravitec, request: Request) -> bytes:
-    try:
-        return await read_limited(request, BODY_LIMIT)
-    except TooLarge:
-        raise g.fail(request, SpringError(413, "Maximum upload size exceeded")) from None
+    """The body, read only as far as BODY_LIMIT bytes (as `core.http.read_limited`, straight
+    from `receive`: a body comes in one message but for a streamed upload)."""
+    declared = _header(request.scope, b"content-length") or ""
+    if declared.isdigit() and int(declared) > BODY_LIMIT:
+        raise _too_large(g, request)
+    receive = request.receive
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > BODY_LIMIT:
+                raise _too_large(g, request)
+            if not message.get("more_body", False):
+                if not chunks:
+                    return chunk
+                chunks.append(chunk)
+                return b"".join(chunks)
+            chunks.append(chunk)
+        elif kind == "http.disconnect":
+            raise ClientDisconnect()
+
+
+def _too_large(g: Gravitec, request: Request) -> VendorError:
+    return g.fail(request, SpringError(413, "Maximum upload size exceeded"))
 
 
 async def _params(g: Gravitec, request: Request) -> dict[str, list[str]]:
@@ -87,13 +124,30 @@ async def _follower_params(g: Gravitec, request: Request, site: Site) -> tuple[F
     return follower, name
 
 
-def ok() -> Response:
-    """200 with no body, as a void Spring handler answers."""
-    return Response(status_code=200)
+class Void:
+    """200 with no body, as a void Spring handler answers: the bytes of Starlette's
+    `Response(status_code=200)` (Content-Length 0, no Content-Type), without building its
+    header objects. `headers` is what the vendor app adds (Vary, CORS)."""
+
+    __slots__ = ("headers",)
+
+    def __init__(self) -> None:
+        self.headers: dict[str, str] = {}
+
+    async def __call__(self, scope, receive, send) -> None:
+        raw = [(b"content-length", b"0")]
+        raw += [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in self.headers.items()]
+        await send({"type": "http.response.start", "status": 200, "headers": raw})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def ok() -> Void:
+    return Void()
 
 
 # -- followers ----------------------------------------------------------------------------------
-async def add_alias(g: Gravitec, request: Request) -> Response:
+async def add_alias(g: Gravitec, request: Request) -> Void:
     site = g.site(request)
     follower, name = await _follower_params(g, request, site)
     site.set_alias(follower, name)
@@ -119,16 +173,17 @@ async def get_alias(g: Gravitec, request: Request) -> RawJSON:
     return json_response(body)
 
 
-async def add_tag(g: Gravitec, request: Request) -> Response:
+async def add_tag(g: Gravitec, request: Request) -> Void:
     site = g.site(request)
     follower, name = await _follower_params(g, request, site)
-    if follower.has_tag(name) is None and len(follower.tags) >= MAX_TAGS_PER_FOLLOWER:
-        raise wrong_param(f"Max tags count is {MAX_TAGS_PER_FOLLOWER}!")
-    site.add_tag(follower, name)  # a tag it has in any letter case is kept as first spelled
+    if follower.has_tag(name) is None:  # a tag it has in any letter case is kept as first spelled
+        if len(follower.tags) >= MAX_TAGS_PER_FOLLOWER:
+            raise wrong_param(f"Max tags count is {MAX_TAGS_PER_FOLLOWER}!")
+        site.add_tag(follower, name)
     return ok()
 
 
-async def delete_tag(g: Gravitec, request: Request) -> Response:
+async def delete_tag(g: Gravitec, request: Request) -> Void:
     site = g.site(request)
     follower, name = await _follower_params(g, request, site)
     if not site.remove_tag(follower, name):
@@ -137,14 +192,76 @@ async def delete_tag(g: Gravitec, request: Request) -> Response:
 
 
 # -- push campaigns -----------------------------------------------------------------------------
+# Validated push bodies whose answer depends on nothing but the body (no send_date time, no
+# segment or audience to look up in the site), by their raw bytes: saves the JSON parse and the
+# documented rules for a suite's or a load's repeated push. At most PUSH_MEMO bodies of at most
+# PUSH_MEMO_BODY bytes each.
+PUSH_MEMO, PUSH_MEMO_BODY = 256, 4096
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A push body read and checked, with the constant end of its answer already rendered."""
+
+    ttl: int
+    display_time: int
+    push_tag: str | None
+    is_transactional: bool
+    payload: dict[str, Any]      # the checked template: each campaign gets its own copy
+    audience: tuple[str, Any] | None
+    send_at_ms: int | None       # None: the clock's now at each push
+    tail: bytes                  # the answer after "send_date"'s value
+
+    @classmethod
+    def of(cls, push: Push) -> "Checked":
+        rest = dump({"ttl": push.ttl, "display_time": push.display_time,
+                     "payload": {"title": push.payload["title"]}})
+        return cls(push.ttl, push.display_time, push.push_tag, push.is_transactional,
+                   push.payload, push.audience, None if push.at_once else push.send_at_ms,
+                   b'",' + rest[1:])
+
+
+def _own_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """A copy no other campaign shares (buttons are the one nested part)."""
+    out = dict(payload)
+    if "buttons" in out:
+        out["buttons"] = [dict(b) for b in out["buttons"]]
+    return out
+
+
 async def send_push(g: Gravitec, request: Request) -> RawJSON:
     site = g.site(request)
     now = g.ctx.clock.time()
-    ctype = _content_type(request)
+    scope = request.scope
+    shown = _header(scope, b"content-type")
+    ctype = _media_type(shown)
     if ctype != "application/json" and not ctype.endswith("+json"):
-        shown = request.headers.get("content-type") or "application/octet-stream"
+        shown = shown or "application/octet-stream"
         raise g.fail(request, SpringError(415, f"Content type '{shown}' not supported"))
     raw = await _body(g, request)
+    checked = g.pushes.get(raw)
+    if checked is None:
+        checked = _check_push(g, request, raw, site, now)
+        if checked.send_at_ms is None and checked.audience is None \
+                and len(raw) <= PUSH_MEMO_BODY:
+            if len(g.pushes) >= PUSH_MEMO:
+                g.pushes.clear()
+            g.pushes[raw] = checked
+    if site.plan == "free" and site.pushes_today(now) >= FREE_PLAN_DAILY_PUSHES:
+        raise wrong_param(f"For Free plan only {FREE_PLAN_DAILY_PUSHES} push campaigns per day "
+                          "are available through API!")
+    send_at = int(now * 1000) if checked.send_at_ms is None else checked.send_at_ms
+    campaign = Campaign(site.next_id(now), now, send_at, checked.ttl, checked.display_time,
+                        _own_payload(checked.payload), checked.push_tag,
+                        checked.is_transactional, checked.audience)
+    site.add_campaign(campaign, now)
+    # json_response's bytes for {"id", "send_date", "ttl", "display_time", "payload": {title}}
+    return RawJSON(b'{"id":"%b","send_date":"%d%b' % (campaign.id.encode(), send_at,
+                                                       checked.tail))
+
+
+def _check_push(g: Gravitec, request: Request, raw: bytes, site: Site, now: float) -> Checked:
+    """The body as Spring binds and the documented rules check it; raises their error."""
     if not raw.strip():
         raise g.fail(request, SpringError(400, "Required request body is missing"))
     try:
@@ -158,18 +275,9 @@ async def send_push(g: Gravitec, request: Request) -> RawJSON:
     if body is None:  # a JSON null binds no PushRequest: Spring's required-body check
         raise g.fail(request, SpringError(400, "Required request body is missing"))
     try:
-        push = read_push(body, site, now)
+        return Checked.of(read_push(body, site, now))
     except SpringError as exc:
         raise g.fail(request, exc) from None
-    if site.plan == "free" and site.pushes_today(now) >= FREE_PLAN_DAILY_PUSHES:
-        raise wrong_param(f"For Free plan only {FREE_PLAN_DAILY_PUSHES} push campaigns per day "
-                          "are available through API!")
-    campaign = Campaign(site.next_id(now), now, push.send_at_ms, push.ttl, push.display_time,
-                        push.payload, push.push_tag, push.is_transactional, push.audience)
-    site.add_campaign(campaign, now)
-    return json_response({"id": campaign.id, "send_date": str(campaign.send_at_ms),
-                          "ttl": campaign.ttl, "display_time": campaign.display_time,
-                          "payload": {"title": push.payload["title"]}})
 
 
 def _no_constant(name: str) -> Any:

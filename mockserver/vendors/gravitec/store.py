@@ -57,7 +57,7 @@ class Follower:
                 "alias": self.alias}
 
 
-@dataclass
+@dataclass(slots=True)  # 10,000 kept per site by default: no __dict__ each
 class Campaign:
     id: str
     created_at: float            # mock-clock seconds
@@ -102,9 +102,10 @@ class IdSource:
         self.last = 0
 
     def next(self, now: float) -> int:
-        candidate = max(0, int(now * 1000) - SNOWFLAKE_EPOCH_MS) << 22
-        self.last = max(candidate, self.last + 1)
-        return self.last
+        candidate = (int(now * 1000) - SNOWFLAKE_EPOCH_MS) << 22
+        last = self.last + 1
+        self.last = last = candidate if candidate > last else last  # never negative: last >= 1
+        return last
 
 
 class Site:
@@ -244,12 +245,15 @@ class Site:
 
     def add_campaign(self, campaign: Campaign, now: float) -> None:
         day = int(now // 86400)
-        self.day = (day, self.pushes_today(now) + 1)
-        self.campaigns[campaign.id] = campaign
-        while len(self.campaigns) > self.limit:
-            self.campaigns.popitem(last=False)
+        counted = self.day
+        self.day = (day, counted[1] + 1 if counted[0] == day else 1)
+        campaigns = self.campaigns
+        campaigns[campaign.id] = campaign
+        while len(campaigns) > self.limit:
+            campaigns.popitem(last=False)
         if campaign.send_at_ms <= int(now * 1000):
-            campaign.send = self.reach(campaign.audience)
+            audience = campaign.audience
+            campaign.send = len(self.active) if audience is None else self.reach(audience)
         else:
             heapq.heappush(self.scheduled, (campaign.send_at_ms, campaign.id))
             if len(self.scheduled) > 2 * self.limit:  # forgotten campaigns' entries

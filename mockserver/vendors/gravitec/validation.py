@@ -42,6 +42,17 @@ class SpringError(Exception):
 def parse_params(raw: bytes, into: dict[str, list[str]]) -> None:
     """application/x-www-form-urlencoded pairs, as Tomcat decodes them (UTF-8, "+" is a space).
     A pair whose escapes or UTF-8 are broken is ignored, as Tomcat logs and skips it."""
+    if b"%" not in raw and b"+" not in raw:  # plain text, the usual query: decoded once
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # some pair's UTF-8 is broken: pair by pair below
+        else:
+            for pair in text.split("&"):
+                key, _, val = pair.partition("=")
+                if key:
+                    into.setdefault(key, []).append(val)
+            return
     for part in raw.split(b"&"):
         if not part:
             continue
@@ -177,6 +188,7 @@ class Push:
     is_transactional: bool
     payload: dict[str, Any]
     audience: tuple[str, Any] | None
+    at_once: bool = False    # send_date meant "now" (not a time), so send_at_ms is the clock's
 
 
 def read_push(body: Any, site: Site, now: float) -> Push:
@@ -257,7 +269,7 @@ def read_push(body: Any, site: Site, now: float) -> Push:
     if buttons:
         out_payload["buttons"] = [{"title": b["title"], "url": b["url"]} for b in buttons if b]
     return Push(send_at, ttl, display_time, push_tag, bool(is_transactional), out_payload,
-                chosen)
+                chosen, _means_now(send_date))
 
 
 def _button(value: Any) -> dict[str, str | None] | None:
@@ -307,11 +319,15 @@ def _image_url(url: str | None, what: str) -> str | None:
     return url
 
 
+def _means_now(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in ("", "now"))
+
+
 def _send_date(value: Any, now: float) -> int:
     """Milliseconds since the epoch; "", "now", null or absent mean now; a later time
     schedules the campaign."""
     now_ms = int(now * 1000)
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "now")):
+    if _means_now(value):
         return now_ms
     ms: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
