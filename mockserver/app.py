@@ -13,7 +13,7 @@ from .core.accesslog import SCOPE_KEY as ACCESS_KEY
 from .core.clock import Clock
 from .core.faults import MAX_FAULTS, Fault, Faults, buffered, drop, encode_body, pause, raw_headers
 from .core.http import dump
-from .core.journal import Call, Journal
+from .core.journal import DEFAULT_JOURNAL_BYTES, Call, Journal
 from .core.openapi import SPEC_SUFFIXES, Specs
 from .core.paths import data_dir
 from .core.routing import VendorApp
@@ -250,15 +250,17 @@ def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path |
                max_sessions: int = 10_000, vendors: Iterable[Vendor] | None = None,
                ca_pem: bytes | None = None, cors_origins: list[str] | None = None,
                max_faults: int = MAX_FAULTS, max_tenants: int = MAX_TENANTS,
-               state: dict | None = None) -> MockServer:
+               state: dict | None = None,
+               journal_bytes: int = DEFAULT_JOURNAL_BYTES) -> MockServer:
     """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data;
     `max_sessions` bounds the live tokens each tenant keeps per vendor, `max_faults` the active
-    faults, `max_tenants` the tenants; `ca_pem` is the CA that `serve --tls` made, served at /__admin/ca.pem; `cors_origins`
+    faults, `max_tenants` the tenants; `journal_size` and `journal_bytes` bound the journal
+    in entries and in approximate bytes; `ca_pem` is the CA that `serve --tls` made, served at /__admin/ca.pem; `cors_origins`
     limits the browser origins each vendor's CORS answers allow (None: any); `state` is a
     snapshot (GET /__admin/state) loaded into the default tenant (`StateError` when it does not
     fit)."""
     clock = clock or Clock()
-    journal = Journal(maxlen=journal_size)
+    journal = Journal(maxlen=journal_size, max_bytes=journal_bytes)
     ctx = Context(seed=seed, clock=clock, journal=journal, webhooks=Webhooks(clock, journal),
                   fixtures_dir=Path(fixtures) if fixtures else data_dir("fixtures"),
                   session_limit=max_sessions,

@@ -19,6 +19,11 @@ from .clock import iso_ms
 from .http import load
 
 REDACTED = "[redacted]"
+DEFAULT_JOURNAL_BYTES = 32 * 1024 * 1024  # --journal-bytes: what the bodies of 10,000 calls may hold
+# What an entry costs beyond its bodies and header bytes: the Call object, its strings, the
+# header tuples and the bytes objects' own headers (measured with tracemalloc, rounded up).
+ENTRY_OVERHEAD = 640
+HEADER_OVERHEAD = 100  # per request header: a tuple and two bytes objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,15 @@ class Call:
     error: str | None = None
     fault: str | None = None      # the id of the fault that shaped this call
     secrets: Secrets = BASE_SECRETS
+    size: int = field(default=0, compare=False, repr=False)  # set by Journal.record
+
+    def approx_size(self) -> int:
+        """What this entry holds in memory, roughly: bodies, header bytes and a fixed overhead
+        (the journal's byte bound counts this)."""
+        headers = self.raw_headers
+        return (ENTRY_OVERHEAD + len(self.raw_body) + len(self.response_body)
+                + len(self.query) + len(self.path) + HEADER_OVERHEAD * len(headers)
+                + sum(len(k) + len(v) for k, v in headers))
 
     @property
     def time(self) -> str:
@@ -161,8 +175,17 @@ _FILTERS = ("vendor", "method", "path", "status", "tenant", "kind")
 
 
 class Journal:
-    def __init__(self, maxlen: int = 10_000, enabled: bool = True) -> None:
-        self._calls: deque[Call] = deque(maxlen=maxlen)
+    """Bounded twice: at most `maxlen` entries and `max_bytes` of approximate size
+    (`Call.approx_size`), the oldest entries evicted first. The newest entry is always kept, even
+    one larger than `max_bytes` alone (its bodies are already capped per entry by the server):
+    the last call is what a test asks about."""
+
+    def __init__(self, maxlen: int = 10_000, enabled: bool = True,
+                 max_bytes: int = DEFAULT_JOURNAL_BYTES) -> None:
+        self._calls: deque[Call] = deque()
+        self._maxlen = max(0, maxlen)
+        self.max_bytes = max_bytes
+        self._bytes = 0  # sum of the entries' sizes
         self._ids = count(1)
         self.enabled = enabled
         self._secrets: dict[str, Secrets] = {}
@@ -175,23 +198,41 @@ class Journal:
 
     @property
     def maxlen(self) -> int:
-        return self._calls.maxlen or 0
+        return self._maxlen
+
+    @property
+    def size_bytes(self) -> int:
+        """The approximate size of what the journal holds (bounded by `max_bytes`)."""
+        return self._bytes
 
     def next_id(self) -> int:
         return next(self._ids)
 
     def record(self, call: Call) -> None:
-        if self.enabled:
-            self._calls.append(call)
+        if not self.enabled or not self._maxlen:
+            return
+        call.size = size = call.approx_size()
+        calls = self._calls
+        calls.append(call)
+        self._bytes += size
+        if len(calls) > self._maxlen or self._bytes > self.max_bytes:
+            self._evict()
+
+    def _evict(self) -> None:
+        calls = self._calls
+        while len(calls) > 1 and (len(calls) > self._maxlen or self._bytes > self.max_bytes):
+            self._bytes -= calls.popleft().size
 
     def clear(self, tenant: str | None = None) -> None:
         """Everything, or only one tenant's entries (other CI jobs keep theirs)."""
         if tenant is None:
             self._calls.clear()
+            self._bytes = 0
             return
         kept = [c for c in self._calls if c.tenant != tenant]
         self._calls.clear()
         self._calls.extend(kept)
+        self._bytes = sum(c.size for c in kept)
 
     # -- the unittest.mock-like surface ---------------------------------------------------
     @property
