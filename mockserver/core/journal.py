@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from itertools import count
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode
 
@@ -119,7 +119,7 @@ class Call:
     tenant: str | None = None
     kind: str = "request"
     duration_ms: float = 0.0
-    raw_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    raw_headers: Sequence[tuple[bytes, bytes]] = field(default_factory=list)
     raw_body: bytes = b""
     response_body: bytes = b""
     url: str | None = None
@@ -131,10 +131,9 @@ class Call:
     def approx_size(self) -> int:
         """What this entry holds in memory, roughly: bodies, header bytes and a fixed overhead
         (the journal's byte bound counts this)."""
-        headers = self.raw_headers
         return (ENTRY_OVERHEAD + len(self.raw_body) + len(self.response_body)
-                + len(self.query) + len(self.path) + HEADER_OVERHEAD * len(headers)
-                + sum(len(k) + len(v) for k, v in headers))
+                + _request_size(self.path, self.query, self.raw_headers))
+
 
     @property
     def time(self) -> str:
@@ -171,6 +170,17 @@ class Call:
         return out
 
 
+def _request_size(path: str, query: str, headers: Sequence[tuple[bytes, bytes]]) -> int:
+    return (len(query) + len(path) + HEADER_OVERHEAD * len(headers)
+            + sum([len(k) + len(v) for k, v in headers]))
+
+
+# The request parts a journal entry keeps: (method, path, query, headers, their size).
+RequestParts = tuple[str, str, str, tuple[tuple[bytes, bytes], ...], int]
+PARTS_MEMO = 1024        # entries of the memo below, each at most PARTS_MAX_SIZE: ~8 MB at worst
+PARTS_MAX_SIZE = 8192
+
+
 _FILTERS = ("vendor", "method", "path", "status", "tenant", "kind")
 
 
@@ -189,6 +199,25 @@ class Journal:
         self._ids = count(1)
         self.enabled = enabled
         self._secrets: dict[str, Secrets] = {}
+        # (method, path, query string, headers) -> the shared immutable parts an entry keeps:
+        # repeated requests (a suite, a load) then add one small object per entry instead of
+        # the server's fresh header list, tuples and strings, which is what made recording
+        # cost more than serving (cold memory on every call; see bench/README.md).
+        self._parts: dict[tuple, RequestParts] = {}
+
+    def request_parts(self, method: str, path: str, query_string: bytes,
+                      headers: list[tuple[bytes, bytes]]) -> RequestParts:
+        """The parts of a request an entry keeps, shared with earlier identical requests."""
+        key = (method, path, query_string, tuple(headers))
+        parts = self._parts.get(key)
+        if parts is None:
+            if len(self._parts) >= PARTS_MEMO:
+                self._parts.clear()
+            query = query_string.decode("latin-1")
+            parts = (method, path, query, key[3], _request_size(path, query, key[3]))
+            if parts[4] <= PARTS_MAX_SIZE:  # a large request is kept once, never memoised
+                self._parts[key] = parts
+        return parts
 
     def declare_secrets(self, vendor: str, headers: frozenset[str], fields: frozenset[str]) -> None:
         self._secrets[vendor] = BASE_SECRETS.plus(headers, fields)
@@ -208,14 +237,17 @@ class Journal:
     def next_id(self) -> int:
         return next(self._ids)
 
-    def record(self, call: Call) -> None:
+    def record(self, call: Call, size: int | None = None) -> None:
+        """Keep `call`; `size` is its `approx_size()` when the caller knows it already."""
         if not self.enabled or not self._maxlen:
             return
-        call.size = size = call.approx_size()
+        call.size = size = call.approx_size() if size is None else size
         calls = self._calls
         calls.append(call)
         self._bytes += size
-        if len(calls) > self._maxlen or self._bytes > self.max_bytes:
+        if len(calls) > self._maxlen:  # the usual case once full: one out, one in
+            self._bytes -= calls.popleft().size
+        if self._bytes > self.max_bytes:
             self._evict()
 
     def _evict(self) -> None:
@@ -227,6 +259,7 @@ class Journal:
         """Everything, or only one tenant's entries (other CI jobs keep theirs)."""
         if tenant is None:
             self._calls.clear()
+            self._parts.clear()
             self._bytes = 0
             return
         kept = [c for c in self._calls if c.tenant != tenant]
