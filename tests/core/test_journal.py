@@ -130,3 +130,15 @@ def test_create_app_passes_the_byte_bound():
     from mockserver import create_app
     assert create_app(journal_bytes=12345).journal.max_bytes == 12345
     assert create_app().journal.max_bytes == 32 * 1024 * 1024
+
+
+def test_repeated_requests_share_their_kept_parts(client, app):
+    token_for(client)
+    for _ in range(2):
+        client.get("/gravy/connections", headers={"Authorization": "Bearer nope"})
+    client.get("/gravy/connections?page=2", headers={"Authorization": "Bearer nope"})
+    a, b, c = app.journal.calls[-3:]
+    assert a.raw_headers is b.raw_headers and isinstance(a.raw_headers, tuple)  # immutable
+    assert (c.query, a.query) == ("page=2", "")
+    assert b.request_headers["authorization"] == "[redacted]"
+    assert a.size == a.approx_size() > len(a.response_body)
