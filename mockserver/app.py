@@ -211,15 +211,13 @@ class MockServer:
             req = req_body[0] if len(req_body) == 1 else b"".join(req_body)
             if len(req) > MAX_JOURNAL_BODY:
                 req = req[:MAX_JOURNAL_BODY]
+            # Positional (Call's field order): this runs on every call, keywords cost more.
             journal.record(Call(
-                id=journal.next_id(), at=self.clock.time(), vendor=vendor,
-                method=method, path=path, query=query,
-                status=None if dropped else answer[0],
-                error="connection dropped" if dropped else None,
-                tenant=state.get("tenant"), fault=state.get("fault"),
-                secrets=journal.secrets_of(vendor),
-                duration_ms=(perf_counter() - started) * 1000.0,
-                raw_headers=headers, raw_body=req, response_body=body,
+                journal.next_id(), self.clock.time(), vendor, method, path, query,
+                None if dropped else answer[0], state.get("tenant"), "request",
+                (perf_counter() - started) * 1000.0, headers, req, body, None,
+                "connection dropped" if dropped else None, state.get("fault"),
+                journal.secrets_of(vendor),
             ), ENTRY_OVERHEAD + size + len(req) + len(body))
 
 

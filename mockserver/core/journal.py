@@ -106,7 +106,8 @@ class Call:
     """One journal entry: a vendor request, or a webhook the mock delivered (`kind="webhook"`).
 
     Recording is on every request's path, so an entry keeps the raw parts (header list, body
-    bytes, epoch time) and formats or redacts them only when read.
+    bytes, epoch time) and formats or redacts them only when read. The server builds it with
+    positional arguments (app.py): a new field goes last.
     """
 
     id: int
@@ -247,8 +248,10 @@ class Journal:
         self._bytes += size
         if len(calls) > self._maxlen:  # the usual case once full: one out, one in
             self._bytes -= calls.popleft().size
-        if self._bytes > self.max_bytes:
-            self._evict()
+        if self._bytes > self.max_bytes and len(calls) > 1:
+            self._bytes -= calls.popleft().size  # the other usual case: one out, one in
+            if self._bytes > self.max_bytes:
+                self._evict()
 
     def _evict(self) -> None:
         calls = self._calls
