@@ -238,6 +238,7 @@ class VendorApp:
 
 # Where a VendorApp notes its answer in the call's `scope["state"]`: [status, body].
 ANSWER = "mockserver.answer"
+NOTED_MAX = 64 * 1024  # of a streamed body; the journal keeps less (app.MAX_JOURNAL_BODY)
 
 
 def noting(send, scope):
@@ -253,8 +254,11 @@ def noting(send, scope):
         if kind == "http.response.start":
             answer[0] = message["status"]
         elif kind == "http.response.body":
-            chunk = message.get("body", b"")
-            answer[1] = answer[1] + chunk if answer[1] else chunk
+            chunk, have = message.get("body", b""), answer[1]
+            if not have:
+                answer[1] = chunk
+            elif len(have) < NOTED_MAX:  # a streamed answer: its start is all the journal keeps
+                answer[1] = have + chunk[:NOTED_MAX - len(have)]
 
     return note
 
