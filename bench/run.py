@@ -48,11 +48,14 @@ from urllib.parse import parse_qs, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 PATH = "/gravy/connections/conn_789xyz123abc/balances"
-QUERY = "page=1&limit=20"
+# A filter and a sort, as the issue asks: 21 of the documented connection's 150 balances are
+# points, so page 1 is a full page of 20.
+QUERY = "type=points&sortBy=createdAt&sortOrder=desc&page=1&limit=20"
 CLOCK_AT = "2024-01-15T10:30:00Z"
 TOKEN_REQUEST = {"grant_type": "client_credentials", "client_id": "gravy-sandbox-client",
                  "client_secret": "gravy-sandbox-secret"}
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.8        # the Gravy list (raw ASGI: its ceiling is above 1.0)
+TARGET_P99_MS = 5.0       # every endpoint, mock side
 TARGET_RESET_MS = 10.0
 # Response headers that uvicorn writes itself (or that describe the body); every other header of
 # the mock's response is copied onto the bare app's, so both send the same header set.
@@ -122,12 +125,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("gravitec-push", "POST", "/gravitec/api/v3/push", "",
              (GRAVITEC_AUTH, ("Content-Type", "application/json")),
              (ROOT / "fixtures/gravitec/documented/push.request.json").read_bytes(),
-             varies=("id",)),
+             target=0.5, varies=("id",)),
     Endpoint("gravitec-tag", "POST", "/gravitec/api/v3/tag", "regId=someregid&name=tagname",
              (GRAVITEC_AUTH,)),
     Endpoint("groove-flow", "POST", GROOVE_GRAPHQL, "",
              (("Authorization", "Bearer {groove_token}"), ("Content-Type", "application/json")),
-             GROOVE_FLOW_QUERY, varies_headers=("x-ratelimit-remaining", "x-ratelimit-reset"),
+             GROOVE_FLOW_QUERY, target=0.2,
+             varies_headers=("x-ratelimit-remaining", "x-ratelimit-reset"),
              setup=(("POST", "/__admin/groove/rate-limit",
                      json.dumps({"limit": GROOVE_RATE_LIMIT})),)),
     # Each call appends the message to the simulated Slack channel (a deque of the last 1,000)
@@ -137,7 +141,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("integry-call", "POST", "/integry/functions/slack-post-message/call/", "",
              (("App-Key", INTEGRY_APP_KEY), ("User-ID", INTEGRY_USER_ID),
               ("Hash", INTEGRY_HASH), ("Content-Type", "application/json")),
-             INTEGRY_CALL, varies_headers=("x-session-id",)),
+             INTEGRY_CALL, target=0.5, varies_headers=("x-session-id",)),
 )
 ENDPOINTS_BY_NAME = {e.name: e for e in ENDPOINTS}
 
@@ -723,8 +727,9 @@ def main(argv: list[str]) -> int:
                    help="do not pin server and driver to separate cores")
     p.add_argument("--check", action="store_true",
                    help="exit 1 if an endpoint with a target misses it (gravy-balances: mock/bare "
-                        f">= {TARGET_RATIO}), the reset median is >= {TARGET_RESET_MS:g} ms, or "
-                        "any request failed (default: always exit 0)")
+                        f">= {TARGET_RATIO}), a mock p99 is over {TARGET_P99_MS:g} ms, the reset "
+                        f"median is >= {TARGET_RESET_MS:g} ms, or any request failed (default: "
+                        "always exit 0)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     a = p.parse_args(argv)
     if a.seconds <= 0 or a.seconds > 600 or a.connections < 1 or a.connections > 1024:
@@ -906,11 +911,12 @@ def main(argv: list[str]) -> int:
                         print(f"    {kind:4} {m['rps']:9.1f} req/s   p50 {_fmt_ms(m['p50_ms'])}   "
                               f"p99 {_fmt_ms(m['p99_ms'])}   server cpu/request {cpu_txt}")
                     print(f"  ratio mock/bare: {ratio:.3f}  (per round: "
-                          f"{', '.join(f'{r:.3f}' for r in per_round)})   " + _verdict(ep, ratio))
+                          f"{', '.join(f'{r:.3f}' for r in per_round)})   "
+                          + _verdict(ep, ratio, summary["mock"]["p99_ms"]))
                     if cpu_ratio is not None:
                         print(f"  cpu-normalised ratio (bare cpu/request / mock cpu/request): "
                               f"{cpu_ratio:.3f}   (noise-robust cross-check, not the target)")
-                    if ep.target is not None and ratio < ep.target:
+                    if not target_met(ep, ratio, summary["mock"]["p99_ms"]):
                         ok = False
 
             j = client.get(mock.base + "/__admin/requests", params={"limit": 0}).json()
@@ -925,11 +931,12 @@ def main(argv: list[str]) -> int:
     print(f"\n== summary: medians of {a.rounds} round(s) of {a.seconds:g} s, "
           f"{a.connections} connections, journal on")
     print(f"  {'driver':6}  {'endpoint':16}  {'mock req/s':>10}  {'bare req/s':>10}  "
-          f"{'ratio':>6}  {'mock p50':>9}  {'mock p99':>9}  target")
+          f"{'ratio':>6}  {'mock p50':>9}  {'mock p99':>9}  target met?")
     for driver, ep, summary, ratio in table:
         m, b = summary["mock"], summary["bare"]
         print(f"  {driver:6}  {ep.name:16}  {m['rps']:10,.0f}  {b['rps']:10,.0f}  {ratio:6.3f}  "
-              f"{_fmt_ms(m['p50_ms']):>9}  {_fmt_ms(m['p99_ms']):>9}  {_verdict(ep, ratio)}")
+              f"{_fmt_ms(m['p50_ms']):>9}  {_fmt_ms(m['p99_ms']):>9}  "
+              f"{_verdict(ep, ratio, m['p99_ms'])}")
 
     if reset["median_ms"] >= TARGET_RESET_MS:
         ok = False
@@ -941,10 +948,18 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _verdict(ep: Endpoint, ratio: float) -> str:
-    if ep.target is None:
-        return "no target"
-    return f"target >= {ep.target}: {'OK' if ratio >= ep.target else 'MISSED'}"
+def target_met(ep: Endpoint, ratio: float, p99_ms: float | None) -> bool:
+    """The endpoint's ratio target (if it has one) and the p99 bound every endpoint has."""
+    ratio_ok = ep.target is None or ratio >= ep.target
+    return ratio_ok and p99_ms is not None and p99_ms <= TARGET_P99_MS
+
+
+def _verdict(ep: Endpoint, ratio: float, p99_ms: float | None) -> str:
+    parts = ["ratio: no target" if ep.target is None else
+             f"ratio >= {ep.target}: {'OK' if ratio >= ep.target else 'MISSED'}",
+             f"p99 <= {TARGET_P99_MS:g} ms: "
+             f"{'OK' if p99_ms is not None and p99_ms <= TARGET_P99_MS else 'MISSED'}"]
+    return ("yes  " if target_met(ep, ratio, p99_ms) else "NO   ") + ", ".join(parts)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,10 @@ from .core.accesslog import SCOPE_KEY as ACCESS_KEY
 from .core.clock import Clock
 from .core.faults import MAX_FAULTS, Fault, Faults, buffered, drop, encode_body, pause, raw_headers
 from .core.http import dump
-from .core.journal import Call, Journal
+from .core.journal import DEFAULT_JOURNAL_BYTES, ENTRY_OVERHEAD, Call, Journal
 from .core.openapi import SPEC_SUFFIXES, Specs
 from .core.paths import data_dir
-from .core.routing import VendorApp
+from .core.routing import ANSWER, VendorApp, noting
 from .core.tenancy import MAX_TENANTS, Tenants
 from .core.vendor import Context, Vendor
 from .core.webhooks import Webhooks
@@ -187,8 +187,6 @@ class MockServer:
             return
         started = perf_counter()
         req_body: list[bytes] = []
-        resp_body: list[bytes] = []
-        status: list[int] = []
 
         async def recv() -> Message:
             message = await receive()
@@ -196,32 +194,31 @@ class MockServer:
                 req_body.append(message.get("body", b""))
             return message
 
-        async def snd(message: Message) -> None:
-            await send(message)  # first: a start the server refused (a dropped call) sent nothing
-            if message["type"] == "http.response.start":
-                status.append(message["status"])
-            elif message["type"] == "http.response.body":
-                resp_body.append(message.get("body", b""))
-
+        state = scope["state"]
+        if app.__class__ is not VendorApp:  # a VendorApp notes its answer itself (ANSWER)
+            send = noting(send, scope)
         try:
-            await app(scope, recv, snd)
+            await app(scope, recv, send)
         finally:
-            dropped = scope["state"].get("dropped", False)  # the client got no status at all
+            answer = state.get(ANSWER) or (None, b"")
+            dropped = state.get("dropped", False)  # the client got no status at all
+            method, path, query, headers, size = journal.request_parts(
+                scope["method"], scope["vendor_path"], scope.get("query_string", b""),
+                scope["headers"])
+            body = answer[1]
+            if len(body) > MAX_JOURNAL_BODY:
+                body = body[:MAX_JOURNAL_BODY]
+            req = req_body[0] if len(req_body) == 1 else b"".join(req_body)
+            if len(req) > MAX_JOURNAL_BODY:
+                req = req[:MAX_JOURNAL_BODY]
+            # Positional (Call's field order): this runs on every call, keywords cost more.
             journal.record(Call(
-                id=journal.next_id(), at=self.clock.time(), vendor=vendor,
-                method=scope["method"], path=scope["vendor_path"],
-                query=scope.get("query_string", b"").decode("latin-1"),
-                status=status[0] if status and not dropped else None,
-                error="connection dropped" if dropped else None,
-                tenant=scope["state"].get("tenant"), fault=scope["state"].get("fault"),
-                secrets=journal.secrets_of(vendor),
-                duration_ms=(perf_counter() - started) * 1000.0,
-                raw_headers=scope["headers"],
-                raw_body=(req_body[0] if len(req_body) == 1 else b"".join(req_body))
-                [:MAX_JOURNAL_BODY],
-                response_body=(resp_body[0] if len(resp_body) == 1 else b"".join(resp_body))
-                [:MAX_JOURNAL_BODY],
-            ))
+                journal.next_id(), self.clock.time(), vendor, method, path, query,
+                None if dropped else answer[0], state.get("tenant"), "request",
+                (perf_counter() - started) * 1000.0, headers, req, body, None,
+                "connection dropped" if dropped else None, state.get("fault"),
+                journal.secrets_of(vendor),
+            ), ENTRY_OVERHEAD + size + len(req) + len(body))
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
@@ -250,15 +247,17 @@ def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path |
                max_sessions: int = 10_000, vendors: Iterable[Vendor] | None = None,
                ca_pem: bytes | None = None, cors_origins: list[str] | None = None,
                max_faults: int = MAX_FAULTS, max_tenants: int = MAX_TENANTS,
-               state: dict | None = None) -> MockServer:
+               state: dict | None = None,
+               journal_bytes: int = DEFAULT_JOURNAL_BYTES) -> MockServer:
     """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data;
     `max_sessions` bounds the live tokens each tenant keeps per vendor, `max_faults` the active
-    faults, `max_tenants` the tenants; `ca_pem` is the CA that `serve --tls` made, served at /__admin/ca.pem; `cors_origins`
+    faults, `max_tenants` the tenants; `journal_size` and `journal_bytes` bound the journal
+    in entries and in approximate bytes; `ca_pem` is the CA that `serve --tls` made, served at /__admin/ca.pem; `cors_origins`
     limits the browser origins each vendor's CORS answers allow (None: any); `state` is a
     snapshot (GET /__admin/state) loaded into the default tenant (`StateError` when it does not
     fit)."""
     clock = clock or Clock()
-    journal = Journal(maxlen=journal_size)
+    journal = Journal(maxlen=journal_size, max_bytes=journal_bytes)
     ctx = Context(seed=seed, clock=clock, journal=journal, webhooks=Webhooks(clock, journal),
                   fixtures_dir=Path(fixtures) if fixtures else data_dir("fixtures"),
                   session_limit=max_sessions,

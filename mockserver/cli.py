@@ -32,6 +32,7 @@ OPTIONS: dict[str, tuple[str, type, object]] = {
     "fixtures": ("MOCKSERVER_FIXTURES", str, None),
     "admin_token": ("MOCKSERVER_ADMIN_TOKEN", str, None),
     "journal_size": ("MOCKSERVER_JOURNAL_SIZE", int, 10000),
+    "journal_bytes": ("MOCKSERVER_JOURNAL_BYTES", int, 32 * 1024 * 1024),
     "max_sessions": ("MOCKSERVER_MAX_SESSIONS", int, 10000),
     "max_faults": ("MOCKSERVER_MAX_FAULTS", int, 1000),
     "max_tenants": ("MOCKSERVER_MAX_TENANTS", int, 1000),
@@ -71,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--journal-size", type=int, metavar="N", help="requests kept in the journal [MOCKSERVER_JOURNAL_SIZE; 10000]"
+    )
+    serve.add_argument(
+        "--journal-bytes", type=int, metavar="N",
+        help="approximate bytes the journal holds (bodies, headers, overhead), oldest dropped "
+             "first [MOCKSERVER_JOURNAL_BYTES; 33554432]"
     )
     serve.add_argument(
         "--max-sessions", type=int, metavar="N",
@@ -150,6 +156,8 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
         parser.error("max faults must not be negative")
     if args.journal_size < 0:
         parser.error("journal size must not be negative")
+    if args.journal_bytes < 0:
+        parser.error("journal bytes must not be negative")
     if args.tls_dir is not None and not args.tls:
         parser.error("--tls-dir (MOCKSERVER_TLS_DIR) is for --tls (MOCKSERVER_TLS=1)")
     try:
@@ -249,6 +257,7 @@ def serve(args: argparse.Namespace) -> int:
             fixtures=args.fixtures,
             admin_token=args.admin_token,
             journal_size=args.journal_size,
+            journal_bytes=args.journal_bytes,
             max_sessions=args.max_sessions,
             max_faults=args.max_faults,
             max_tenants=args.max_tenants,

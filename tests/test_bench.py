@@ -38,8 +38,10 @@ def test_endpoint_table(bench):
                      "integry-call"]
     gravy, push, tag, flow, call = bench.ENDPOINTS
     assert (gravy.method, gravy.target_url) == ("GET", f"{bench.PATH}?{bench.QUERY}")
-    assert gravy.target == bench.TARGET_RATIO == 0.5
-    assert push.target is None and tag.target is None  # reported, not gated
+    assert "type=points" in gravy.query and "sortBy=createdAt" in gravy.query  # filter + sort
+    assert gravy.target == bench.TARGET_RATIO == 0.8
+    assert (push.target, call.target, flow.target) == (0.5, 0.5, 0.2)
+    assert tag.target is None  # reported, not gated
     assert push.body == (REPO / "fixtures/gravitec/documented/push.request.json").read_bytes()
     assert json.loads(push.body) == {"payload": {"message": " Test massage",
                                                  "title": "Test message",
@@ -53,7 +55,7 @@ def test_endpoint_table(bench):
     # Groove: a GraphQL query with a bearer token from the OAuth code flow; the rate limit is
     # lifted first, and the rate-limit headers (not the body) vary per answer.
     assert (flow.method, flow.target_url) == ("POST", "/groove/api/public/v1/graphql")
-    assert flow.target is None and flow.varies == ()
+    assert flow.varies == ()
     assert json.loads(flow.body) == {
         "query": "query($id: ID!) { flow(id: $id) { id name steps(first: 10) { edges { cursor "
                  "node { id name dayNumber } } pageInfo { hasNextPage endCursor } } } }",
@@ -68,7 +70,7 @@ def test_endpoint_table(bench):
     # only X-Session-ID varies (the body's `ts` is the frozen clock's).
     assert (call.method, call.target_url) == (
         "POST", "/integry/functions/slack-post-message/call/")
-    assert call.target is None and call.varies == () and call.varies_headers == ("x-session-id",)
+    assert call.varies == () and call.varies_headers == ("x-session-id",)
     assert json.loads(call.body) == {"channel": "random",
                                      "text": "{first_name} {last_name} just signed up!",
                                      "_variables": {"first_name": "John", "last_name": "Doe"}}
@@ -135,6 +137,30 @@ def test_answers_differ_tolerates_varying_headers_only(bench):
     gravy = bench.ENDPOINTS_BY_NAME["gravy-balances"]
     assert bench.answers_differ(gravy, resp(), resp(**{"x-ratelimit-remaining": "1"})) \
         is not None
+
+
+def test_target_met_needs_the_ratio_and_the_p99(bench):
+    gravy, tag = bench.ENDPOINTS_BY_NAME["gravy-balances"], bench.ENDPOINTS_BY_NAME["gravitec-tag"]
+    assert bench.target_met(gravy, 0.8, 5.0)
+    assert not bench.target_met(gravy, 0.79, 1.0)
+    assert not bench.target_met(gravy, 0.9, 5.01)
+    assert not bench.target_met(gravy, 0.9, None)  # no latency measured: not met
+    assert bench.target_met(tag, 0.01, 1.0)  # no ratio target, but still the p99 bound
+    assert not bench.target_met(tag, 1.0, 6.0)
+    assert bench._verdict(gravy, 0.9, 9.0).startswith("NO")
+
+
+def test_gravy_endpoint_serves_a_full_filtered_sorted_page(bench, client):
+    gravy = bench.ENDPOINTS_BY_NAME["gravy-balances"]
+    token = bench.SECRETS["gravy_token"](client, "")
+    r = client.get(gravy.target_url,
+                   headers=dict(bench.resolve_headers(gravy, {"gravy_token": token})))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["meta"]["itemCount"] == 20 and body["meta"]["total"] < 150
+    assert {i["type"] for i in body["data"]} == {"points"}
+    created = [i["createdAt"] for i in body["data"]]
+    assert created == sorted(created, reverse=True)
 
 
 def test_lua_string_keeps_every_byte(bench):

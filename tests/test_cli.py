@@ -75,6 +75,15 @@ def test_flag_over_env():
     assert args.max_faults == 2
 
 
+def test_journal_bytes_default_env_and_flag():
+    assert parse_args(["serve"], env={}).journal_bytes == 32 * 1024 * 1024
+    env = {"MOCKSERVER_JOURNAL_BYTES": "1000"}
+    assert parse_args(["serve"], env=env).journal_bytes == 1000
+    assert parse_args(["serve", "--journal-bytes", "5"], env=env).journal_bytes == 5
+    with pytest.raises(SystemExit):
+        parse_args(["serve", "--journal-bytes", "-1"], env={})
+
+
 def test_flags_and_env_mix_per_option():
     args = parse_args(["serve", "--port", "1234"], env={"MOCKSERVER_PORT": "9", "MOCKSERVER_SEED": "42"})
     assert (args.port, args.seed, args.host) == (1234, 42, "127.0.0.1")

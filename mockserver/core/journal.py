@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from itertools import count
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode
 
@@ -19,6 +19,11 @@ from .clock import iso_ms
 from .http import load
 
 REDACTED = "[redacted]"
+DEFAULT_JOURNAL_BYTES = 32 * 1024 * 1024  # --journal-bytes: what the bodies of 10,000 calls may hold
+# What an entry costs beyond its bodies and header bytes: the Call object, its strings, the
+# header tuples and the bytes objects' own headers (measured with tracemalloc, rounded up).
+ENTRY_OVERHEAD = 640
+HEADER_OVERHEAD = 100  # per request header: a tuple and two bytes objects
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +106,8 @@ class Call:
     """One journal entry: a vendor request, or a webhook the mock delivered (`kind="webhook"`).
 
     Recording is on every request's path, so an entry keeps the raw parts (header list, body
-    bytes, epoch time) and formats or redacts them only when read.
+    bytes, epoch time) and formats or redacts them only when read. The server builds it with
+    positional arguments (app.py): a new field goes last.
     """
 
     id: int
@@ -114,13 +120,21 @@ class Call:
     tenant: str | None = None
     kind: str = "request"
     duration_ms: float = 0.0
-    raw_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    raw_headers: Sequence[tuple[bytes, bytes]] = field(default_factory=list)
     raw_body: bytes = b""
     response_body: bytes = b""
     url: str | None = None
     error: str | None = None
     fault: str | None = None      # the id of the fault that shaped this call
     secrets: Secrets = BASE_SECRETS
+    size: int = field(default=0, compare=False, repr=False)  # set by Journal.record
+
+    def approx_size(self) -> int:
+        """What this entry holds in memory, roughly: bodies, header bytes and a fixed overhead
+        (the journal's byte bound counts this)."""
+        return (ENTRY_OVERHEAD + len(self.raw_body) + len(self.response_body)
+                + _request_size(self.path, self.query, self.raw_headers))
+
 
     @property
     def time(self) -> str:
@@ -157,15 +171,54 @@ class Call:
         return out
 
 
+def _request_size(path: str, query: str, headers: Sequence[tuple[bytes, bytes]]) -> int:
+    return (len(query) + len(path) + HEADER_OVERHEAD * len(headers)
+            + sum([len(k) + len(v) for k, v in headers]))
+
+
+# The request parts a journal entry keeps: (method, path, query, headers, their size).
+RequestParts = tuple[str, str, str, tuple[tuple[bytes, bytes], ...], int]
+PARTS_MEMO = 1024        # entries of the memo below, each at most PARTS_MAX_SIZE: ~8 MB at worst
+PARTS_MAX_SIZE = 8192
+
+
 _FILTERS = ("vendor", "method", "path", "status", "tenant", "kind")
 
 
 class Journal:
-    def __init__(self, maxlen: int = 10_000, enabled: bool = True) -> None:
-        self._calls: deque[Call] = deque(maxlen=maxlen)
+    """Bounded twice: at most `maxlen` entries and `max_bytes` of approximate size
+    (`Call.approx_size`), the oldest entries evicted first. The newest entry is always kept, even
+    one larger than `max_bytes` alone (its bodies are already capped per entry by the server):
+    the last call is what a test asks about."""
+
+    def __init__(self, maxlen: int = 10_000, enabled: bool = True,
+                 max_bytes: int = DEFAULT_JOURNAL_BYTES) -> None:
+        self._calls: deque[Call] = deque()
+        self._maxlen = max(0, maxlen)
+        self.max_bytes = max_bytes
+        self._bytes = 0  # sum of the entries' sizes
         self._ids = count(1)
         self.enabled = enabled
         self._secrets: dict[str, Secrets] = {}
+        # (method, path, query string, headers) -> the shared immutable parts an entry keeps:
+        # repeated requests (a suite, a load) then add one small object per entry instead of
+        # the server's fresh header list, tuples and strings, which is what made recording
+        # cost more than serving (cold memory on every call; see bench/README.md).
+        self._parts: dict[tuple, RequestParts] = {}
+
+    def request_parts(self, method: str, path: str, query_string: bytes,
+                      headers: list[tuple[bytes, bytes]]) -> RequestParts:
+        """The parts of a request an entry keeps, shared with earlier identical requests."""
+        key = (method, path, query_string, tuple(headers))
+        parts = self._parts.get(key)
+        if parts is None:
+            if len(self._parts) >= PARTS_MEMO:
+                self._parts.clear()
+            query = query_string.decode("latin-1")
+            parts = (method, path, query, key[3], _request_size(path, query, key[3]))
+            if parts[4] <= PARTS_MAX_SIZE:  # a large request is kept once, never memoised
+                self._parts[key] = parts
+        return parts
 
     def declare_secrets(self, vendor: str, headers: frozenset[str], fields: frozenset[str]) -> None:
         self._secrets[vendor] = BASE_SECRETS.plus(headers, fields)
@@ -175,23 +228,47 @@ class Journal:
 
     @property
     def maxlen(self) -> int:
-        return self._calls.maxlen or 0
+        return self._maxlen
+
+    @property
+    def size_bytes(self) -> int:
+        """The approximate size of what the journal holds (bounded by `max_bytes`)."""
+        return self._bytes
 
     def next_id(self) -> int:
         return next(self._ids)
 
-    def record(self, call: Call) -> None:
-        if self.enabled:
-            self._calls.append(call)
+    def record(self, call: Call, size: int | None = None) -> None:
+        """Keep `call`; `size` is its `approx_size()` when the caller knows it already."""
+        if not self.enabled or not self._maxlen:
+            return
+        call.size = size = call.approx_size() if size is None else size
+        calls = self._calls
+        calls.append(call)
+        self._bytes += size
+        if len(calls) > self._maxlen:  # the usual case once full: one out, one in
+            self._bytes -= calls.popleft().size
+        if self._bytes > self.max_bytes and len(calls) > 1:
+            self._bytes -= calls.popleft().size  # the other usual case: one out, one in
+            if self._bytes > self.max_bytes:
+                self._evict()
+
+    def _evict(self) -> None:
+        calls = self._calls
+        while len(calls) > 1 and (len(calls) > self._maxlen or self._bytes > self.max_bytes):
+            self._bytes -= calls.popleft().size
 
     def clear(self, tenant: str | None = None) -> None:
         """Everything, or only one tenant's entries (other CI jobs keep theirs)."""
         if tenant is None:
             self._calls.clear()
+            self._parts.clear()
+            self._bytes = 0
             return
         kept = [c for c in self._calls if c.tenant != tenant]
         self._calls.clear()
         self._calls.extend(kept)
+        self._bytes = sum(c.size for c in kept)
 
     # -- the unittest.mock-like surface ---------------------------------------------------
     @property

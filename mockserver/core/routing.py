@@ -155,6 +155,10 @@ class VendorApp:
         # The CORS middleware's unconditional headers join the framework's own (free per request).
         self._always = {**self.headers, **cors.always} if cors else self.headers
         self._routed = {**self._always, **cors.routed} if cors else self.headers
+        # The same, encoded once for the common answer (a RawJSON with no headers of its own,
+        # no Origin): saves merging and encoding them per request.
+        self._raw_always = _encoded(self._always)
+        self._raw_routed = _encoded(self._routed)
 
     def answer_headers(self, scope) -> dict[str, str]:
         """What the framework and its CORS layer add to any answer to this request: an injected
@@ -171,6 +175,8 @@ class VendorApp:
         return headers
 
     async def __call__(self, scope, receive, send) -> None:
+        """Serve the call. The answer (status, body) is noted in the call's state under
+        ANSWER, so the journal reads it without wrapping `send`."""
         method = scope["method"]
         endpoint, params = self.router.resolve("GET" if method == "HEAD" else method,
                                                scope["vendor_path"])
@@ -188,7 +194,7 @@ class VendorApp:
                 if early is not None:
                     if cors.app_headers_on_early:
                         early.headers = {**self.headers, **early.headers}
-                    await early(scope, receive, send)
+                    await early(scope, receive, noting(send, scope))
                     return
         request = Request(scope, receive)
         scope["path_params"] = params
@@ -202,6 +208,23 @@ class VendorApp:
         except Exception:  # noqa: BLE001 - a mock bug must not leak Starlette's error page
             log.exception("unhandled error in %s %s", method, scope["vendor_path"])
             response = self.internal_error().response()
+        if response.__class__ is RawJSON and origin is None and not response.headers:
+            # The hot path: two messages with the framework headers encoded at start-up, in the
+            # order the general path below gives them (RawJSON's own two, then the framework's).
+            body = response.body
+            status = response.status_code
+            headers = [(b"content-type", self.content_type),
+                       (b"content-length", str(len(body)).encode())]
+            headers += self._raw_routed if routed else self._raw_always
+            answer = [None, b""]
+            state = scope.get("state")
+            if state is not None:
+                state[ANSWER] = answer
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            answer[0] = status  # after: a start the server refused sent nothing
+            await send({"type": "http.response.body", "body": body})
+            answer[1] = body
+            return
         if isinstance(response, RawJSON):
             response.content_type = self.content_type
         for k, v in (self._routed if routed else self._always).items():
@@ -210,4 +233,35 @@ class VendorApp:
         if origin is not None:
             for k, v in cors.after(scope, method, origin, routed).items():
                 response.headers[k] = v
-        await response(scope, receive, send)
+        await response(scope, receive, noting(send, scope))
+
+
+# Where a VendorApp notes its answer in the call's `scope["state"]`: [status, body].
+ANSWER = "mockserver.answer"
+NOTED_MAX = 64 * 1024  # of a streamed body; the journal keeps less (app.MAX_JOURNAL_BODY)
+
+
+def noting(send, scope):
+    """`send`, noting the status and body it sends under ANSWER in the call's state."""
+    state = scope.get("state")
+    if state is None:
+        return send
+    answer = state[ANSWER] = [None, b""]
+
+    async def note(message) -> None:
+        await send(message)  # first: a start the server refused sent nothing
+        kind = message["type"]
+        if kind == "http.response.start":
+            answer[0] = message["status"]
+        elif kind == "http.response.body":
+            chunk, have = message.get("body", b""), answer[1]
+            if not have:
+                answer[1] = chunk
+            elif len(have) < NOTED_MAX:  # a streamed answer: its start is all the journal keeps
+                answer[1] = have + chunk[:NOTED_MAX - len(have)]
+
+    return note
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]

@@ -74,3 +74,71 @@ def test_secret_parameters_are_masked_in_the_query_string_too(client):
     entry = client.get("/__admin/requests?vendor=groove&limit=1").json()["requests"][0]
     assert "abc" not in entry["query"] and "s3" not in entry["query"]
     assert "grant_type=refresh_token" in entry["query"]
+
+
+def _sized(n, body=b"", **kw):
+    return _call(n, response_body=body, **kw)
+
+
+def test_byte_bound_holds_and_evicts_oldest_first():
+    one = _sized(0, b"x" * 1000).approx_size()
+    j = Journal(maxlen=100, max_bytes=3 * one)
+    for n in range(10):
+        j.record(_sized(n, b"x" * 1000))
+        assert j.size_bytes <= j.max_bytes
+        assert j.size_bytes == sum(c.size for c in j.calls)
+    assert [c.id for c in j.calls] == [7, 8, 9]  # the newest that fit, oldest gone first
+    # A bigger entry pushes out as many of the oldest as it needs.
+    j.record(_sized(10, b"y" * 1500))
+    assert [c.id for c in j.calls] == [9, 10]
+    assert j.size_bytes <= j.max_bytes
+
+
+def test_entry_size_counts_bodies_and_headers():
+    small = _call(1)
+    big = _call(2, raw_body=b"a" * 500, response_body=b"b" * 700,
+                raw_headers=[(b"accept", b"*/*")])
+    assert big.approx_size() - small.approx_size() == 500 + 700 + len(b"accept*/*") + 100
+
+
+def test_an_entry_over_the_whole_budget_is_kept_alone():
+    j = Journal(maxlen=100, max_bytes=2000)
+    j.record(_sized(1, b"x" * 100))
+    j.record(_sized(2, b"x" * 5000))  # larger than the whole budget: kept, everything else goes
+    assert [c.id for c in j.calls] == [2] and j.last.response_body == b"x" * 5000
+    j.record(_sized(3, b"x" * 100))   # and it goes as soon as a newer entry comes
+    assert [c.id for c in j.calls] == [3]
+
+
+def test_clear_gives_the_bytes_back():
+    j = Journal(maxlen=10, max_bytes=10_000)
+    j.record(_sized(1, b"x" * 2000, tenant="a"))
+    j.record(_sized(2, b"x" * 3000, tenant="b"))
+    j.clear("a")
+    assert j.size_bytes == j.calls[0].size
+    j.clear()
+    assert j.size_bytes == 0 and not j.called
+
+
+def test_zero_sized_journal_keeps_nothing():
+    j = Journal(maxlen=0)
+    j.record(_call(1))
+    assert not j.called
+
+
+def test_create_app_passes_the_byte_bound():
+    from mockserver import create_app
+    assert create_app(journal_bytes=12345).journal.max_bytes == 12345
+    assert create_app().journal.max_bytes == 32 * 1024 * 1024
+
+
+def test_repeated_requests_share_their_kept_parts(client, app):
+    token_for(client)
+    for _ in range(2):
+        client.get("/gravy/connections", headers={"Authorization": "Bearer nope"})
+    client.get("/gravy/connections?page=2", headers={"Authorization": "Bearer nope"})
+    a, b, c = app.journal.calls[-3:]
+    assert a.raw_headers is b.raw_headers and isinstance(a.raw_headers, tuple)  # immutable
+    assert (c.query, a.query) == ("page=2", "")
+    assert b.request_headers["authorization"] == "[redacted]"
+    assert a.size == a.approx_size() > len(a.response_body)

@@ -730,3 +730,67 @@ def test_documented_page_is_the_same_for_every_seed():
                 assert body["meta"] == DOC_META
         finally:
             c.close()
+
+
+# -- the indexes answer as a scan would ---------------------------------------------------------
+def _scan(rs, kind, query):
+    """The selection by the definition: every item tested, in the requested order."""
+    from datetime import datetime
+
+    from mockserver.vendors.gravy.resources import _epoch, get_path
+    from mockserver.vendors.gravy.validation import parse_when
+
+    def keep(item):
+        for f in kind.filters:
+            if f.param not in query:
+                continue
+            value, got = query[f.param], [get_path(item, p) for p in f.fields]
+            low = [str(g).lower() if g is not None else None for g in got]
+            if f.op == "search":
+                ok = any(g is not None and value.lower() in g for g in low)
+            elif f.op == "iequals":
+                ok = low[0] == value.lower()
+            elif f.op in ("enum", "bool"):
+                ok = got[0] == value
+            elif f.op in ("min", "max"):
+                ok = got[0] is not None and (got[0] >= value if f.op == "min" else got[0] <= value)
+            else:
+                at, bound = _epoch(got[0]), parse_when(value, end_of_day=f.op == "to")
+                assert isinstance(bound, datetime)
+                ok = at is not None and (at >= bound.timestamp() if f.op == "from"
+                                         else at <= bound.timestamp())
+            if not ok:
+                return False
+        return True
+
+    order = rs.order(query.get("sortBy", "createdAt"), query.get("sortOrder", "desc"))
+    return [n for n in order if keep(rs.items[n])]
+
+
+@pytest.mark.parametrize("query", [
+    {}, {"type": "points"}, {"currency": "usd"}, {"isActive": False}, {"isActive": True},
+    {"amountMin": 500}, {"amountMax": 20.5}, {"amountMin": 10, "amountMax": 10},
+    {"expiresFrom": "2025-06-01"}, {"expiresTo": "2025-01-01"}, {"search": "GIFT"},
+    {"type": "miles", "isActive": True, "sortBy": "title", "sortOrder": "asc"},
+    {"currency": "EUR", "amountMin": 100, "sortBy": "updatedAt"},
+    {"type": "other", "sortBy": "type", "sortOrder": "asc"}, {"currency": "none-such"},
+    {"search": ""}, {"search": "no-such-text"}, {"search": "e", "sortBy": "title"},
+])
+def test_indexed_selection_equals_a_scan(query):
+    from datetime import datetime, timezone
+
+    from mockserver.vendors.gravy import fixtures
+    from mockserver.vendors.gravy.resources import ResourceSet, kind_for
+    kind = kind_for("balances")
+    items = fixtures.generate(kind, "conn_x", 3000, 7, datetime(2024, 1, 1, tzinfo=timezone.utc))
+    rs = ResourceSet(items)
+    assert list(rs.select(kind, query)) == _scan(rs, kind, query)
+
+
+def test_date_fast_path_reads_as_the_validator_does():
+    from mockserver.vendors.gravy.resources import _epoch
+    from mockserver.vendors.gravy.validation import parse_when
+    for value in ("2024-01-15T10:30:00Z", "2024-01-15T10:30:00.123Z", "2024-02-30T10:30:00Z",
+                  "2024-01-15T24:00:00Z", "2024-W03-1T10:30:00Z"):
+        dt = parse_when(value)
+        assert _epoch(value) == (dt.timestamp() if dt is not None else None), value

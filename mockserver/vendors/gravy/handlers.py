@@ -379,11 +379,15 @@ async def list_resource(g: Gravy, request: Request) -> RawJSON:
     rs: ResourceSet | None = g.store(tenant).resource_set(conn, kind)
     if rs is None:
         raise not_found(f"No {kind.name} data available for connection {conn.id}")
+    stamp = g.ctx.clock.iso()
     if len(request.scope.get("query_string", b"")) > QUERY_MEMO_MAX:
-        head = _render_page(rs, kind, q)  # client junk is rendered each time, never kept
-    else:
-        head = rs.rendered(key, lambda: _render_page(rs, kind, q))
-    return RawJSON(head + g.ctx.clock.iso().encode() + TAIL)
+        # client junk is rendered each time, never kept
+        return RawJSON(_render_page(rs, kind, q) + stamp.encode() + TAIL)
+    entry = rs.page(key, lambda: _render_page(rs, kind, q))
+    if entry[1] != stamp:  # the body for this timestamp, built once
+        entry[2] = entry[0] + stamp.encode() + TAIL
+        entry[1] = stamp
+    return RawJSON(entry[2])
 
 
 def _render_page(rs: ResourceSet, kind, q: dict[str, Any]) -> bytes:
