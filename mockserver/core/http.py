@@ -9,7 +9,7 @@ from decimal import Decimal
 from http import HTTPStatus
 from typing import Any, Mapping
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 # allow_nan=False: a non-finite float raises, and `dump` writes it as JSON.stringify does.
 _dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
@@ -24,20 +24,36 @@ class TooLarge(ValueError):
     """A request body over the size a route reads."""
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
+async def read_limited(request: Request, limit: int, declared: str | None = None) -> bytes:
     """The body, read only as far as `limit` bytes: a larger one (announced or streamed) is
-    `TooLarge` before it is held in memory, as body-parser's `limit` refuses it."""
-    declared = request.headers.get("content-length", "")
+    `TooLarge` before it is held in memory, as body-parser's `limit` refuses it. Read straight
+    from `receive` (Starlette's stream() generator costs more than the small body it reads);
+    `declared` is the Content-Length when the caller has already looked it up."""
+    if declared is None:
+        declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(declared)
+    receive = request.receive
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(str(size))
-        chunks.append(chunk)
-    return b"".join(chunks)
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge(str(size))
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                # Starlette's own cache: a later request.body() or stream() reads it again
+                # instead of waiting on a receive that has nothing left.
+                request._body = body
+                return body
+        elif kind == "http.disconnect":
+            raise ClientDisconnect()
 
 
 class TooDeep(ValueError):

@@ -4,10 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
-from ...core.http import RawJSON, TooDeep, VendorError, dump, json_response, load, original_url
+from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, dump, json_response, load,
+                          original_url, read_limited)
 from .errors import missing_param, spring, wrong_param
 from .store import (FREE_PLAN_DAILY_PUSHES, MAX_TAGS_PER_FOLLOWER, Campaign, Follower, Site,
                     java_length)
@@ -67,30 +68,12 @@ def _content_type(request: Request) -> str:
 
 
 async def _body(g: Gravitec, request: Request) -> bytes:
-    """The body, read only as far as BODY_LIMIT bytes (as `core.http.read_limited`, straight
-    from `receive`: a body comes in one message but for a streamed upload)."""
-    declared = _header(request.scope, b"content-length") or ""
-    if declared.isdigit() and int(declared) > BODY_LIMIT:
-        raise _too_large(g, request)
-    receive = request.receive
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        kind = message["type"]
-        if kind == "http.request":
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > BODY_LIMIT:
-                raise _too_large(g, request)
-            if not message.get("more_body", False):
-                if not chunks:
-                    return chunk
-                chunks.append(chunk)
-                return b"".join(chunks)
-            chunks.append(chunk)
-        elif kind == "http.disconnect":
-            raise ClientDisconnect()
+    """The body, read only as far as BODY_LIMIT bytes."""
+    try:
+        return await read_limited(request, BODY_LIMIT,
+                                  _header(request.scope, b"content-length") or "")
+    except TooLarge:
+        raise _too_large(g, request) from None
 
 
 def _too_large(g: Gravitec, request: Request) -> VendorError:

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from jsonschema import Draft7Validator
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from ...core.http import (MAX_DEPTH, RawJSON, TooLarge, _js_float, _js_int, dump, json_response,
-                          load)
+                          load, read_limited)
 from . import backends, predict
 from .auth import query_of, wanted_headers
 from .errors import (CALL_INVALID, CALL_NOT_CONNECTED, REQUIRED, call_failed, detail,
@@ -62,7 +62,7 @@ async def _body(request: Request, headers: dict[bytes, str]) -> dict[str, Any]:
 
 async def _raw(request: Request, headers: dict[bytes, str]) -> bytes:
     try:
-        return await _read(request, headers, BODY_LIMIT)
+        return await read_limited(request, BODY_LIMIT, headers.get(b"content-length", ""))
     except TooLarge:
         # DRF's shape for a status it has no exception of its own for: {"detail": ...}
         raise detail(413, "Request body is larger than 1 MiB.") from None
@@ -83,32 +83,6 @@ def _parse(raw: bytes, headers: dict[bytes, str]) -> dict[str, Any]:
     if ctype == "application/x-www-form-urlencoded":
         return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     raise unsupported_media(ctype or "text/plain")
-
-
-async def _read(request: Request, headers: dict[bytes, str], limit: int) -> bytes:
-    """core.http.read_limited straight from receive (Starlette's stream() generator costs more
-    than the small body it reads): over `limit` bytes, announced or streamed, is TooLarge
-    before it is held."""
-    declared = headers.get(b"content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise TooLarge(declared)
-    receive = request.receive
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        kind = message["type"]
-        if kind == "http.request":
-            chunk = message.get("body", b"")
-            if chunk:
-                size += len(chunk)
-                if size > limit:
-                    raise TooLarge(str(size))
-                chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        elif kind == "http.disconnect":
-            raise ClientDisconnect()
 
 
 def _no_constant(name: str) -> Any:
