@@ -1,0 +1,123 @@
+"""What the fuzz tests share: one app per test, its vendor's state, the counts `make fuzz` prints.
+
+Each case runs against the fixtures (restored when an earlier case changed them, ~1-2 ms), so a
+failing case replays and shrinks alone. The state compared around a rejected case is the
+vendor's part of every tenant: `export_state` (what GET /__admin/state exports) and `snapshot()`
+(which also holds the live tokens and sessions an export leaves out), serialised, so nothing
+the store hands out by reference can change under the comparison.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from typing import Any, Callable
+
+from hypothesis import HealthCheck, settings
+
+from mockserver import Clock, create_app
+
+from ..conftest import DOC_TIME, MockClient
+
+# Parts of an export that are meters, moved by every call a vendor counts, refused or not, as
+# the journal is: Groove's rate-limit window counts every GraphQL request of a valid token
+# (snapshot() leaves it out for the same reason).
+METERS = {"groove": ("window",)}
+DEFAULT_CASES = 150   # per vendor in `make test`; `make fuzz` sets MOCKSERVER_FUZZ_CASES=10000
+CASES = int(os.environ.get("MOCKSERVER_FUZZ_CASES") or DEFAULT_CASES)
+
+
+def fuzz_settings() -> settings:
+    """The short default budget is derandomized (CI replays the same cases); a `make fuzz`
+    budget draws new ones each run (hypothesis prints the failing case to replay it)."""
+    return settings(max_examples=CASES, deadline=None, database=None,
+                    derandomize=CASES == DEFAULT_CASES, print_blob=True,
+                    suppress_health_check=list(HealthCheck))
+
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx"
+
+
+class Fuzz:
+    """One vendor's fuzz run: an app at the documented time, the credentials `valid` returns
+    (re-made after every restore, as a restore forgets issued tokens), and the counts."""
+
+    def __init__(self, vendor: str, valid: Callable[[MockClient], list[dict[str, str]]],
+                 listings: Callable[[MockClient], list[Any]] = lambda client: []) -> None:
+        self.vendor = vendor
+        self.app = create_app(seed=0, clock=Clock(DOC_TIME))
+        # A fuzzed webhookUrl must not hold a case for the default delivery timeout.
+        self.app.webhooks.timeout = self.app.webhooks.wait_budget = 0.2
+        self.client = MockClient(self.app)
+        self._make_valid = valid
+        self.counts: Counter[str] = Counter()
+        self.restore()
+        # Known identifiers (connection ids, campaign ids, flow ids, function names): what path
+        # parameters and GraphQL arguments are swapped for, so cases reach records, not 404s.
+        self.known = sorted(_strings([json.loads(self.pristine), listings(self.client)]))
+        self.begin()
+
+    def restore(self) -> None:
+        app = self.app
+        for tenant in list(app.tenants):
+            if not tenant.is_default:
+                app.tenants.delete(tenant.id)
+        app.tenants.reset()
+        app.clock.set(DOC_TIME)
+        for vendor in app.vendors.values():   # minted ids repeat, so a case replays exactly
+            vendor.ctx.rng.seed(f"runtime:{vendor.ctx.seed}")
+        self.valid = self._make_valid(self.client)
+        self.pristine = self.state()
+
+    def state(self) -> str:
+        vendor = self.app.vendors[self.vendor]
+        out = {}
+        for t in self.app.tenants:
+            export = vendor.export_state(t.stores[self.vendor], t)
+            if isinstance(export, dict):
+                export = {k: v for k, v in export.items() if k not in METERS.get(self.vendor, ())}
+            out[t.id] = [export, vendor.snapshot(t.stores[self.vendor])]
+        return json.dumps(out, sort_keys=True, default=repr)
+
+    def begin(self) -> str:
+        """The state before a case: the fixtures, restored if the last case changed them."""
+        state = self.state()
+        if state != self.pristine:
+            self.restore()
+            state = self.pristine
+        return state
+
+    def end(self, before: str, status: int, rejected: bool, where: str) -> None:
+        """The invariants every case keeps, and its counts."""
+        self.counts["cases"] += 1
+        self.counts[status_class(status)] += 1
+        assert status < 500, f"{where} -> {status}"
+        after = self.state()
+        if rejected:
+            assert after == before, f"{where} was rejected ({status}) but changed state"
+            self.counts["rejected, state unchanged"] += 1
+        elif after != before:
+            self.counts["accepted, state changed"] += 1
+
+    def report(self, record_property) -> None:
+        """The counts, for the summary `make fuzz` prints (tests/fuzz/conftest.py)."""
+        record_property("fuzz_counts", json.dumps({"vendor": self.vendor, **self.counts}))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _strings(node: Any, depth: int = 0) -> set[str]:
+    """Short identifier-like strings of a state document: ids, slugs, names."""
+    out: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out |= _strings(key, depth + 1) | _strings(value, depth + 1)
+    elif isinstance(node, list):
+        for value in node[:50]:
+            out |= _strings(value, depth + 1)
+    elif isinstance(node, str) and 0 < len(node) <= 64 and re.fullmatch(r"[\w.@:-]+", node):
+        out.add(node)
+    return out
