@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any, Callable
 
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 from mockserver import Clock, create_app
 
@@ -24,6 +25,13 @@ from ..conftest import DOC_TIME, MockClient
 # the journal is: Groove's rate-limit window counts every GraphQL request of a valid token
 # (snapshot() leaves it out for the same reason).
 METERS = {"groove": ("window",)}
+# The shape of the known strings that fit a parameter of this name (path and query, every
+# vendor): so a good share of cases names an existing record.
+KNOWN_SHAPES = {name: re.compile(shape) for name, shape in {
+    "connectionId": r"conn_\w+", "slug": r"[a-z][a-z0-9-]*", "code": r"\w{4,12}",
+    "campaignID": r"\d+", "regId": r"[0-9a-f]{64}", "app": r"[a-z][a-z0-9-]*",
+    "name": r"[a-z0-9]+(-[a-z0-9]+)+|[a-z_]+",
+}.items()}
 DEFAULT_CASES = 150   # per vendor in `make test`; `make fuzz` sets MOCKSERVER_FUZZ_CASES=10000
 CASES = int(os.environ.get("MOCKSERVER_FUZZ_CASES") or DEFAULT_CASES)
 
@@ -57,6 +65,8 @@ class Fuzz:
         # Known identifiers (connection ids, campaign ids, flow ids, function names): what path
         # parameters and GraphQL arguments are swapped for, so cases reach records, not 404s.
         self.known = sorted(_strings([json.loads(self.pristine), listings(self.client)]))
+        self.shaped = {name: [k for k in self.known if shape.fullmatch(k)]
+                       for name, shape in KNOWN_SHAPES.items()}
         self.begin()
 
     def restore(self) -> None:
@@ -80,6 +90,15 @@ class Fuzz:
                 export = {k: v for k, v in export.items() if k not in METERS.get(self.vendor, ())}
             out[t.id] = [export, vendor.snapshot(t.stores[self.vendor])]
         return json.dumps(out, sort_keys=True, default=repr)
+
+    def known_value(self, name: str, data) -> Any:
+        """For a parameter `name`: a known string of the shape `KNOWN_SHAPES` gives it (an id
+        of a record; half the time), any known string, or None (keep what was generated)."""
+        how = data.draw(st.sampled_from(["generated", "shaped", "shaped", "any"]),
+                        label=f"{name} from")
+        pool = [] if how == "generated" else \
+            self.shaped.get(name, self.known) if how == "shaped" else self.known
+        return data.draw(st.sampled_from(pool), label=name) if pool else None
 
     def begin(self) -> str:
         """The state before a case: the fixtures, restored if the last case changed them."""
@@ -109,15 +128,17 @@ class Fuzz:
         self.client.close()
 
 
-def _strings(node: Any, depth: int = 0) -> set[str]:
+def _strings(node: Any) -> set[str]:
     """Short identifier-like strings of a state document: ids, slugs, names."""
     out: set[str] = set()
     if isinstance(node, dict):
         for key, value in node.items():
-            out |= _strings(key, depth + 1) | _strings(value, depth + 1)
+            out |= _strings(key) | _strings(value)
     elif isinstance(node, list):
         for value in node[:50]:
-            out |= _strings(value, depth + 1)
+            out |= _strings(value)
     elif isinstance(node, str) and 0 < len(node) <= 64 and re.fullmatch(r"[\w.@:-]+", node):
         out.add(node)
+    elif isinstance(node, int) and not isinstance(node, bool):
+        out.add(str(node))   # numeric ids (Gravitec campaigns), sent as text anyway
     return out
