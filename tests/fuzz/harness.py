@@ -25,12 +25,11 @@ from ..conftest import DOC_TIME, MockClient
 # the journal is: Groove's rate-limit window counts every GraphQL request of a valid token
 # (snapshot() leaves it out for the same reason).
 METERS = {"groove": ("window",)}
-# The shape of the known strings that fit a parameter of this name (path and query, every
-# vendor): so a good share of cases names an existing record.
+# The shape of the known strings that fit a parameter of this name (path, query and top-level
+# body fields, every vendor): so a good share of cases names an existing record.
 KNOWN_SHAPES = {name: re.compile(shape) for name, shape in {
-    "connectionId": r"conn_\w+", "slug": r"[a-z][a-z0-9-]*", "code": r"\w{4,12}",
-    "campaignID": r"\d+", "regId": r"[0-9a-f]{64}", "app": r"[a-z][a-z0-9-]*",
-    "name": r"[a-z0-9]+(-[a-z0-9]+)+|[a-z_]+",
+    "connectionId": r"conn_\w+", "code": r"\w{4,12}", "campaignID": r"\d+",
+    "regId": r"[0-9a-f]{64}", "name": r"[a-z_]+",
 }.items()}
 DEFAULT_CASES = 150   # per vendor in `make test`; `make fuzz` sets MOCKSERVER_FUZZ_CASES=10000
 CASES = int(os.environ.get("MOCKSERVER_FUZZ_CASES") or DEFAULT_CASES)
@@ -53,7 +52,7 @@ class Fuzz:
     (re-made after every restore, as a restore forgets issued tokens), and the counts."""
 
     def __init__(self, vendor: str, valid: Callable[[MockClient], list[dict[str, str]]],
-                 listings: Callable[[MockClient], list[Any]] = lambda client: []) -> None:
+                 names: Callable[[MockClient], dict[str, list[str]]] = lambda client: {}) -> None:
         self.vendor = vendor
         self.app = create_app(seed=0, clock=Clock(DOC_TIME))
         # A fuzzed webhookUrl must not hold a case for the default delivery timeout.
@@ -64,9 +63,12 @@ class Fuzz:
         self.restore()
         # Known identifiers (connection ids, campaign ids, flow ids, function names): what path
         # parameters and GraphQL arguments are swapped for, so cases reach records, not 404s.
-        self.known = sorted(_strings([json.loads(self.pristine), listings(self.client)]))
+        # `names`: parameter name -> the catalogue's values for it (no part of the state).
+        catalogue = names(self.client)
+        self.known = sorted(_strings(json.loads(self.pristine)).union(*catalogue.values()))
         self.shaped = {name: [k for k in self.known if shape.fullmatch(k)]
                        for name, shape in KNOWN_SHAPES.items()}
+        self.shaped.update({name: sorted(values) for name, values in catalogue.items()})
         self.begin()
 
     def restore(self) -> None:
