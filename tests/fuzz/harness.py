@@ -29,10 +29,13 @@ METERS = {"groove": ("window",)}
 # body fields, every vendor): so a good share of cases names an existing record.
 KNOWN_SHAPES = {name: re.compile(shape) for name, shape in {
     "connectionId": r"conn_\w+", "code": r"\w{4,12}", "campaignID": r"\d+",
-    "regId": r"[0-9a-f]{64}", "name": r"[a-z_]+",
+    "regId": r"[0-9a-f]{64}", "name": r"[a-z_]+", "personId": r"\d+",
+    "salesforceId": r"00\w{13,16}",
 }.items()}
 DEFAULT_CASES = 150   # per vendor in `make test`; `make fuzz` sets MOCKSERVER_FUZZ_CASES=10000
 CASES = int(os.environ.get("MOCKSERVER_FUZZ_CASES") or DEFAULT_CASES)
+# A file to append each vendor's counts to every 1,000 cases: a long run's progress.
+PROGRESS = os.environ.get("MOCKSERVER_FUZZ_PROGRESS")
 
 
 def fuzz_settings() -> settings:
@@ -125,6 +128,9 @@ class Fuzz:
             self.counts["rejected, state unchanged"] += 1
         elif after != before:
             self.counts["accepted, state changed"] += 1
+        if PROGRESS and self.counts["cases"] % 1000 == 0:
+            with open(PROGRESS, "a") as f:
+                f.write(json.dumps({"vendor": self.vendor, **self.counts}) + "\n")
 
     def report(self, record_property) -> None:
         """The counts, for the summary `make fuzz` prints (tests/fuzz/conftest.py)."""

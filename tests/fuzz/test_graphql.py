@@ -23,13 +23,21 @@ from .harness import Fuzz, fuzz_settings
 
 # A string argument, or the value of an ID argument (hypothesis-graphql writes IDs as numbers
 # or strings): where known ids go in.
-LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|(?<=[iI]d: )-?\d+')
+LITERAL = re.compile(r'(?:(\w+): )?("(?:[^"\\]|\\.)*"|(?<=[iI]d: )-?\d+)')
 
 
 def _flow_ids(client) -> dict[str, list[str]]:
     token = groove_hints.tokens_for(client)["access_token"]
     r = client.post(GRAPHQL, json={"query": "{ flows { id } }"}, headers=bearer(token))
     return {"flowId": [f["id"] for f in r.json()["data"]["flows"]]}
+
+
+def _known(fuzz: Fuzz, m: re.Match, data) -> str:
+    """The literal `m`, or a known value for its argument name in its place."""
+    value = fuzz.known_value(m.group(1) or "", data)
+    if value is None:
+        return m.group(0)
+    return m.group(0)[:m.start(2) - m.start(0)] + json.dumps(value)
 
 
 def test_graphql_operations_keep_the_invariants(record_property):
@@ -47,8 +55,7 @@ def test_graphql_operations_keep_the_invariants(record_property):
         # starts with a full allowance, or the frozen clock would answer 429 after 100 cases.
         store = fuzz.app.tenants.default.stores["groove"]
         store.window = SlidingWindow(store.window.max_keys)
-        query = LITERAL.sub(lambda m: json.dumps(data.draw(st.sampled_from(fuzz.known)))
-                            if data.draw(st.booleans()) else m.group(0), query)
+        query = LITERAL.sub(lambda m: _known(fuzz, m, data), query)
         headers = {"valid": fuzz.valid[0], "wrong": bearer("not-a-token"), "none": {}}[how]
         response = fuzz.client.post(GRAPHQL, json={"query": query}, headers=headers)
         fuzz.counts[f"auth {how}"] += 1
