@@ -1,11 +1,11 @@
 """Hypothesis-generated GraphQL operations (hypothesis-graphql, which schemathesis brings) from
 the schema Groove serves (GET /groove/schema.graphql), in process: valid and invalid queries
-and mutations, with known ids swapped into their string arguments, sent with a live access
+and mutations, with known ids swapped into their arguments by name (flowId), sent with a live access
 token, a wrong one or none.
 
 Per case: never a 5xx; the answer meets Groove's contract (the contract-checking MockClient);
-a rejected request (a 4xx, or a GraphQL answer without `data`: the document was refused before
-anything ran) leaves Groove's exported state as it was. `MOCKSERVER_FUZZ_CASES` sets the count.
+a rejected request (a 4xx, a GraphQL answer without `data`, the document refused before anything
+ran, or with every root field null by its own error) leaves Groove's exported state as it was. `MOCKSERVER_FUZZ_CASES` sets the count.
 """
 from __future__ import annotations
 
@@ -40,6 +40,20 @@ def _known(fuzz: Fuzz, m: re.Match, data) -> str:
     return m.group(0)[:m.start(2) - m.start(0)] + json.dumps(value)
 
 
+def _refused(body) -> bool:
+    """A GraphQL answer where nothing ran: no `data` (the document was refused before execution),
+    or every root field null with every error raised by a root field itself. An error deeper
+    down came from the payload's selection, after the mutation ran (GraphQL executes the field,
+    then its selection set; graphql-ruby too), so that mutation's change stands."""
+    if not isinstance(body, dict):
+        return True
+    if "data" not in body:
+        return True
+    data, errors = body["data"], body.get("errors") or []
+    return bool(errors) and (data is None or all(v is None for v in data.values())) \
+        and all(len(e.get("path") or ()) <= 1 for e in errors)
+
+
 def test_graphql_operations_keep_the_invariants(record_property):
     fuzz = Fuzz("groove", groove_hints.valid_headers, _flow_ids)
     sdl = fuzz.client.get("/groove/schema.graphql", check=False).text  # SDL: no contract
@@ -60,7 +74,7 @@ def test_graphql_operations_keep_the_invariants(record_property):
         response = fuzz.client.post(GRAPHQL, json={"query": query}, headers=headers)
         fuzz.counts[f"auth {how}"] += 1
         body = response.json() if response.content else {}
-        refused = response.status_code >= 400 or (isinstance(body, dict) and "data" not in body)
+        refused = response.status_code >= 400 or _refused(body)
         if response.status_code == 200:
             fuzz.counts["200 with data" if "data" in body else "200 refused document"] += 1
         fuzz.end(before, response.status_code, refused, f"POST {GRAPHQL} {query!r} ({how})")
@@ -69,4 +83,36 @@ def test_graphql_operations_keep_the_invariants(record_property):
         run()
     finally:
         fuzz.report(record_property)
+        fuzz.close()
+
+
+def test_what_counts_as_a_refused_graphql_answer():
+    assert _refused({"errors": [{"message": "Syntax Error"}]})
+    assert _refused({"errors": [{"message": "not found", "path": ["addPersonToFlow"]}],
+                     "data": {"addPersonToFlow": None}})
+    assert not _refused({"data": {"flow": None}})   # no such flow: nothing refused
+    assert not _refused({"data": {"flows": []}})
+    # The mutation ran; the cursor of its payload's selection was bad (found by this fuzzing).
+    assert not _refused({"errors": [{"message": "Invalid cursor for `after`: ''",
+                                     "path": ["addPersonToFlow", "personFlow", "flow", "steps"]}],
+                         "data": {"addPersonToFlow": None}})
+
+
+def test_a_mutation_whose_payload_selection_fails_still_applies():
+    """Found by this fuzzing: the membership is recorded, then the payload's bad cursor nulls
+    `addPersonToFlow` (docs/fidelity.md, Groove GraphQL). The fuzz invariant counts that answer
+    as accepted; this pins the behaviour it relies on."""
+    fuzz = Fuzz("groove", groove_hints.valid_headers)
+    try:
+        before = fuzz.begin()
+        q = ('mutation { addPersonToFlow(input: {flowId: "1001", personId: "1"}) '
+             '{ personFlow { flow { steps(after: "") { edges { cursor } } } } } }')
+        r = fuzz.client.post(GRAPHQL, json={"query": q}, headers=fuzz.valid[0])
+        body = r.json()
+        assert r.status_code == 200 and body["data"] == {"addPersonToFlow": None}
+        assert body["errors"][0]["path"] == ["addPersonToFlow", "personFlow", "flow", "steps"]
+        assert not _refused(body) and fuzz.state() != before
+        store = fuzz.app.tenants.default.stores["groove"]
+        assert ("1001", "1") in store.memberships
+    finally:
         fuzz.close()
