@@ -36,7 +36,6 @@ from .harness import Fuzz, fuzz_settings
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 AUTH_HEADERS = ("authorization", "x-intent-token", "app-key", "user-id", "hash")
-AUTH_QUERY = ("app_key", "user_id", "hash")
 
 
 def _basic(user: str, password: str) -> dict[str, str]:
