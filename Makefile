@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 # Set here, not with ?=, so an unrelated ARGS in the environment does not leak in.
 ARGS =
 
-.PHONY: serve test bench
+.PHONY: serve test bench fuzz
 
 serve: $(VENV)/.stamp-serve
 	@$(BIN)/mockserver serve $(ARGS)
@@ -14,6 +14,12 @@ serve: $(VENV)/.stamp-serve
 # One worker per core (pytest-xdist): the suite stays within CI's time on two cores.
 test: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest -n auto
+
+# The fuzz tests (tests/fuzz, in `make test` with a short budget) at length: cases per vendor,
+# then the counts per vendor. make fuzz MOCKSERVER_FUZZ_CASES=50000 for more.
+MOCKSERVER_FUZZ_CASES ?= 10000
+fuzz: $(VENV)/.stamp-test
+	MOCKSERVER_FUZZ_CASES=$(MOCKSERVER_FUZZ_CASES) $(BIN)/python -m pytest -n auto tests/fuzz
 
 # bench/run.py is a client too, so it gets the test extra (httpx). Then start-up, memory and
 # tenant scale (bench/scale.py; `bench/scale.py --long` for the 1,000,000-request run).

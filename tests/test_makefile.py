@@ -92,6 +92,18 @@ def test_make_test_installs_the_test_extra_and_runs_pytest(tmp_path):
     assert make(tmp_path, "serve", f"PYTHON={py}").stdout.splitlines() == ["mockserver serve"]
 
 
+def test_make_fuzz_runs_the_fuzz_tests_with_their_long_budget(tmp_path):
+    py = fake_python(tmp_path)
+    r = make(tmp_path, "fuzz", f"PYTHON={py}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-2:] == [
+        "MOCKSERVER_FUZZ_CASES=10000 .venv/bin/python -m pytest -n auto tests/fuzz",
+        "pytest ran",
+    ]
+    r = make(tmp_path, "fuzz", "MOCKSERVER_FUZZ_CASES=500")
+    assert r.stdout.splitlines()[0].startswith("MOCKSERVER_FUZZ_CASES=500 ")
+
+
 @pytest.mark.parametrize("version", ["3.11.0", "3.12.4", "3.13.0", "3.20.1", "4.0.0"])
 def test_python_3_11_or_newer_is_accepted(tmp_path, version):
     r = make(tmp_path, "serve", f"PYTHON={fake_python(tmp_path, version)}")
