@@ -264,6 +264,10 @@ def serve_main(argv: list[str]) -> None:
     config = uvicorn.Config(app, host=HOST, port=0, log_level="warning", access_log=False,
                             lifespan="off", loop=a.loop, http=a.http)
     server = uvicorn.Server(config)
+    # As `mockserver serve` does (cli.py), for both servers alike.
+    import gc
+    gc.collect()
+    gc.freeze()
     print(sock.getsockname()[1], flush=True)
     server.run(sockets=[sock])
 

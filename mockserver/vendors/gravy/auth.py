@@ -92,13 +92,16 @@ class GravyAuth:
         return (unquote(pair[0]), unquote(pair[1])) if pair else None
 
     def bearer(self, request: "Request") -> "Tenant | None":
-        token = self._scheme(request, "bearer")
+        # On every resource call: the helpers are inlined (authorization, _resolved).
+        scope = request.scope
+        token = authorization(scope, "bearer")
         if token is None:
             return None
         tenant = self.tenants.owner_of(token)
-        if tenant is None or store_of(tenant).tokens.get(token, self.ctx.clock.time()) is None:
+        if tenant is None or tenant.stores[NAME].tokens.get(token, self.ctx.clock.time()) is None:
             return None
-        return self._resolved(request, tenant)
+        scope["state"]["tenant"] = tenant.id  # tenancy.attribute
+        return tenant
 
     def publishable(self, request: "Request") -> "Tenant | None":
         key = self._scheme(request, "publishable")

@@ -356,7 +356,7 @@ def _authorize(g: Gravy, request: Request, connection_id: str) \
         if found is None or found[1].connection_id != connection_id:
             raise unauthorized()
         tenant = found[0]
-    return tenant, g.store(tenant).connections.get(connection_id)
+    return tenant, store_of(tenant).connections.get(connection_id)
 
 
 async def get_connection(g: Gravy, request: Request) -> RawJSON:
@@ -376,7 +376,7 @@ async def list_resource(g: Gravy, request: Request) -> RawJSON:
     q, key = query_key(kind.dto, request)
     if conn is None:
         raise not_found("Connection not found")
-    rs: ResourceSet | None = g.store(tenant).resource_set(conn, kind)
+    rs: ResourceSet | None = store_of(tenant).resource_set(conn, kind)
     if rs is None:
         raise not_found(f"No {kind.name} data available for connection {conn.id}")
     stamp = g.ctx.clock.iso()
