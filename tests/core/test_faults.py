@@ -134,16 +134,18 @@ def test_hostile_faults_are_refused_and_nothing_is_stored(client, spec):
 @settings(max_examples=60, deadline=None)
 def test_an_accepted_path_regex_searches_a_hostile_path_quickly(parts):
     """Whatever the guard lets through tries a 100-character path that almost matches in well
-    under a second (the event loop runs the search)."""
+    under a second (the event loop runs the search). CPU time, with room: other processes on a
+    busy machine do not count, and a pattern the guard should have refused backtracks for
+    minutes, not milliseconds."""
     from mockserver.core.faults import FaultError, parse
     try:
         fault = parse({"path": "".join(parts) + "$z", "status": 500}, ["gravy"])
     except FaultError:
         return
-    started = time.perf_counter()
+    started = time.process_time()
     for subject in ("/" + "a" * 99, "/" + "ab" * 49 + "/", "/" + "xa/" * 33):
         fault.rx.search(subject)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 2.0
 
 
 @pytest.mark.parametrize("raw", [b"[1]", b"{", b'{"status": NaN}', b'"x"'])
