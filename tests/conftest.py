@@ -25,6 +25,33 @@ from mockserver.core.contracts import ContractError, load as load_contracts
 from mockserver.core.http import load  # the body as the vendor read it (JSON.parse)
 
 DOC_TIME = "2024-01-15T10:30:00.000Z"  # the `timestamp` of every documented Gravy response
+
+
+def restore_pristine(app) -> None:
+    """Put an app back as it was built: extra tenants gone, every store reset, the clock at
+    DOC_TIME and each vendor's random stream reseeded, so minted ids repeat and a case replays
+    exactly (the hostile and fuzz tests run each case from here)."""
+    for tenant in list(app.tenants):
+        if not tenant.is_default:
+            app.tenants.delete(tenant.id)
+    app.tenants.reset()
+    app.clock.set(DOC_TIME)
+    for vendor in app.vendors.values():
+        vendor.ctx.rng.seed(f"runtime:{vendor.ctx.seed}")
+
+
+def load_script(path: Path, name: str):
+    """A bench script as a module, for a module-scoped fixture (yields it, then forgets it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(spec.name, None)
 CONTRACTS = load_contracts()
 HOSTS = {h: v.name for v in default_vendors() for h in v.hosts}  # real API host -> vendor
 

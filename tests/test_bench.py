@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,20 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import load_script
+
 REPO = Path(__file__).resolve().parents[1]
 RUN = REPO / "bench" / "run.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_run", RUN)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+    yield from load_script(RUN, "bench_run")
 
 
 def test_endpoint_table(bench):

@@ -3,7 +3,6 @@ hook for rows measured elsewhere, and one short real run of every part (a few re
 requests, 10 tenants). Figures are printed, never asserted: speed is measured by `make bench`."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,20 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import load_script
+
 REPO = Path(__file__).resolve().parents[1]
 SCALE = REPO / "bench" / "scale.py"
 
 
 @pytest.fixture(scope="module")
 def scale():
-    spec = importlib.util.spec_from_file_location("bench_scale", SCALE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.modules.pop(spec.name, None)
+    yield from load_script(SCALE, "bench_scale")
 
 
 def _results(**over):

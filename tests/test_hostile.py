@@ -46,7 +46,7 @@ from starlette.routing import Route as StarletteRoute
 from mockserver import Clock, create_app
 from mockserver.core.clock import EARLIEST, LATEST, iso_ms
 
-from .conftest import CONTRACTS, DOC_TIME, MockClient, vendor_of
+from .conftest import CONTRACTS, DOC_TIME, MockClient, restore_pristine, vendor_of
 
 SCALE = int(os.environ.get("HOSTILE_SCALE", "1"))
 FUZZ = settings(deadline=None, derandomize=SCALE == 1, database=None,
@@ -206,13 +206,7 @@ class Harness:
 
     def restore(self) -> None:
         app = self.app
-        for tenant in list(app.tenants):
-            if not tenant.is_default:
-                app.tenants.delete(tenant.id)
-        app.tenants.reset()
-        app.clock.set(DOC_TIME)
-        for vendor in app.vendors.values():  # minted ids repeat, so examples replay exactly
-            vendor.ctx.rng.seed(f"runtime:{vendor.ctx.seed}")
+        restore_pristine(app)
         self.valid = {name: self._valid_headers(name) for name in app.vendors}
         state = self.snapshot()["tenants"]
         self.candidates = sorted(_strings(state))

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from mockserver import Clock, create_app
 
-from ..conftest import DOC_TIME, MockClient
+from ..conftest import DOC_TIME, MockClient, restore_pristine
 
 # Parts of an export that are meters, moved by every call a vendor counts, refused or not, as
 # the journal is: Groove's rate-limit window counts every GraphQL request of a valid token
@@ -76,13 +76,7 @@ class Fuzz:
 
     def restore(self) -> None:
         app = self.app
-        for tenant in list(app.tenants):
-            if not tenant.is_default:
-                app.tenants.delete(tenant.id)
-        app.tenants.reset()
-        app.clock.set(DOC_TIME)
-        for vendor in app.vendors.values():   # minted ids repeat, so a case replays exactly
-            vendor.ctx.rng.seed(f"runtime:{vendor.ctx.seed}")
+        restore_pristine(app)
         self.valid = self._make_valid(self.client)
         self.pristine = self.state()
         self._after: str | None = None
