@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 from urllib.parse import urlsplit
 
-from .http import RawJSON
+from .http import RawJSON, header
 
 if TYPE_CHECKING:
     from starlette.types import Scope
@@ -27,13 +27,6 @@ if TYPE_CHECKING:
     from .routing import Router
 
 _VISIBLE = re.compile(r"[\t\x20-\x7e]*")
-def header(scope: "Scope", name: bytes) -> str | None:
-    for k, v in scope["headers"]:
-        if k == name:
-            return v.decode("latin-1")
-    return None
-
-
 def _visible(value: str | None) -> str | None:
     return value if value is not None and _VISIBLE.fullmatch(value) else None
 

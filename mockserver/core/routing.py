@@ -16,8 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from starlette.responses import Response
 
-from .cors import header
-from .http import RawJSON, VendorError
+from .http import RawJSON, VendorError, header
 
 if TYPE_CHECKING:
     from .cors import CorsPolicy

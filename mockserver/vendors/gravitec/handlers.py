@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, dump, json_response, load,
-                          original_url, read_limited)
+from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, dump, header, json_response,
+                          load, original_url, read_limited)
 from .errors import missing_param, spring, wrong_param
 from .store import (FREE_PLAN_DAILY_PUSHES, MAX_TAGS_PER_FOLLOWER, Campaign, Follower, Site,
                     java_length)
@@ -50,28 +50,19 @@ def path_of(request: Request) -> str:
     return original_url(request).split("?", 1)[0]
 
 
-def _header(scope: dict, name: bytes) -> str | None:
-    """The first value of a header, as Starlette's `request.headers.get` reads it, straight
-    from the ASGI list (every call reads two or three)."""
-    for k, v in scope["headers"]:
-        if k == name:
-            return v.decode("latin-1")
-    return None
-
-
 def _media_type(value: str | None) -> str:
     return value.split(";")[0].strip().lower() if value else ""
 
 
 def _content_type(request: Request) -> str:
-    return _media_type(_header(request.scope, b"content-type"))
+    return _media_type(header(request.scope, b"content-type"))
 
 
 async def _body(g: Gravitec, request: Request) -> bytes:
     """The body, read only as far as BODY_LIMIT bytes."""
     try:
         return await read_limited(request, BODY_LIMIT,
-                                  _header(request.scope, b"content-length") or "")
+                                  header(request.scope, b"content-length") or "")
     except TooLarge:
         raise _too_large(g, request) from None
 
@@ -216,7 +207,7 @@ async def send_push(g: Gravitec, request: Request) -> RawJSON:
     site = g.site(request)
     now = g.ctx.clock.time()
     scope = request.scope
-    shown = _header(scope, b"content-type")
+    shown = header(scope, b"content-type")
     ctype = _media_type(shown)
     if ctype != "application/json" and not ctype.endswith("+json"):
         shown = shown or "application/octet-stream"
