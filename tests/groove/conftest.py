@@ -38,6 +38,15 @@ def tokens_for(client, client_id: str = CLIENT_ID, client_secret: str = CLIENT_S
     return r.json()
 
 
+def new_tenant(client) -> tuple[str, str]:
+    """A new tenant's id and an access token of its own Groove client."""
+    r = client.post("/__admin/tenants")
+    assert r.status_code == 201, r.text
+    creds = r.json()["credentials"]["groove"]
+    return r.json()["id"], tokens_for(client, creds["clientId"], creds["clientSecret"])[
+        "access_token"]
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -7,7 +7,7 @@ import pytest
 from mockserver import Clock, create_app
 
 from ..conftest import DOC_TIME, MockClient
-from .conftest import gql, tokens_for
+from .conftest import gql, new_tenant, tokens_for
 
 PEOPLE = "/__admin/groove/people"
 RATE = "/__admin/groove/rate-limit"
@@ -24,14 +24,6 @@ def find(client, token: str, sfid: str):
     r = gql(client, token, FIND, {"sf": sfid})
     assert r.status_code == 200 and "errors" not in r.json(), r.text
     return r.json()["data"]["findPersonBySalesforceId"]
-
-
-def new_tenant(client) -> tuple[str, str]:
-    r = client.post("/__admin/tenants")
-    assert r.status_code == 201, r.text
-    creds = r.json()["credentials"]["groove"]
-    return r.json()["id"], tokens_for(client, creds["clientId"], creds["clientSecret"])[
-        "access_token"]
 
 
 # -- people ----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 
 from mockserver.vendors.groove import schema
 
-from .conftest import LONG_FLOW, gql, tokens_for
+from .conftest import LONG_FLOW, gql, new_tenant, tokens_for
 
 FIND = ("query($sf: String!) { findPersonBySalesforceId(salesforceId: $sf) "
         "{ id name emailAddress } }")
@@ -20,14 +20,6 @@ def find(client, token: str) -> dict | None:
     r = gql(client, token, FIND, {"sf": SFID})
     assert r.status_code == 200, r.text
     return r.json()["data"]["findPersonBySalesforceId"]
-
-
-def new_tenant(client) -> tuple[str, str]:
-    r = client.post("/__admin/tenants")
-    assert r.status_code == 201, r.text
-    creds = r.json()["credentials"]["groove"]
-    return r.json()["id"], tokens_for(client, creds["clientId"], creds["clientSecret"])[
-        "access_token"]
 
 
 @pytest.fixture
