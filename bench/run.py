@@ -521,6 +521,18 @@ def _machine_busy() -> float | None:
         return None
 
 
+def first_line(proc: subprocess.Popen, timeout: float, what: str) -> str:
+    """The first line a child printed, waiting at most `timeout` s (bench/scale.py uses it too)."""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        if not sel.select(timeout):
+            raise RuntimeError(f"{what} printed nothing within {timeout} s")
+    finally:
+        sel.close()
+    return proc.stdout.readline().decode(errors="replace").strip()
+
+
 class Server:
     def __init__(self, kind: str, loop: str, http: str, extra: list[str] | None = None) -> None:
         self.kind = kind
@@ -532,14 +544,7 @@ class Server:
         self.base = f"http://{HOST}:{self.port}"
 
     def _first_line(self, timeout: float) -> str:
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        try:
-            if not sel.select(timeout):
-                raise RuntimeError(f"{self.kind} server did not start within {timeout}s")
-        finally:
-            sel.close()
-        line = self.proc.stdout.readline().decode().strip()
+        line = first_line(self.proc, timeout, f"{self.kind} server")
         if not line.isdigit():
             self.stop()
             raise RuntimeError(f"{self.kind} server failed to start: {line!r} "

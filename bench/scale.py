@@ -33,12 +33,11 @@ import importlib.util
 import json
 import os
 import re
-import selectors
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -124,7 +123,7 @@ class Served:
             [sys.executable, "-m", "mockserver", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=server_env(pycache))
         try:
-            line = self._first_line(timeout)
+            line = run.first_line(self.proc, timeout, "the server")
         except BaseException:
             self.stop()
             raise
@@ -135,16 +134,6 @@ class Served:
             raise RuntimeError(f"unexpected first line {line!r}: {self.proc.stderr.read()[-2000:]}")
         self.base = m.group(1)
         self.port = int(self.base.rsplit(":", 1)[1])
-
-    def _first_line(self, timeout: float) -> str:
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        try:
-            if not sel.select(timeout):
-                raise RuntimeError(f"the server printed nothing within {timeout} s")
-        finally:
-            sel.close()
-        return self.proc.stdout.readline().decode(errors="replace").strip()
 
     @property
     def rss_mb(self) -> float:
