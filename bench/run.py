@@ -533,6 +533,23 @@ def first_line(proc: subprocess.Popen, timeout: float, what: str) -> str:
     return proc.stdout.readline().decode(errors="replace").strip()
 
 
+def process_cpu_s(pid: int) -> float:
+    """utime + stime of a process so far, from /proc (Linux only)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 10 s (bench/scale.py uses it too)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 class Server:
     def __init__(self, kind: str, loop: str, http: str, extra: list[str] | None = None) -> None:
         self.kind = kind
@@ -566,19 +583,12 @@ class Server:
     def cpu_seconds(self) -> float | None:
         """utime + stime of the server process, from /proc (Linux only)."""
         try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            return process_cpu_s(self.proc.pid)
         except (OSError, ValueError, IndexError):
             return None
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop_process(self.proc)
 
 
 def measure_reset(runs: int) -> dict[str, float]:
