@@ -277,16 +277,18 @@ class ResourceSet:
     def __len__(self) -> int:
         return len(self.items)
 
-    def page(self, key: tuple, render: Callable[[], bytes]) -> list:
-        """[head, timestamp, whole body] of a page by its validated query: the set never
-        changes, so the head is rendered once; the whole body is kept for the last timestamp
-        (a frozen clock, or calls within one millisecond, send the very same bytes object, so
-        neither the response nor the journal copies it again)."""
-        entry = self._pages.get(key)
-        if entry is None:
-            if len(self._pages) >= 512:
-                self._pages.clear()
-            entry = self._pages[key] = [render(), None, b""]
+    def cached_page(self, key: tuple) -> list | None:
+        """[head, timestamp, whole body] of a page by its validated query, if kept: the set
+        never changes, so the head is rendered once; the whole body is kept for the last
+        timestamp (a frozen clock, or calls within one millisecond, send the very same bytes
+        object, so neither the response nor the journal copies it again)."""
+        return self._pages.get(key)
+
+    def keep_page(self, key: tuple, head: bytes) -> list:
+        """Keep a page's rendered head (`cached_page`), the oldest dropped past 512 pages."""
+        if len(self._pages) >= 512:
+            self._pages.clear()
+        entry = self._pages[key] = [head, None, b""]
         return entry
 
     def order(self, sort_by: str, sort_order: str) -> tuple[int, ...]:

@@ -278,10 +278,14 @@ class GravyStore:
         # (sortBy, sortOrder) -> the connections in that order, until the next change: saves a
         # sort of every connection per list request.
         self._orders: dict[tuple[str, str], tuple[Connection, ...]] = {}
+        # Bumped by every change to a connection (a new one, a lifecycle step): what the list
+        # handler's answer memo checks (handlers.Gravy.listed).
+        self.version = 0
 
     # -- connections ----------------------------------------------------------------------
     def _changed(self) -> None:
         self._orders.clear()
+        self.version += 1
 
     def sorted_connections(self, sort_by: str, sort_order: str) -> tuple[Connection, ...]:
         key = (sort_by, sort_order)
