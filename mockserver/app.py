@@ -13,7 +13,7 @@ from .core.accesslog import SCOPE_KEY as ACCESS_KEY
 from .core.clock import Clock
 from .core.faults import MAX_FAULTS, Fault, Faults, buffered, drop, encode_body, pause, raw_headers
 from .core.http import dump
-from .core.journal import DEFAULT_JOURNAL_BYTES, ENTRY_OVERHEAD, Call, Journal
+from .core.journal import DEFAULT_JOURNAL_BYTES, Journal
 from .core.openapi import SPEC_SUFFIXES, Specs
 from .core.paths import data_dir
 from .core.routing import ANSWER, VendorApp, noting
@@ -22,6 +22,8 @@ from .core.vendor import Context, Vendor
 from .core.webhooks import Webhooks
 
 ADMIN_PREFIX = "/__admin"
+_ADMIN_SUB = ADMIN_PREFIX + "/"
+HOSTS_MEMO = 256  # Host header values remembered with their vendor (None: not a vendor's)
 MAX_JOURNAL_BODY = 32 * 1024  # per entry, so 10,000 entries stay a few hundred MB at worst
 
 log = logging.getLogger("mockserver")
@@ -55,6 +57,7 @@ class MockServer:
         self._apps: dict[str, ASGIApp] = {n: v.build_app(self.tenants)
                                           for n, v in self.vendors.items()}
         self._by_host = {h: n for n, v in self.vendors.items() for h in v.hosts}
+        self._hosts: dict[bytes, str | None] = {}  # raw Host value -> _by_host's answer
         # /<prefix>/openapi.json and /groove/schema.graphql: mock features, not vendor calls
         self.specs = Specs(data_dir("contracts"), self.vendors)
         self._admin = build_admin(Plane(self.clock, self.journal, self.tenants, self.vendors,
@@ -79,7 +82,7 @@ class MockServer:
             await send({"type": "websocket.close", "code": 1000})
             return
         path: str = scope["path"]
-        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
+        if path == ADMIN_PREFIX or path.startswith(_ADMIN_SUB):
             await self._admin(scope, receive, send)
             return
         vendor, prefix = self._route(scope, path)
@@ -168,8 +171,13 @@ class MockServer:
     def _route(self, scope: Scope, path: str) -> tuple[str | None, str]:
         for key, value in scope["headers"]:
             if key == b"host":
-                # Vendor hosts are names, so dropping everything from the first ":" is safe.
-                name = self._by_host.get(value.split(b":", 1)[0].decode("latin-1").lower())
+                name = self._hosts.get(value, "")
+                if name == "":  # not seen yet
+                    # Vendor hosts are names, so dropping everything from the first ":" is safe.
+                    name = self._by_host.get(value.split(b":", 1)[0].decode("latin-1").lower())
+                    if len(self._hosts) >= HOSTS_MEMO:
+                        self._hosts.clear()
+                    self._hosts[value] = name
                 if name is not None:
                     return name, ""
                 break
@@ -202,23 +210,18 @@ class MockServer:
         finally:
             answer = state.get(ANSWER) or (None, b"")
             dropped = state.get("dropped", False)  # the client got no status at all
-            method, path, query, headers, size = journal.request_parts(
-                scope["method"], scope["vendor_path"], scope.get("query_string", b""),
-                scope["headers"])
+            parts = journal.request_parts(scope["method"], scope["vendor_path"],
+                                          scope.get("query_string", b""), scope["headers"])
             body = answer[1]
             if len(body) > MAX_JOURNAL_BODY:
                 body = body[:MAX_JOURNAL_BODY]
             req = req_body[0] if len(req_body) == 1 else b"".join(req_body)
             if len(req) > MAX_JOURNAL_BODY:
                 req = req[:MAX_JOURNAL_BODY]
-            # Positional (Call's field order): this runs on every call, keywords cost more.
-            journal.record(Call(
-                journal.next_id(), self.clock.time(), vendor, method, path, query,
-                None if dropped else answer[0], state.get("tenant"), "request",
-                (perf_counter() - started) * 1000.0, headers, req, body, None,
-                "connection dropped" if dropped else None, state.get("fault"),
-                journal.secrets_of(vendor),
-            ), ENTRY_OVERHEAD + size + len(req) + len(body))
+            journal.record_request(
+                vendor, self.clock.time(), parts, None if dropped else answer[0], state.get("tenant"),
+                (perf_counter() - started) * 1000.0, req, body,
+                "connection dropped" if dropped else None, state.get("fault"))
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -238,6 +238,20 @@ class Journal:
     def next_id(self) -> int:
         return next(self._ids)
 
+    def record_request(self, vendor: str, at: float, parts: RequestParts, status: int | None,
+                       tenant: str | None, duration_ms: float, request_body: bytes,
+                       response_body: bytes, error: str | None, fault: str | None) -> None:
+        """Keep one served request: the server's hot path (`parts` from `request_parts`, the
+        bodies already capped)."""
+        if not self._maxlen:
+            return
+        method, path, query, headers, size = parts
+        # Positional (Call's field order): this runs on every call, keywords cost more.
+        self.record(Call(next(self._ids), at, vendor, method, path, query, status, tenant,
+                         "request", duration_ms, headers, request_body, response_body, None,
+                         error, fault, self._secrets.get(vendor, BASE_SECRETS)),
+                    ENTRY_OVERHEAD + size + len(request_body) + len(response_body))
+
     def record(self, call: Call, size: int | None = None) -> None:
         """Keep `call`; `size` is its `approx_size()` when the caller knows it already."""
         if not self.enabled or not self._maxlen:
