@@ -98,22 +98,21 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         if request.method == "DELETE":
             server.journal.clear(tenant)
             return Response(status_code=204)
-        calls = server.journal.filter(**{k: q.get(k) for k in
-                                         ("vendor", "method", "path", "status", "tenant", "kind")})
         try:
             limit = int(q.get("limit", "100"))
         except ValueError:
             raise ControlError(400, "limit must be an integer") from None
+        total, calls = server.journal.select(max(limit, 0), **{
+            k: q.get(k) for k in ("vendor", "method", "path", "status", "tenant", "kind")})
         # ?summary=1 leaves out headers and bodies: the sandbox page polls it every 2 s.
         brief = q.get("summary") in ("1", "true")
-        return JSON({"total": len(calls), "capacity": server.journal.maxlen,
-                     "requests": [c.summary() if brief else c.to_dict()
-                                  for c in calls[:max(limit, 0)]]})
+        return JSON({"total": total, "capacity": server.journal.maxlen,
+                     "requests": [c.summary() if brief else c.to_dict() for c in calls]})
 
     async def request_one(request: Request) -> Response:
         """One entry in full (headers and bodies, secrets masked): the page's detail view."""
         cid = request.path_params["call_id"]
-        call = next((c for c in server.journal if c.id == cid), None)
+        call = server.journal.get(cid)
         if call is None:
             raise ControlError(404, f"no journal entry {cid}")
         return JSON(call.to_dict())

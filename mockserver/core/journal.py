@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import deque
+from array import array
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from itertools import count
@@ -24,6 +24,7 @@ DEFAULT_JOURNAL_BYTES = 32 * 1024 * 1024  # --journal-bytes: what the bodies of 
 # header tuples and the bytes objects' own headers (measured with tracemalloc, rounded up).
 ENTRY_OVERHEAD = 640
 HEADER_OVERHEAD = 100  # per request header: a tuple and two bytes objects
+PENDING_MAX = 64  # served requests noted before they are kept in one pass (Journal._flush)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,22 +190,47 @@ class Journal:
     """Bounded twice: at most `maxlen` entries and `max_bytes` of approximate size
     (`Call.approx_size`), the oldest entries evicted first. The newest entry is always kept, even
     one larger than `max_bytes` alone (its bodies are already capped per entry by the server):
-    the last call is what a test asks about."""
+    the last call is what a test asks about.
+
+    A served request is recorded in two steps. `record_request`, on every call's path, only
+    notes the entry's parts (a tuple of references: request parts and bodies shared with the
+    answer and with earlier identical requests). Every PENDING_MAX calls, and before anything
+    reads or changes the journal, the noted entries are kept in one pass (`_flush`): the same
+    work in a tight loop costs a fraction of what it costs between two requests, whose network
+    and server work has pushed the journal's code and data out of the CPU caches (see
+    bench/README.md). The entries live in a ring of columns (one list or array per field), so a
+    kept request holds no object of its own: a `Call` is built when an entry is read. One
+    recorded as a `Call` (webhooks) is kept as it is."""
 
     def __init__(self, maxlen: int = 10_000, enabled: bool = True,
                  max_bytes: int = DEFAULT_JOURNAL_BYTES) -> None:
-        self._calls: deque[Call] = deque()
         self._maxlen = max(0, maxlen)
         self.max_bytes = max_bytes
-        self._bytes = 0  # sum of the entries' sizes
         self._ids = count(1)
         self.enabled = enabled
         self._secrets: dict[str, Secrets] = {}
         # (method, path, query string, headers) -> the shared immutable parts an entry keeps:
-        # repeated requests (a suite, a load) then add one small object per entry instead of
-        # the server's fresh header list, tuples and strings, which is what made recording
-        # cost more than serving (cold memory on every call; see bench/README.md).
+        # repeated requests (a suite, a load) then keep the same objects instead of the
+        # server's fresh header list, tuples and strings.
         self._parts: dict[tuple, RequestParts] = {}
+        self._pending: list[tuple] = []  # record_request's entries, not kept yet
+        self._empty()
+
+    def _empty(self) -> None:
+        self._start = 0   # the ring index of the oldest entry
+        self._count = 0   # entries held
+        self._bytes = 0   # the sum of their sizes
+        # The columns grow up to maxlen, then wrap. `_rare` holds None for a request that
+        # neither failed nor was faulted, (error, fault) for one that did, or a recorded Call.
+        self._id, self._size = array("q"), array("q")
+        self._at, self._dur = array("d"), array("d")
+        self._vendor: list[str | None] = []
+        self._req_parts: list[RequestParts | None] = []
+        self._status: list[int | None] = []
+        self._tenant: list[str | None] = []
+        self._req: list[bytes | None] = []
+        self._resp: list[bytes | None] = []
+        self._rare: list[Any] = []
 
     def request_parts(self, method: str, path: str, query_string: bytes,
                       headers: list[tuple[bytes, bytes]]) -> RequestParts:
@@ -233,99 +259,221 @@ class Journal:
     @property
     def size_bytes(self) -> int:
         """The approximate size of what the journal holds (bounded by `max_bytes`)."""
+        self._flush()
         return self._bytes
 
     def next_id(self) -> int:
+        self._flush()  # the noted requests came first: their ids are lower
         return next(self._ids)
 
+    # -- recording --------------------------------------------------------------------------
     def record_request(self, vendor: str, at: float, parts: RequestParts, status: int | None,
                        tenant: str | None, duration_ms: float, request_body: bytes,
                        response_body: bytes, error: str | None, fault: str | None) -> None:
         """Keep one served request: the server's hot path (`parts` from `request_parts`, the
-        bodies already capped)."""
+        bodies already capped). Noted now, kept with the next PENDING_MAX (see the class)."""
+        if self.enabled:
+            pending = self._pending
+            pending.append((vendor, at, parts, status, tenant, duration_ms, request_body,
+                            response_body, error, fault))
+            if len(pending) >= PENDING_MAX:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Keep the noted requests, in the order they were recorded."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
         if not self._maxlen:
             return
-        method, path, query, headers, size = parts
-        # Positional (Call's field order): this runs on every call, keywords cost more.
-        self.record(Call(next(self._ids), at, vendor, method, path, query, status, tenant,
-                         "request", duration_ms, headers, request_body, response_body, None,
-                         error, fault, self._secrets.get(vendor, BASE_SECRETS)),
-                    ENTRY_OVERHEAD + size + len(request_body) + len(response_body))
-
-    def record(self, call: Call, size: int | None = None) -> None:
-        """Keep `call`; `size` is its `approx_size()` when the caller knows it already."""
-        if not self.enabled or not self._maxlen:
-            return
-        call.size = size = call.approx_size() if size is None else size
-        calls = self._calls
-        calls.append(call)
-        self._bytes += size
-        if len(calls) > self._maxlen:  # the usual case once full: one out, one in
-            self._bytes -= calls.popleft().size
-        if self._bytes > self.max_bytes and len(calls) > 1:
-            self._bytes -= calls.popleft().size  # the other usual case: one out, one in
+        for (vendor, at, parts, status, tenant, duration_ms, request_body, response_body,
+             error, fault) in pending:
+            size = ENTRY_OVERHEAD + parts[4] + len(request_body) + len(response_body)
+            i = self._start
+            if self._count == self._maxlen:
+                # The usual case once full: the oldest entry's slot takes the new one.
+                self._bytes += size - self._size[i]
+                self._start = i + 1 if i + 1 < self._maxlen else 0
+            else:
+                i = self._slot()
+                self._bytes += size
+            self._id[i] = next(self._ids)
+            self._at[i] = at
+            self._dur[i] = duration_ms
+            self._size[i] = size
+            self._vendor[i] = vendor
+            self._req_parts[i] = parts
+            self._status[i] = status
+            self._tenant[i] = tenant
+            self._req[i] = request_body
+            self._resp[i] = response_body
+            self._rare[i] = None if error is None and fault is None else (error, fault)
             if self._bytes > self.max_bytes:
                 self._evict()
 
+    def record(self, call: Call, size: int | None = None) -> None:
+        """Keep `call` as it is; `size` is its `approx_size()` when the caller knows it already."""
+        if not self.enabled or not self._maxlen:
+            return
+        self._flush()
+        call.size = size = call.approx_size() if size is None else size
+        i = self._slot()
+        self._bytes += size
+        self._id[i], self._at[i], self._dur[i], self._size[i] = \
+            call.id, call.at, call.duration_ms, size
+        self._vendor[i], self._req_parts[i], self._status[i], self._tenant[i] = \
+            call.vendor, None, call.status, call.tenant
+        self._req[i] = self._resp[i] = None
+        self._rare[i] = call
+        if self._bytes > self.max_bytes:
+            self._evict()
+
+    def _slot(self) -> int:
+        """The ring index for a new entry, counted in (the oldest goes when the ring is full)."""
+        cap = len(self._id)
+        if self._count < cap:  # a slot left free by byte evictions
+            i = (self._start + self._count) % cap
+        elif cap < self._maxlen:  # still growing
+            if self._start:
+                self._straighten()
+            i = cap
+            for column in self._columns():
+                column.append(0 if isinstance(column, array) else None)
+        else:  # full: the oldest entry's slot
+            i = self._start
+            self._bytes -= self._size[i]
+            self._start = (i + 1) % cap
+            self._count -= 1
+        self._count += 1
+        return i
+
+    def _columns(self) -> tuple[Any, ...]:
+        return (self._id, self._size, self._at, self._dur, self._vendor, self._req_parts,
+                self._status, self._tenant, self._req, self._resp, self._rare)
+
+    def _straighten(self) -> None:
+        """Rotate the columns so that the oldest entry is at index 0 (before growing)."""
+        s = self._start
+        for column in self._columns():
+            column[:] = column[s:] + column[:s]
+        self._start = 0
+
     def _evict(self) -> None:
-        calls = self._calls
-        while len(calls) > 1 and (len(calls) > self._maxlen or self._bytes > self.max_bytes):
-            self._bytes -= calls.popleft().size
+        """Drop the oldest entries until the byte bound holds, the newest always kept."""
+        cap = len(self._id)
+        while self._count > 1 and self._bytes > self.max_bytes:
+            i = self._start
+            self._bytes -= self._size[i]
+            # free what it held (bodies); the slot is reused by a later entry
+            self._vendor[i] = self._req_parts[i] = self._status[i] = self._tenant[i] = None
+            self._req[i] = self._resp[i] = self._rare[i] = None
+            self._start = (i + 1) % cap
+            self._count -= 1
 
     def clear(self, tenant: str | None = None) -> None:
         """Everything, or only one tenant's entries (other CI jobs keep theirs)."""
+        self._flush()
         if tenant is None:
-            self._calls.clear()
+            self._empty()
             self._parts.clear()
-            self._bytes = 0
             return
-        kept = [c for c in self._calls if c.tenant != tenant]
-        self._calls.clear()
-        self._calls.extend(kept)
-        self._bytes = sum(c.size for c in kept)
+        rows = [tuple(column[i] for column in self._columns()) for i in self._indices()
+                if self._tenant[i] != tenant]
+        self._empty()
+        for row in rows:
+            for column, value in zip(self._columns(), row):
+                column.append(value)
+        self._count = len(rows)
+        self._bytes = sum(self._size)
+
+    # -- reading ----------------------------------------------------------------------------
+    def _indices(self) -> list[int]:
+        """Ring indices of the entries, oldest first."""
+        self._flush()
+        cap, s = len(self._id), self._start
+        return [(s + k) % cap for k in range(self._count)]
+
+    def _call(self, i: int) -> Call:
+        rare = self._rare[i]
+        if rare.__class__ is Call:
+            return rare
+        error, fault = rare if rare is not None else (None, None)
+        method, path, query, headers, _ = self._req_parts[i]
+        vendor = self._vendor[i]
+        return Call(self._id[i], self._at[i], vendor, method, path, query, self._status[i],
+                    self._tenant[i], "request", self._dur[i], headers, self._req[i],
+                    self._resp[i], None, error, fault, self._secrets.get(vendor, BASE_SECRETS),
+                    self._size[i])
+
+    def _field(self, i: int, key: str) -> Any:
+        """One filterable field of entry i, without building its Call."""
+        rare = self._rare[i]
+        if rare.__class__ is Call:
+            return getattr(rare, key)
+        if key == "vendor":
+            return self._vendor[i]
+        if key == "status":
+            return self._status[i]
+        if key == "tenant":
+            return self._tenant[i]
+        if key == "kind":
+            return "request"
+        return self._req_parts[i][0 if key == "method" else 1]  # method, path
 
     # -- the unittest.mock-like surface ---------------------------------------------------
     @property
     def calls(self) -> list[Call]:
         """Oldest first, like respx.calls."""
-        return list(self._calls)
+        return [self._call(i) for i in self._indices()]
 
     @property
     def called(self) -> bool:
-        return bool(self._calls)
+        return len(self) > 0
 
     @property
     def call_count(self) -> int:
-        return len(self._calls)
+        return len(self)
 
     @property
     def last(self) -> Call:
-        if not self._calls:
+        if not len(self):
             raise IndexError("the journal is empty")
-        return self._calls[-1]
+        return self._call((self._start + self._count - 1) % len(self._id))
+
+    def get(self, call_id: int) -> Call | None:
+        """The entry with this id, if still kept."""
+        for i in reversed(self._indices()):
+            if self._id[i] == call_id:
+                return self._call(i)
+        return None
 
     def __iter__(self) -> Iterator[Call]:
-        return iter(list(self._calls))
+        return iter(self.calls)
 
     def __len__(self) -> int:
-        return len(self._calls)
+        self._flush()
+        return self._count
 
     def filter(self, **criteria: Any) -> list[Call]:
         """Newest first. `path` is a glob (`/connections/*`); `status` a code or a class
         (`4xx`); the rest compare exactly."""
+        return self.select(None, **criteria)[1]
+
+    def select(self, limit: int | None, **criteria: Any) -> tuple[int, list[Call]]:
+        """(how many entries match, the newest `limit` of them, newest first): `filter` that
+        builds only the entries it returns (the sandbox page polls the newest 100)."""
         unknown = set(criteria) - set(_FILTERS)
         if unknown:
             raise TypeError(f"unknown journal filter(s): {', '.join(sorted(unknown))}")
-        wanted = {k: v for k, v in criteria.items() if v is not None}
-        out = []
-        for call in reversed(self._calls):
-            if all(_matches(call, k, v) for k, v in wanted.items()):
-                out.append(call)
-        return out
-
-
-def _matches(call: Call, key: str, value: Any) -> bool:
-    return matches(key, getattr(call, key), value)
+        wanted = [(k, v) for k, v in criteria.items() if v is not None]
+        total, out = 0, []
+        for i in reversed(self._indices()):
+            if all(matches(k, self._field(i, k), v) for k, v in wanted):
+                total += 1
+                if limit is None or len(out) < limit:
+                    out.append(self._call(i))
+        return total, out
 
 
 def matches(key: str, have: Any, value: Any) -> bool:

@@ -1,4 +1,7 @@
-from mockserver.core.journal import BASE_SECRETS, Call, Journal
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mockserver.core.journal import BASE_SECRETS, ENTRY_OVERHEAD, PENDING_MAX, Call, Journal
 
 from ..gravy.conftest import token_for
 
@@ -142,3 +145,99 @@ def test_repeated_requests_share_their_kept_parts(client, app):
     assert (c.query, a.query) == ("page=2", "")
     assert b.request_headers["authorization"] == "[redacted]"
     assert a.size == a.approx_size() > len(a.response_body)
+
+
+# -- the ring of columns, against a plain model ----------------------------------------------
+_REQUEST = st.tuples(st.just("request"), st.sampled_from(["a", "b", None]),
+                     st.integers(0, 600), st.booleans())
+_OPS = st.lists(st.one_of(
+    _REQUEST, _REQUEST, _REQUEST,  # the usual entry, so the ring fills and wraps
+    st.tuples(st.just("call"), st.sampled_from(["a", "b", None]), st.integers(0, 600),
+              st.booleans()),
+    st.tuples(st.just("clear"), st.sampled_from(["a", "b", None]), st.just(0), st.just(False)),
+), min_size=5, max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(maxlen=st.integers(0, 7), max_bytes=st.integers(0, 6000), ops=_OPS)
+def test_the_ring_keeps_what_a_bounded_list_keeps(maxlen, max_bytes, ops):
+    """Whatever is recorded and cleared, the journal holds exactly the newest entries that fit
+    both bounds (the newest always), in order, with their fields and their byte count."""
+    j = Journal(maxlen=maxlen, max_bytes=max_bytes)
+    model: list[tuple[int, str | None, int, bytes]] = []  # (id, tenant, size, response body)
+    for kind, tenant, n, failed in ops:
+        if kind == "clear":
+            j.clear(tenant)
+            model = [m for m in model if tenant is not None and m[1] != tenant]
+            continue
+        body = bytes([65 + len(model) % 26]) * n
+        if kind == "request":
+            parts = j.request_parts("GET", f"/p/{n}", b"q=1", [(b"host", b"h")])
+            j.record_request("gravy", 1.5, parts, 200, tenant, 0.25, b"", body,
+                             "boom" if failed else None, None)
+            if not maxlen:
+                assert not j.called
+                continue
+            call_id, size = j.last.id, ENTRY_OVERHEAD + parts[4] + n
+        else:
+            call = _call(j.next_id(), tenant=tenant, response_body=body, kind="webhook")
+            j.record(call)
+            call_id, size = call.id, call.approx_size()
+        if maxlen:
+            model.append((call_id, tenant, size, body))
+            while len(model) > maxlen:
+                model.pop(0)
+            while len(model) > 1 and sum(m[2] for m in model) > max_bytes:
+                model.pop(0)
+        calls = j.calls
+        assert [(c.id, c.tenant, c.size, c.response_body) for c in calls] == model
+        assert j.size_bytes == sum(m[2] for m in model) and len(j) == len(model)
+        if model:
+            assert j.last.id == model[-1][0] and j.get(model[0][0]).id == model[0][0]
+            # (tenant=None filters nothing, as the admin plane's missing ?tenant=)
+            assert j.select(1, tenant=tenant)[0] == sum(1 for m in model
+                                                        if tenant is None or m[1] == tenant)
+    failed_calls = [c for c in j.calls if c.kind == "request" and c.error == "boom"]
+    assert all(c.path.startswith("/p/") and c.query == "q=1" for c in failed_calls)
+
+
+def test_select_builds_only_the_newest_it_returns():
+    j = Journal(maxlen=50)
+    for n in range(30):
+        j.record(_call(j.next_id(), status=200 if n % 3 else 404))
+    total, newest = j.select(2, status="4xx")
+    assert total == 10 and [c.id for c in newest] == [28, 25]
+    assert [c.id for c in j.filter(status=404)][:2] == [28, 25]
+    assert j.get(999) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(maxlen=st.integers(1, 80), max_bytes=st.integers(0, 40_000),
+       sizes=st.lists(st.integers(0, 2000), min_size=PENDING_MAX + 1, max_size=300))
+def test_requests_noted_in_a_burst_are_kept_in_order(maxlen, max_bytes, sizes):
+    """Requests are noted and kept in passes (Journal._flush): a burst longer than a pass,
+    read only at its end, leaves the same journal as reading after each one."""
+    burst, stepwise = Journal(maxlen=maxlen, max_bytes=max_bytes), \
+        Journal(maxlen=maxlen, max_bytes=max_bytes)
+    for n, size in enumerate(sizes):
+        for j in (burst, stepwise):
+            parts = j.request_parts("GET", f"/p/{n}", b"", [])
+            j.record_request("gravy", float(n), parts, 200, None, 0.0, b"", b"x" * size, None,
+                             None)
+        assert stepwise.last.path == f"/p/{n}"  # read after each
+    got = [(c.id, c.path, c.at, len(c.response_body)) for c in burst.calls]
+    assert got == [(c.id, c.path, c.at, len(c.response_body)) for c in stepwise.calls]
+    assert got[-1][1] == f"/p/{len(sizes) - 1}" and len(got) <= maxlen
+    assert burst.size_bytes == stepwise.size_bytes <= max(max_bytes, burst.last.size)
+
+
+def test_a_webhook_comes_after_the_requests_noted_before_it():
+    j = Journal()
+    for n in range(3):
+        j.record_request("gravy", 0.0, j.request_parts("GET", f"/p/{n}", b"", []), 200, None,
+                         0.0, b"", b"", None, None)
+    hook = _call(j.next_id(), kind="webhook", path="/hook")
+    j.record(hook)
+    assert [(c.id, c.path) for c in j.calls] == [(1, "/p/0"), (2, "/p/1"), (3, "/p/2"),
+                                                 (4, "/hook")]
+    assert j.last is hook
