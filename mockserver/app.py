@@ -6,13 +6,13 @@ from pathlib import Path
 from time import perf_counter
 from typing import Iterable
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .admin import Plane, build_admin
 from .core.accesslog import SCOPE_KEY as ACCESS_KEY
 from .core.clock import Clock
 from .core.faults import MAX_FAULTS, Fault, Faults, buffered, drop, encode_body, pause, raw_headers
-from .core.http import dump
+from .core.http import REQUEST_BODY, dump
 from .core.journal import DEFAULT_JOURNAL_BYTES, Journal
 from .core.openapi import SPEC_SUFFIXES, Specs
 from .core.paths import data_dir
@@ -114,6 +114,7 @@ class MockServer:
             await self._journaled(vendor, app, scope, receive, send)
             return
         replay, body = await buffered(receive)
+        read_ahead = replay.read_ahead()
         probe = dict(scope)
         probe["state"] = {}
         try:
@@ -133,8 +134,7 @@ class MockServer:
             if fault.drop or fault.status is not None:
                 # Answered here: what was read ahead still reaches the journal (the request
                 # detail of a faulted POST shows its body, redacted as any other).
-                for _ in range(replay.pending):
-                    await receive()
+                scope["state"][REQUEST_BODY] = read_ahead
             await pause(self.faults.delay_ms(fault))
             if fault.drop:
                 scope["state"]["dropped"] = True
@@ -194,32 +194,25 @@ class MockServer:
             await app(scope, receive, send)
             return
         started = perf_counter()
-        req_body: list[bytes] = []
-
-        async def recv() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                req_body.append(message.get("body", b""))
-            return message
-
         state = scope["state"]
         if app.__class__ is not VendorApp:  # a VendorApp notes its answer itself (ANSWER)
             send = noting(send, scope)
         try:
-            await app(scope, recv, send)
+            await app(scope, receive, send)
         finally:
             answer = state.get(ANSWER) or (None, b"")
             dropped = state.get("dropped", False)  # the client got no status at all
-            parts = journal.request_parts(scope["method"], scope["vendor_path"],
-                                          scope.get("query_string", b""), scope["headers"])
             body = answer[1]
             if len(body) > MAX_JOURNAL_BODY:
                 body = body[:MAX_JOURNAL_BODY]
-            req = req_body[0] if len(req_body) == 1 else b"".join(req_body)
+            # The request body as the vendor read it (core.http.read_limited notes it).
+            req = state.get(REQUEST_BODY, b"")
             if len(req) > MAX_JOURNAL_BODY:
                 req = req[:MAX_JOURNAL_BODY]
             journal.record_request(
-                vendor, self.clock.time(), parts, None if dropped else answer[0], state.get("tenant"),
+                vendor, self.clock.time(), scope["method"], scope["vendor_path"],
+                scope.get("query_string", b""), scope["headers"],
+                None if dropped else answer[0], state.get("tenant"),
                 (perf_counter() - started) * 1000.0, req, body,
                 "connection dropped" if dropped else None, state.get("fault"))
 

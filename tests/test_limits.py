@@ -10,7 +10,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -20,7 +20,6 @@ from mockserver.testing import InProcessClient
 
 from .conftest import MockClient
 from .gravy.conftest import intent_body
-from .groove.conftest import REDIRECT_URI
 from .integry.conftest import sign
 from .test_cli import _serve_info_and_call
 
@@ -170,6 +169,28 @@ def test_the_journal_keeps_at_most_its_size_the_newest_first():
         assert [e["query"] for e in body["requests"]] == [f"n={i}" for i in range(44, 24, -1)]
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("call", BODY_CALLS)
+def test_the_journal_keeps_the_body_each_vendor_read(client, call):
+    """The body reaches the journal from what the vendor read (no wrapper around receive):
+    whole for a small one, the part read before the vendor's 413 for one over its limit."""
+    vendor, make = BODY_CALLS[call]
+    path, headers = make(client, client.get("/__admin/credentials").json()[vendor])
+    small = b'{"probe": "' + call.encode() + b'"}'
+    client.post(path, content=small, check=False,
+                headers={**headers, "Content-Type": "application/json"})
+    last = client.app.journal.last
+    assert (last.vendor, last.raw_body) == (vendor, small)
+    async def chunked():  # streamed, no Content-Length: read until the limit is passed
+        for chunk in _chunks():
+            yield chunk
+
+    r = client.post(path, content=chunked(), check=False,
+                    headers={**headers, "Content-Type": "application/json"})
+    assert r.status_code == 413
+    kept = client.app.journal.last.raw_body
+    assert kept.startswith(b'{"pad": "xxx') and 0 < len(kept) <= 32 * 1024
 
 
 def test_a_journal_entry_holds_a_bounded_part_of_a_large_body(client):

@@ -381,6 +381,10 @@ class Replay:
         """Messages read ahead and not yet handed out."""
         return len(self._messages)
 
+    def read_ahead(self) -> bytes:
+        """The body bytes read ahead (all of a small body, the start of a large one)."""
+        return b"".join(m.get("body", b"") for m in self._messages if m["type"] == "http.request")
+
     async def __call__(self) -> dict:
         if self._messages:
             return self._messages.pop(0)

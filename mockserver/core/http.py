@@ -24,6 +24,11 @@ class TooLarge(ValueError):
     """A request body over the size a route reads."""
 
 
+# Where `read_limited` notes the body it read in the call's `scope["state"]`, for the journal
+# (app.py), which so needs no wrapper around every call's `receive`.
+REQUEST_BODY = "mockserver.request_body"
+
+
 async def read_limited(request: Request, limit: int, declared: str | None = None) -> bytes:
     """The body, read only as far as `limit` bytes: a larger one (announced or streamed) is
     `TooLarge` before it is held in memory, as body-parser's `limit` refuses it. Read straight
@@ -34,6 +39,7 @@ async def read_limited(request: Request, limit: int, declared: str | None = None
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(declared)
     receive = request.receive
+    state = request.scope.get("state")
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -43,14 +49,18 @@ async def read_limited(request: Request, limit: int, declared: str | None = None
             chunk = message.get("body", b"")
             if chunk:
                 size += len(chunk)
-                if size > limit:
-                    raise TooLarge(str(size))
                 chunks.append(chunk)
+                if size > limit:
+                    if state is not None:  # what was read of it
+                        state[REQUEST_BODY] = b"".join(chunks)
+                    raise TooLarge(str(size))
             if not message.get("more_body", False):
                 body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
                 # Starlette's own cache: a later request.body() or stream() reads it again
                 # instead of waiting on a receive that has nothing left.
                 request._body = body
+                if state is not None:
+                    state[REQUEST_BODY] = body
                 return body
         elif kind == "http.disconnect":
             raise ClientDisconnect()

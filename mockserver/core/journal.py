@@ -267,15 +267,17 @@ class Journal:
         return next(self._ids)
 
     # -- recording --------------------------------------------------------------------------
-    def record_request(self, vendor: str, at: float, parts: RequestParts, status: int | None,
+    def record_request(self, vendor: str, at: float, method: str, path: str, query_string: bytes,
+                       headers: list[tuple[bytes, bytes]], status: int | None,
                        tenant: str | None, duration_ms: float, request_body: bytes,
                        response_body: bytes, error: str | None, fault: str | None) -> None:
-        """Keep one served request: the server's hot path (`parts` from `request_parts`, the
-        bodies already capped). Noted now, kept with the next PENDING_MAX (see the class)."""
+        """Keep one served request: the server's hot path (the bodies already capped; the
+        headers as the server gave them, never changed after). Noted now, kept with the next
+        PENDING_MAX (see the class)."""
         if self.enabled:
             pending = self._pending
-            pending.append((vendor, at, parts, status, tenant, duration_ms, request_body,
-                            response_body, error, fault))
+            pending.append((vendor, at, method, path, query_string, headers, status, tenant,
+                            duration_ms, request_body, response_body, error, fault))
             if len(pending) >= PENDING_MAX:
                 self._flush()
 
@@ -287,8 +289,10 @@ class Journal:
         self._pending = []
         if not self._maxlen:
             return
-        for (vendor, at, parts, status, tenant, duration_ms, request_body, response_body,
-             error, fault) in pending:
+        request_parts = self.request_parts
+        for (vendor, at, method, path, query_string, headers, status, tenant, duration_ms,
+             request_body, response_body, error, fault) in pending:
+            parts = request_parts(method, path, query_string, headers)
             size = ENTRY_OVERHEAD + parts[4] + len(request_body) + len(response_body)
             i = self._start
             if self._count == self._maxlen:

@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from starlette.responses import Response
 
-from .http import RawJSON, VendorError, header
+from .http import REQUEST_BODY, RawJSON, VendorError, header
 
 if TYPE_CHECKING:
     from .cors import CorsPolicy
@@ -207,6 +207,12 @@ class VendorApp:
         except Exception:  # noqa: BLE001 - a mock bug must not leak Starlette's error page
             log.exception("unhandled error in %s %s", method, scope["vendor_path"])
             response = self.internal_error().response()
+        state = scope.get("state")
+        if state is not None and REQUEST_BODY not in state:
+            # read with Starlette's request.body() / .json() rather than read_limited
+            read = request.__dict__.get("_body")
+            if read is not None:
+                state[REQUEST_BODY] = read
         if response.__class__ is RawJSON and origin is None and not response.headers:
             # The hot path: two messages with the framework headers encoded at start-up, in the
             # order the general path below gives them (RawJSON's own two, then the framework's).
@@ -216,7 +222,6 @@ class VendorApp:
                        (b"content-length", str(len(body)).encode())]
             headers += self._raw_routed if routed else self._raw_always
             answer = [None, b""]
-            state = scope.get("state")
             if state is not None:
                 state[ANSWER] = answer
             await send({"type": "http.response.start", "status": status, "headers": headers})
