@@ -213,13 +213,19 @@ class VendorApp:
             read = request.__dict__.get("_body")
             if read is not None:
                 state[REQUEST_BODY] = read
-        if response.__class__ is RawJSON and origin is None and not response.headers:
+        framework = self._routed if routed else self._always
+        own = response.headers
+        if response.__class__ is RawJSON and origin is None \
+                and (not own or own.keys().isdisjoint(framework)):
             # The hot path: two messages with the framework headers encoded at start-up, in the
-            # order the general path below gives them (RawJSON's own two, then the framework's).
+            # order the general path below gives them (RawJSON's two, its own, the framework's).
             body = response.body
             status = response.status_code
             headers = [(b"content-type", self.content_type),
                        (b"content-length", str(len(body)).encode())]
+            if own:
+                headers += [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                            for k, v in own.items()]
             headers += self._raw_routed if routed else self._raw_always
             answer = [None, b""]
             if state is not None:
@@ -231,7 +237,7 @@ class VendorApp:
             return
         if isinstance(response, RawJSON):
             response.content_type = self.content_type
-        for k, v in (self._routed if routed else self._always).items():
+        for k, v in framework.items():
             if k not in response.headers:
                 response.headers[k] = v
         if origin is not None:
