@@ -20,8 +20,9 @@ from .http import load
 
 REDACTED = "[redacted]"
 DEFAULT_JOURNAL_BYTES = 32 * 1024 * 1024  # --journal-bytes: what the bodies of 10,000 calls may hold
-# What an entry costs beyond its bodies and header bytes: the Call object, its strings, the
-# header tuples and the bytes objects' own headers (measured with tracemalloc, rounded up).
+# What an entry costs beyond its bodies and header bytes: its slots in the columns (or a
+# recorded Call), its strings, the header tuples and the bytes objects' own headers (measured
+# with tracemalloc for a Call, rounded up; a row of columns costs less, so the bound errs low).
 ENTRY_OVERHEAD = 640
 HEADER_OVERHEAD = 100  # per request header: a tuple and two bytes objects
 PENDING_MAX = 64  # served requests noted before they are kept in one pass (Journal._flush)

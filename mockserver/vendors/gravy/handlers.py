@@ -409,7 +409,9 @@ async def list_resource(g: Gravy, request: Request) -> RawJSON:
     return RawJSON(listed.body(g, None))
 
 
-LISTED_MAX = 4096  # answers kept; each holds a page the resource set keeps anyway
+# Answers kept. Each holds one page (at most 100 items, head and whole body), which its
+# resource set may already have dropped: few, as a suite or a poller repeats few pages.
+LISTED_MAX = 256
 
 
 @dataclass(slots=True)
@@ -421,7 +423,7 @@ class Listed:
     tenant: "Tenant"
     store: GravyStore
     version: int
-    entry: list  # ResourceSet.page: [head, timestamp, whole body]
+    entry: list  # ResourceSet.cached_page: [head, timestamp, whole body]
 
     def body(self, g: Gravy, token: str | None) -> bytes | None:
         """The whole body at the clock's time; None when no longer valid for `token` (None:
