@@ -35,7 +35,7 @@ async def read_limited(request: Request, limit: int, declared: str | None = None
     from `receive` (Starlette's stream() generator costs more than the small body it reads);
     `declared` is the Content-Length when the caller has already looked it up."""
     if declared is None:
-        declared = request.headers.get("content-length", "")
+        declared = header(request.scope, b"content-length") or ""
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(declared)
     receive = request.receive

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, authorization, base_url, dump,
-                          json_response, load, original_url, read_limited)
+                          header, json_response, load, original_url, read_limited)
 from .errors import bad_request, http_error, not_found, payload_too_large, route_not_found, \
     unauthorized, validation_failed
 from .resources import ResourceSet, kind_for, read_limit, requested_errors
@@ -45,7 +45,7 @@ BODY_LIMIT = 100 * 1024  # body-parser's default `limit` for json and urlencoded
 
 
 async def read_body(request: Request) -> dict[str, Any]:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    ctype = (header(request.scope, b"content-type") or "").split(";")[0].strip().lower()
     try:
         raw = await read_limited(request, BODY_LIMIT)
     except TooLarge:

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from ...core.http import RawJSON, TooLarge, VendorError, json_response, load, read_limited
+from ...core.http import RawJSON, TooLarge, VendorError, header, json_response, load, read_limited
 from ...core.tenancy import attribute
 from .errors import DESCRIPTIONS, NO_STORE, graphql_errors, missing, not_found, oauth, rails
 from .schema import Context as QueryContext
@@ -62,7 +62,7 @@ async def _body(request: Request) -> bytes:
 
 
 def _ctype(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return (header(request.scope, b"content-type") or "").split(";")[0].strip().lower()
 
 
 async def _params(request: Request) -> dict[str, str]:
