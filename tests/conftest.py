@@ -196,6 +196,17 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 10 s (a server a test started)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 class LiveServer:
     """`python -m mockserver serve --port 0` in a real process, and a contract-checking client."""
 
@@ -238,11 +249,7 @@ class LiveServer:
 
     def close(self) -> None:
         self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from .conftest import stop_process
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -176,13 +178,7 @@ def test_cmd_serves_and_healthcheck_passes(image):
         assert resp.status_code == 200
         assert resp.json() == {"status": "ok"}
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
         first = proc.stdout.readline()
         proc.stdout.close()
         stderr.close()
