@@ -285,7 +285,7 @@ class ResourceSet:
         return self._pages.get(key)
 
     def keep_page(self, key: tuple, head: bytes) -> list:
-        """Keep a page's rendered head (`cached_page`), the oldest dropped past 512 pages."""
+        """Keep a page's rendered head (`cached_page`); all are dropped once 512 are kept."""
         if len(self._pages) >= 512:
             self._pages.clear()
         entry = self._pages[key] = [head, None, b""]
