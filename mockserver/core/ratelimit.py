@@ -8,13 +8,12 @@ float rounding.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MINUTE_MS = 60_000
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):  # immutable; built on every call, which a frozen dataclass costs more
     allowed: bool
     limit: int
     remaining: int
@@ -25,13 +24,19 @@ class SlidingWindow:
     """Counts per key (an access token), bounded: a key idle for two minutes counts nothing and
     is purged, and at most `max_keys` are kept (the least recently used goes first)."""
 
-    __slots__ = ("max_keys", "_counts")
+    __slots__ = ("max_keys", "_counts", "_purged", "_latest", "_ordered")
 
     def __init__(self, max_keys: int = 10_000) -> None:
         self.max_keys = max(1, max_keys)
         # key -> (minute, count in that minute, count in the minute before)
         self._counts: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
-
+        # Keys are kept in the order of their last call, so while the clock only moves forward
+        # their minutes never fall from front to back (`_ordered`), and once the front is
+        # purged in a minute nothing stale is left until the next one: the purge then runs
+        # once a minute (`_purged`), not on every call. A clock set back ends that for good.
+        self._purged: int | None = None
+        self._latest = 0
+        self._ordered = True
     def _window(self, key: str, minute: int) -> tuple[int, int]:
         """(previous, current) counts for `minute`."""
         hit = self._counts.get(key)
@@ -53,7 +58,13 @@ class SlidingWindow:
         counts = self._counts
         counts[key] = (minute, current, previous)
         counts.move_to_end(key)
-        self._purge(minute)
+        if minute >= self._latest:
+            self._latest = minute
+        else:
+            self._ordered = False
+        if not self._ordered or minute != self._purged or len(counts) > self.max_keys:
+            self._purge(minute)
+            self._purged = minute
         # value * MINUTE_MS, exactly, this call counted
         scaled = previous * (MINUTE_MS - into) + current * MINUTE_MS
         # Allowed while the value before this call is below the limit: then a call at `reset`
@@ -81,9 +92,16 @@ class SlidingWindow:
         return {k: list(v) for k, v in sorted(self._counts.items())}
 
     def copy(self) -> "SlidingWindow":
-        other = SlidingWindow(self.max_keys)
-        other._counts = OrderedDict(self._counts)
-        return other
+        return SlidingWindow(self.max_keys).restore(OrderedDict(self._counts))
+
+    def restore(self, counts: OrderedDict[str, tuple[int, int, int]]) -> "SlidingWindow":
+        """Take these counts (a snapshot's), in their order."""
+        self._counts = counts
+        minutes = [m for m, _, _ in counts.values()]
+        self._latest = max(minutes, default=0)
+        self._ordered = all(a <= b for a, b in zip(minutes, minutes[1:]))
+        self._purged = None
+        return self
 
 
 def reset_at(t_ms: int, previous: int, current: int, limit: int) -> int:

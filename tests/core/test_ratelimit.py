@@ -15,7 +15,7 @@ further calls) is below the limit, found by scanning seconds.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from fractions import Fraction
 
 from hypothesis import given, settings, strategies as st
@@ -153,3 +153,30 @@ def test_a_limit_changed_between_calls_is_applied_from_the_next_call(calls, limi
         t += Fraction(gap_eighths, 8)
         limit = limits[i % len(limits)]
         assert decide(window, key, float(t), limit) == ref.hit(key, t, limit)
+
+
+@PROPS
+@given(calls=st.lists(st.tuples(st.integers(-8 * 130, 8 * 130), st.sampled_from("abcde")),
+                      min_size=1, max_size=60),
+       max_keys=st.integers(1, 4))
+def test_purging_once_a_minute_keeps_what_purging_every_call_keeps(calls, max_keys):
+    """The window skips its purge within the minute it last purged in (its keys are in the
+    order of their last call): it holds what purging on every call would hold, whatever the
+    clock does (back and forth included)."""
+    window, always = SlidingWindow(max_keys), SlidingWindow(max_keys)
+    t = T0
+    for step, key in calls:
+        t += step / 8
+        always._purged = None  # as before: a purge on every call
+        assert window.hit(key, t, 3) == always.hit(key, t, 3)
+        assert window.snapshot() == always.snapshot()
+        assert list(window._counts) == list(always._counts)
+
+
+def test_a_window_restored_out_of_order_still_purges_a_stale_key_when_it_reaches_the_front():
+    minute = T0 * 1000 // 60_000
+    w = SlidingWindow().restore(OrderedDict([("a", (minute, 1, 0)), ("c", (minute, 1, 0)),
+                                             ("b", (minute - 5, 1, 0))]))  # b: stale, behind
+    for key in ("x", "a", "c"):  # the last one leaves b at the front
+        w.hit(key, T0, 3)
+    assert list(w.snapshot()) == ["a", "c", "x"]

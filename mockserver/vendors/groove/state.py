@@ -109,8 +109,8 @@ def restore(data: dict[str, Any], tenant: "Tenant", template: GrooveTemplate, li
                 _maybe(g["accessToken"], tenant)), g["until"], now)
     store.rate_limit = data["rateLimit"]
     window = data["window"][-store.window.max_keys:]   # the bound the window keeps
-    store.window._counts = OrderedDict((rescoped(w["token"], tenant),
-                                        (w["minute"], w["current"], w["previous"]))
-                                       for w in window)
+    store.window.restore(OrderedDict((rescoped(w["token"], tenant),
+                                      (w["minute"], w["current"], w["previous"]))
+                                     for w in window))
     store.changed()  # its data were written here, not through its methods
     return store
