@@ -209,3 +209,13 @@ def test_the_journal_masks_the_hash(client):
     assert query["query"] == f"app_key={APP_KEY}&user_id={USER_ID}&hash=%5Bredacted%5D"
     assert all(e["tenant"] in ("default", None) for e in entries)
     assert json.loads(signed["response"]["body"])["name"] == "slack"
+
+
+def test_a_remembered_signature_is_refused_once_the_secret_is_another(client, app):
+    assert post(client, headers=headers()).status_code == 200  # verified, remembered
+    creds = app.tenants.default.credentials["integry"]
+    creds["appSecret"] = "another-secret"
+    r = post(client, headers=headers())
+    assert (r.status_code, r.json()) == (403, INCORRECT)
+    creds["appSecret"] = "".join(APP_SECRET)  # the same value, another object: signs again
+    assert post(client, headers=headers()).status_code == 200

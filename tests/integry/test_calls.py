@@ -473,3 +473,36 @@ def test_a_form_encoded_call(client):
                     headers=headers())
     assert r.status_code == 200
     assert r.json()["output"]["message"]["text"] == "form"
+
+
+# -- the Slack post's answer, rendered once per (channel, clock time, text) ----------------------
+def _post(client, channel: str, text: str) -> dict[str, Any]:
+    r = call(client, POST_MESSAGE, {"channel": channel, "text": text})
+    assert r.status_code == 200, r.text
+    return r.json()["output"]
+
+
+def test_a_repeated_post_answers_as_the_first_and_is_kept_again(client, app):
+    first = _post(client, "random", "hi")
+    assert _post(client, "random", "hi") == first
+    assert [m["text"] for m in store(app).slack[first["channel"]]] == ["hi", "hi"]
+
+
+def test_each_text_channel_and_instant_is_its_own_answer(client, app):
+    a = _post(client, "random", "one")
+    b = _post(client, "random", "two")
+    c = _post(client, "general", "one")
+    app.clock.advance(1.5)
+    d = _post(client, "random", "one")
+    assert (a["message"]["text"], b["message"]["text"], c["message"]["text"]) == \
+        ("one", "two", "one")
+    assert a["channel"] != c["channel"]
+    assert (a["ts"], d["ts"]) == ("1705314600.000000", "1705314601.500000")
+    assert {m["ts"] for m in store(app).slack[a["channel"]]} == {a["ts"], d["ts"]}
+
+
+def test_a_long_text_is_answered_but_not_kept_in_the_render_memo(client):
+    from mockserver.vendors.integry import backends
+    text = "x" * (backends.RENDERED_TEXT_MAX + 1)
+    assert _post(client, "random", text)["message"]["text"] == text
+    assert all(len(key[2]) <= backends.RENDERED_TEXT_MAX for key in backends._RENDERED)

@@ -89,7 +89,11 @@ class IntegryAuth:
             raise incorrect()
         key = (app_key, user_id, given)
         seen = self._verified.get(key)
-        if seen is None or seen[0] != tenant.id or not same_secret(seen[1], creds["appSecret"]):
+        # `is`: the very secret verified before (unchanged); another object is compared in
+        # constant time (a rotated secret of the same value is the same secret).
+        if seen is None or seen[0] != tenant.id or (
+                seen[1] is not creds["appSecret"]
+                and not same_secret(seen[1], creds["appSecret"])):
             if not same_secret(given, signature(creds["appSecret"], user_id)) and not (
                     tenant.is_default and (user_id, given) in self.documented):
                 raise incorrect()

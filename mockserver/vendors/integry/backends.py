@@ -152,22 +152,38 @@ assert _SLACK_ORDER == [0, 1, 1, 2, 2], _SLACK_ORDER  # the order _slack_post fi
 _CHANNEL_JSON = {cid: dump(cid) for cid in SLACK_CHANNELS.values()}
 
 
+# (channel id, clock time, text) -> (ts, the rendered answer) of recent posts: a repeated post
+# (a suite's, a load's; the mock clock frozen or within one microsecond) is not rendered again.
+_RENDERED: dict[tuple[str, float, str], tuple[str, Rendered]] = {}
+RENDERED_MAX = 256
+RENDERED_TEXT_MAX = 4096  # longer texts are rendered each time, never kept
+
+
 def _slack_post(store: IntegryStore, args: dict[str, Any], now: float) -> Rendered:
     channel = str(args["channel"]).lstrip("#")
     channel_id = SLACK_CHANNELS.get(channel) or _channel_id(channel)
-    ts = f"{now:.6f}"
     text = str(args["text"])
+    key = (channel_id, now, text)
+    done = _RENDERED.get(key)
+    if done is None:
+        ts = f"{now:.6f}"
+        c = _CHANNEL_JSON.get(channel_id) or dump(channel_id)
+        t = dump(ts)
+        x = dump(text)
+        p = _SLACK_PIECES
+        done = ts, Rendered(b"".join((p[0], c, p[1], t, p[2], t, p[3], x, p[4], x, p[5])))
+        if len(text) <= RENDERED_TEXT_MAX:
+            if len(_RENDERED) >= RENDERED_MAX:
+                _RENDERED.clear()
+            _RENDERED[key] = done
+    ts, rendered = done
     kept = store.slack.get(channel_id)
     if kept is None:
         if len(store.slack) >= store.limit:
             store.slack.pop(next(iter(store.slack)))
         kept = store.slack[channel_id] = deque(maxlen=SLACK_KEPT)
     kept.append({"ts": ts, "text": text})
-    c = _CHANNEL_JSON.get(channel_id) or dump(channel_id)
-    t = dump(ts)
-    x = dump(text)
-    p = _SLACK_PIECES
-    return Rendered(b"".join((p[0], c, p[1], t, p[2], t, p[3], x, p[4], x, p[5])))
+    return rendered
 
 
 def _channel_id(name: str) -> str:
