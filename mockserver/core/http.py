@@ -40,10 +40,21 @@ async def read_limited(request: Request, limit: int, declared: str | None = None
         raise TooLarge(declared)
     receive = request.receive
     state = request.scope.get("state")
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        # the usual body: one message (a client's whole request in one read)
+        body = message.get("body", b"")
+        if len(body) > limit:
+            if state is not None:
+                state[REQUEST_BODY] = body
+            raise TooLarge(str(len(body)))
+        request._body = body
+        if state is not None:
+            state[REQUEST_BODY] = body
+        return body
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         kind = message["type"]
         if kind == "http.request":
             chunk = message.get("body", b"")
@@ -64,6 +75,7 @@ async def read_limited(request: Request, limit: int, declared: str | None = None
                 return body
         elif kind == "http.disconnect":
             raise ClientDisconnect()
+        message = await receive()
 
 
 class TooDeep(ValueError):

@@ -158,6 +158,9 @@ class VendorApp:
         # no Origin): saves merging and encoding them per request.
         self._raw_always = _encoded(self._always)
         self._raw_routed = _encoded(self._routed)
+        # their names as sets: `isdisjoint` then walks the answer's own few names, not these
+        self._names_always = frozenset(self._always)
+        self._names_routed = frozenset(self._routed)
 
     def answer_headers(self, scope) -> dict[str, str]:
         """What the framework and its CORS layer add to any answer to this request: an injected
@@ -213,10 +216,9 @@ class VendorApp:
             read = request.__dict__.get("_body")
             if read is not None:
                 state[REQUEST_BODY] = read
-        framework = self._routed if routed else self._always
         own = response.headers
-        if response.__class__ is RawJSON and origin is None \
-                and (not own or own.keys().isdisjoint(framework)):
+        if response.__class__ is RawJSON and origin is None and (not own or own.keys().isdisjoint(
+                self._names_routed if routed else self._names_always)):
             # The hot path: two messages with the framework headers encoded at start-up, in the
             # order the general path below gives them (RawJSON's two, its own, the framework's).
             body = response.body
@@ -224,8 +226,11 @@ class VendorApp:
             headers = [(b"content-type", self.content_type),
                        (b"content-length", str(len(body)).encode())]
             if own:
-                headers += [(k.lower().encode("latin-1"), v.encode("latin-1"))
-                            for k, v in own.items()]
+                for k, v in own.items():  # a loop, not a listcomp: no frame of its own
+                    name = _NAMES.get(k)
+                    if name is None:
+                        name = _name(k)
+                    headers.append((name, v.encode("latin-1")))
             headers += self._raw_routed if routed else self._raw_always
             answer = [None, b""]
             if state is not None:
@@ -237,6 +242,7 @@ class VendorApp:
             return
         if isinstance(response, RawJSON):
             response.content_type = self.content_type
+        framework = self._routed if routed else self._always
         for k, v in framework.items():
             if k not in response.headers:
                 response.headers[k] = v
@@ -271,6 +277,20 @@ def noting(send, scope):
                 answer[1] = have + chunk[:NOTED_MAX - len(have)]
 
     return note
+
+
+# A vendor's own header names (X-Session-ID, X-RateLimit-Limit, ...) as sent: a few, fixed by
+# the vendors' code; bounded all the same.
+_NAMES: dict[str, bytes] = {}
+NAMES_MAX = 256
+
+
+def _name(key: str) -> bytes:
+    name = key.lower().encode("latin-1")
+    if len(_NAMES) >= NAMES_MAX:
+        _NAMES.clear()
+    _NAMES[key] = name
+    return name
 
 
 def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

@@ -72,3 +72,99 @@ def test_router_rules_merge_slashes_and_allowed_methods():
     assert merged.allowed("/y/") == ("POST", "DELETE")
     assert merged.allowed("//x/1") == ("GET", "HEAD")
     assert merged.allowed("/z") == ()
+
+
+# -- VendorApp's answer path --------------------------------------------------------------------
+def _vendor_app(endpoint):
+    from mockserver.core.http import VendorError
+    from mockserver.core.routing import Router, VendorApp, route
+
+    async def missing(request):
+        raise VendorError(404, {"missing": True})
+
+    router = Router([route("POST", "/x", endpoint)], missing)
+    return VendorApp(router, lambda: VendorError(500, {"error": True}),
+                     headers={"X-Powered-By": "Express"})
+
+
+def _serve(app, chunks=(b"",)):
+    """Call `app` with POST /x and a body sent in `chunks`: (status, headers, body, state)."""
+    import asyncio
+
+    messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+                for i, c in enumerate(chunks)]
+    sent = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/x", "vendor_path": "/x",
+             "query_string": b"", "headers": [], "state": {}}
+    asyncio.run(app(scope, receive, send))
+    return (sent[0]["status"], sent[0]["headers"], b"".join(m.get("body", b"") for m in sent[1:]),
+            scope["state"])
+
+
+def test_own_headers_come_before_the_framework_ones_and_an_own_name_wins():
+    from mockserver.core.http import RawJSON
+
+    async def own(request):
+        return RawJSON(b"{}", 201, {"X-Session-ID": "abc"})
+
+    status, headers, body, state = _serve(_vendor_app(own))
+    assert (status, body) == (201, b"{}")
+    assert headers == [(b"content-type", b"application/json"), (b"content-length", b"2"),
+                       (b"x-session-id", b"abc"), (b"x-powered-by", b"Express")]
+    assert state["mockserver.answer"] == [201, b"{}"]
+
+    async def overriding(request):  # the same name as a framework header: the answer's own
+        return RawJSON(b"{}", 200, {"X-Powered-By": "Mine"})
+
+    _, headers, _, _ = _serve(_vendor_app(overriding))
+    assert [v for k, v in headers if k == b"x-powered-by"] == [b"Mine"]
+
+
+def test_the_encoded_header_names_stay_bounded():
+    from mockserver.core import routing
+    from mockserver.core.http import RawJSON
+
+    names = iter(range(10 * routing.NAMES_MAX))
+
+    async def many(request):
+        return RawJSON(b"{}", 200, {f"X-N{next(names)}": "v"})
+
+    app = _vendor_app(many)
+    for n in range(3 * routing.NAMES_MAX):
+        _, headers, _, _ = _serve(app)
+        assert (f"x-n{n}".encode(), b"v") in headers
+        assert len(routing._NAMES) <= routing.NAMES_MAX
+
+
+@pytest.mark.parametrize("chunks", [(b'{"a":1}',), (b'{"a"', b"", b":1}"), (b"", b'{"a":1}')])
+def test_read_limited_reads_a_body_sent_whole_or_in_parts(chunks):
+    from mockserver.core.http import RawJSON, read_limited
+
+    async def echo(request):
+        return RawJSON(await read_limited(request, 16))
+
+    _, _, body, state = _serve(_vendor_app(echo), chunks)
+    assert body == state["mockserver.request_body"] == b'{"a":1}'
+
+
+@pytest.mark.parametrize("chunks", [(b"x" * 17,), (b"x" * 10, b"x" * 10, b"x")])
+def test_read_limited_refuses_a_body_over_the_limit_whole_or_in_parts(chunks):
+    from mockserver.core.http import RawJSON, TooLarge, read_limited
+
+    async def limited(request):
+        try:
+            await read_limited(request, 16)
+        except TooLarge:
+            return RawJSON(b"too large", 413)
+        return RawJSON(b"read")
+
+    status, _, body, state = _serve(_vendor_app(limited), chunks)
+    assert (status, body) == (413, b"too large")
+    assert state["mockserver.request_body"].startswith(b"x" * 17)

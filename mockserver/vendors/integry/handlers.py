@@ -16,7 +16,7 @@ from .auth import query_of, wanted_headers
 from .errors import (CALL_INVALID, CALL_NOT_CONNECTED, REQUIRED, call_failed, detail,
                      field_errors, method_not_allowed, not_found, parse_error,
                      unsupported_media)
-from .store import IntegryStore, store_of
+from .store import NAME, IntegryStore, store_of
 
 if TYPE_CHECKING:
     from ...core.routing import Router
@@ -314,11 +314,18 @@ def _problems(g: Integry, fn: dict[str, Any], args: dict[str, Any]) -> dict[str,
     return details
 
 
+# the version (4) and variant (10) bits of a random UUID: cleared, then set
+_UUID_KEEP, _UUID_SET = 0xffffffffffff0fff3fffffffffffffff, 0x00000000000040008000000000000000
+
+
 def _session_id(bits: int) -> str:
     """str(uuid.UUID(int=bits, version=4)), without building the UUID."""
-    bits = (bits & ~(0xc000 << 48) | 0x8000 << 48) & ~(0xf000 << 64) | 4 << 76
-    h = "%032x" % bits
+    h = (bits & _UUID_KEEP | _UUID_SET).to_bytes(16, "big").hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# network_code's JSON, for the codes the simulated backends give (any other is dumped)
+_CODE_JSON = {c: dump(c) for c in ("200", "201", "204", "400", "404")}
 
 
 UNSENT = object()  # a call body without `_cursor`: the query's is used
@@ -350,9 +357,9 @@ async def call_function(g: Integry, request: Request) -> RawJSON:
     headers = wanted_headers(scope)
     query = query_of(scope)
     tenant, user = g.auth.signed(scope, headers, query)
-    store = store_of(tenant)
+    store = tenant.stores[NAME]
     raw = await _raw(request, headers)
-    key = (request.path_params["name"], headers.get(b"content-type", ""), raw)
+    key = (scope["path_params"]["name"], headers.get(b"content-type", ""), raw)
     known = g.known_calls.get(key)
     if known is None:
         fn, args, sent = _call_args(g, key[0], _parse(raw, headers))
@@ -367,31 +374,37 @@ async def call_function(g: Integry, request: Request) -> RawJSON:
     cursor = query.get("_cursor") if sent is UNSENT else sent
     app = g.template.apps_by_name[fn["app"]]
     account = _account(store, user, app, query)
-    try:
-        backends.decode_cursor(cursor)
-    except backends.BadCursor:
-        raise call_failed(CALL_INVALID, {"_cursor": "Invalid cursor"}) from None
+    if cursor is not None:  # None: the first page
+        try:
+            backends.decode_cursor(cursor)
+        except backends.BadCursor:
+            raise call_failed(CALL_INVALID, {"_cursor": "Invalid cursor"}) from None
     now = g.ctx.clock.time()
     network_code, output, next_cursor = backends.run(store, fn, args, cursor, now)
     store.log(user, {"function": fn["name"], "at": now, "account": account.id,
                      "network_code": network_code})
     # {"network_code", "output"[, "_cursor"]} written piecewise: compact JSON of an object is
     # its members' JSON joined, and the Slack post's output comes already rendered.
-    parts = [b'{"network_code":', dump(network_code), b',"output":',
-             output if isinstance(output, backends.Rendered) else dump(output)]
-    if isinstance(next_cursor, str):
+    code = _CODE_JSON.get(network_code) or dump(network_code)
+    if output.__class__ is not backends.Rendered:
+        output = dump(output)
+    if next_cursor.__class__ is str:
         # More pages. The last page carries no `_cursor` at all: the doc says null, but the
         # Python SDK's paginated-output model requires a string wherever the key appears.
-        parts += (b',"_cursor":', dump(next_cursor))
-    parts.append(b"}")
-    return RawJSON(b"".join(parts), 200, {"X-Credits": "1",
-                                          "X-Session-ID": _session_id(g.ctx.rng.getrandbits(128))})
+        body = b'{"network_code":%b,"output":%b,"_cursor":%b}' % (code, output,
+                                                                  dump(next_cursor))
+    else:
+        body = b'{"network_code":%b,"output":%b}' % (code, output)
+    return RawJSON(body, 200, {"X-Credits": "1",
+                               "X-Session-ID": _session_id(g.ctx.rng.getrandbits(128))})
 
 
 def _account(store: IntegryStore, user: str, app: dict[str, Any], query: dict[str, str]):
     """The connected account a call runs with: `connected_account_id`'s, else the user's first,
     else (unless `allow_workspace_connected_accounts=false`) the workspace's."""
     own = store.accounts(user, app["name"])
+    if own and not query:  # the usual call: no account asked for, and the user has one
+        return own[0]
     shared = store.workspace.get(app["name"], []) \
         if _bool(query, "allow_workspace_connected_accounts", default=True) else []
     wanted = query.get("connected_account_id")
