@@ -39,19 +39,25 @@ async def read_limited(request: Request, limit: int, declared: str | None = None
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(declared)
     receive = request.receive
-    state = request.scope.get("state")
     message = await receive()
     if message["type"] == "http.request" and not message.get("more_body", False):
-        # the usual body: one message (a client's whole request in one read)
-        body = message.get("body", b"")
-        if len(body) > limit:
-            if state is not None:
-                state[REQUEST_BODY] = body
-            raise TooLarge(str(len(body)))
-        request._body = body
-        if state is not None:
-            state[REQUEST_BODY] = body
-        return body
+        body = message.get("body", b"")  # the usual body: one message
+    else:
+        body = await _parts(message, receive, limit)
+    state = request.scope.get("state")
+    if state is not None:  # for the journal: the body, or what was read of a larger one
+        state[REQUEST_BODY] = body
+    if len(body) > limit:
+        raise TooLarge(str(len(body)))
+    # Starlette's own cache: a later request.body() or stream() reads it again instead of
+    # waiting on a receive that has nothing left.
+    request._body = body
+    return body
+
+
+async def _parts(message: dict, receive, limit: int) -> bytes:
+    """A body sent in several messages, from `message` on, read until it ends or until it is
+    past `limit` bytes (then what was read)."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -62,20 +68,13 @@ async def read_limited(request: Request, limit: int, declared: str | None = None
                 size += len(chunk)
                 chunks.append(chunk)
                 if size > limit:
-                    if state is not None:  # what was read of it
-                        state[REQUEST_BODY] = b"".join(chunks)
-                    raise TooLarge(str(size))
+                    break
             if not message.get("more_body", False):
-                body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                # Starlette's own cache: a later request.body() or stream() reads it again
-                # instead of waiting on a receive that has nothing left.
-                request._body = body
-                if state is not None:
-                    state[REQUEST_BODY] = body
-                return body
+                break
         elif kind == "http.disconnect":
             raise ClientDisconnect()
         message = await receive()
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class TooDeep(ValueError):
