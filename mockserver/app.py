@@ -14,6 +14,7 @@ from .core.clock import Clock
 from .core.faults import MAX_FAULTS, Fault, Faults, buffered, drop, encode_body, pause, raw_headers
 from .core.http import REQUEST_BODY, dump
 from .core.journal import DEFAULT_JOURNAL_BYTES, Journal
+from .core.memo import keep
 from .core.openapi import SPEC_SUFFIXES, Specs
 from .core.paths import data_dir
 from .core.routing import ANSWER, VendorApp, noting
@@ -184,9 +185,7 @@ class MockServer:
                 if name == "":  # not seen yet
                     # Vendor hosts are names, so dropping everything from the first ":" is safe.
                     name = self._by_host.get(value.split(b":", 1)[0].decode("latin-1").lower())
-                    if len(self._hosts) >= HOSTS_MEMO:
-                        self._hosts.clear()
-                    self._hosts[value] = name
+                    keep(self._hosts, value, name, HOSTS_MEMO)
                 if name is not None:
                     return name, ""
                 break

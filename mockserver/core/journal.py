@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from .clock import iso_ms
 from .http import load
+from .memo import keep
 
 REDACTED = "[redacted]"
 DEFAULT_JOURNAL_BYTES = 32 * 1024 * 1024  # --journal-bytes: what the bodies of 10,000 calls may hold
@@ -239,12 +240,10 @@ class Journal:
         key = (method, path, query_string, tuple(headers))
         parts = self._parts.get(key)
         if parts is None:
-            if len(self._parts) >= PARTS_MEMO:
-                self._parts.clear()
             query = query_string.decode("latin-1")
             parts = (method, path, query, key[3], _request_size(path, query, key[3]))
             if parts[4] <= PARTS_MAX_SIZE:  # a large request is kept once, never memoised
-                self._parts[key] = parts
+                keep(self._parts, key, parts, PARTS_MEMO)
         return parts
 
     def declare_secrets(self, vendor: str, headers: frozenset[str], fields: frozenset[str]) -> None:

@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from .http import REQUEST_BODY, RawJSON, VendorError, header
+from .memo import keep
 
 if TYPE_CHECKING:
     from .cors import CorsPolicy
@@ -106,9 +107,7 @@ class Router:
         key = (method, path)
         hit = self._seen.get(key)
         if hit is None:
-            if len(self._seen) >= 8192:
-                self._seen.clear()
-            hit = self._seen[key] = self._resolve(method, path)
+            hit = keep(self._seen, key, self._resolve(method, path), 8192)
         return hit[0], dict(hit[1]) if hit[1] else {}
 
     def allowed(self, path: str) -> tuple[str, ...]:
@@ -286,11 +285,7 @@ NAMES_MAX = 256
 
 
 def _name(key: str) -> bytes:
-    name = key.lower().encode("latin-1")
-    if len(_NAMES) >= NAMES_MAX:
-        _NAMES.clear()
-    _NAMES[key] = name
-    return name
+    return keep(_NAMES, key, key.lower().encode("latin-1"), NAMES_MAX)
 
 
 def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

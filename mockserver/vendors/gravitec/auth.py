@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...core.http import VendorError, basic_credentials
+from ...core.memo import keep
 from ...core.tenancy import attribute, same_secret
 from .errors import bad_auth
 from .store import NAME, store_of
@@ -45,9 +46,7 @@ class GravitecAuth:
         if opened is None or self.tenants.get(opened[0].id) is not opened[0]:
             opened = self._open(scope)
             if header is not None and len(header) <= OPENED_HEADER:
-                if len(self._opened) >= OPENED:
-                    self._opened.clear()
-                self._opened[header] = opened
+                keep(self._opened, header, opened, OPENED)
         tenant, role = opened
         attribute(scope, tenant)
         return tenant, store_of(tenant).sites[role]

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, dump, header, json_response,
                           load, original_url, read_limited)
+from ...core.memo import keep
 from .errors import missing_param, spring, wrong_param
 from .store import (FREE_PLAN_DAILY_PUSHES, MAX_TAGS_PER_FOLLOWER, Campaign, Follower, Site,
                     java_length)
@@ -218,9 +219,7 @@ async def send_push(g: Gravitec, request: Request) -> RawJSON:
         checked = _check_push(g, request, raw, site, now)
         if checked.send_at_ms is None and checked.audience is None \
                 and len(raw) <= PUSH_MEMO_BODY:
-            if len(g.pushes) >= PUSH_MEMO:
-                g.pushes.clear()
-            g.pushes[raw] = checked
+            keep(g.pushes, raw, checked, PUSH_MEMO)
     if site.plan == "free" and site.pushes_today(now) >= FREE_PLAN_DAILY_PUSHES:
         raise wrong_param(f"For Free plan only {FREE_PLAN_DAILY_PUSHES} push campaigns per day "
                           "are available through API!")

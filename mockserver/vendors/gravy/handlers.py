@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, authorization, base_url, dump,
                           header, json_response, load, original_url, read_limited)
+from ...core.memo import keep
 from .errors import bad_request, http_error, not_found, payload_too_large, route_not_found, \
     unauthorized, validation_failed
 from .resources import ResourceSet, kind_for, read_limit, requested_errors
@@ -129,9 +130,7 @@ def query_key(dto: Dto, request: Request) -> tuple[Mapping[str, Any], tuple]:
         except VendorError as exc:
             hit = exc
         if len(qs) <= QUERY_MEMO_MAX:  # a long query string is validated each time, never kept
-            if len(_QUERIES) >= 4096:
-                _QUERIES.clear()
-            _QUERIES[key] = hit
+            keep(_QUERIES, key, hit, 4096)
     if isinstance(hit, VendorError):
         # A fresh exception (no traceback build-up) with its own body.
         raise VendorError(hit.status, copy.deepcopy(hit.body))
@@ -403,9 +402,7 @@ async def list_resource(g: Gravy, request: Request) -> RawJSON:
         entry = rs.keep_page(page_key, _render_page(rs, kind, q))
     listed = Listed(tenant, store, store.version, entry)
     if key is not None and g.auth.bearer(request) is tenant:  # not an x-intent-token's read
-        if len(g.listed) >= LISTED_MAX:
-            g.listed.clear()
-        g.listed[key] = listed
+        keep(g.listed, key, listed, LISTED_MAX)
     return RawJSON(listed.body(g, None))
 
 

@@ -10,6 +10,7 @@ from itertools import compress, repeat
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ...core.http import dump
+from ...core.memo import keep
 from .validation import (MISSING, Dto, IsBoolean, IsDateString, IsEnum, IsInt, IsNumber,
                          IsString, Max, Min, Prop, Rule, js_bool, js_number, page_props,
                          parse_when)
@@ -286,10 +287,7 @@ class ResourceSet:
 
     def keep_page(self, key: tuple, head: bytes) -> list:
         """Keep a page's rendered head (`cached_page`); all are dropped once 512 are kept."""
-        if len(self._pages) >= 512:
-            self._pages.clear()
-        entry = self._pages[key] = [head, None, b""]
-        return entry
+        return keep(self._pages, key, [head, None, b""], 512)
 
     def order(self, sort_by: str, sort_order: str) -> tuple[int, ...]:
         key = (sort_by, sort_order)

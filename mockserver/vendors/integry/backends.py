@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ...core.http import dump
+from ...core.memo import keep
 from .store import IntegryStore
 
 PAGE = 10
@@ -173,9 +174,7 @@ def _slack_post(store: IntegryStore, args: dict[str, Any], now: float) -> Render
         p = _SLACK_PIECES
         done = ts, Rendered(b"".join((p[0], c, p[1], t, p[2], t, p[3], x, p[4], x, p[5])))
         if len(text) <= RENDERED_TEXT_MAX:
-            if len(_RENDERED) >= RENDERED_MAX:
-                _RENDERED.clear()
-            _RENDERED[key] = done
+            keep(_RENDERED, key, done, RENDERED_MAX)
     ts, rendered = done
     kept = store.slack.get(channel_id)
     if kept is None:
