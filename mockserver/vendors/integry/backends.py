@@ -150,7 +150,6 @@ def _all(raw: bytes, part: bytes) -> list[int]:
 # the Slack answer's constant JSON, written once: a post only fills in channel, ts and text
 _SLACK_PIECES, _SLACK_ORDER = _template(_slack_output, "channel", "ts", "text")
 assert _SLACK_ORDER == [0, 1, 1, 2, 2], _SLACK_ORDER  # the order _slack_post fills them in
-_CHANNEL_JSON = {cid: dump(cid) for cid in SLACK_CHANNELS.values()}
 
 
 # (channel id, clock time, text) -> (ts, the rendered answer) of recent posts: a repeated post
@@ -168,7 +167,7 @@ def _slack_post(store: IntegryStore, args: dict[str, Any], now: float) -> Render
     done = _RENDERED.get(key)
     if done is None:
         ts = f"{now:.6f}"
-        c = _CHANNEL_JSON.get(channel_id) or dump(channel_id)
+        c = dump(channel_id)
         t = dump(ts)
         x = dump(text)
         p = _SLACK_PIECES
