@@ -56,7 +56,7 @@ class GrooveVendor(Vendor):
 
     def build_app(self, tenants: "Tenants") -> VendorApp:
         self.service = Groove(self.ctx, tenants, GrooveAuth(self.ctx, tenants), self.template,
-                              Executor())
+                              Executor(flows=len(self.template.flows)))
         return build(self.service, self)
 
     def admin_routes(self) -> list["BaseRoute"]:

@@ -1,4 +1,5 @@
-"""Groove's control-plane calls: add a person; set a tenant's rate limit."""
+"""Groove's control-plane calls: add a person; set a tenant's rate limit and its GraphQL query
+limits (graphql-ruby's max_complexity and max_depth)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
 
 TEXT_MAX = 255
 RATE_LIMIT_MAX = 1_000_000
+COMPLEXITY_MAX = 1_000_000_000
+DEPTH_MAX = 200               # graphql-core parses no document nested deeper
+LIMITS = {"maxComplexity": COMPLEXITY_MAX, "maxDepth": DEPTH_MAX}
+NULL_INT = {"type": ["integer", "null"]}
 
 
 def _text(body: dict[str, Any], key: str, required: bool) -> str | None:
@@ -55,8 +60,28 @@ def routes(g: "Groove") -> list[Route]:
         store_of(tenant).rate_limit = limit
         return JSON({"tenant": tenant.id, "limit": limit})
 
+    async def query_limits(request: Request) -> Response:
+        """`{"maxComplexity"?: n | null, "maxDepth"?: n | null, "tenant"?}`: graphql-ruby's
+        limits on the tenant's GraphQL queries (null: none); a key left out keeps its value."""
+        body = await body_json(request)
+        if not any(k in body for k in LIMITS):
+            raise ControlError(400, "give maxComplexity, maxDepth or both")
+        for key, most in LIMITS.items():
+            value = body.get(key)
+            if key in body and value is not None and (
+                    isinstance(value, bool) or not isinstance(value, int)
+                    or not 1 <= value <= most):
+                raise ControlError(400, f"{key} must be null or an integer from 1 to {most}")
+        tenant = tenant_of(g.tenants, body)
+        store = store_of(tenant)
+        store.set_query_limits(body.get("maxComplexity", store.max_complexity),
+                               body.get("maxDepth", store.max_depth))
+        return JSON({"tenant": tenant.id, "maxComplexity": store.max_complexity,
+                     "maxDepth": store.max_depth})
+
     return [Route("/people", add_person, methods=["POST"]),
-            Route("/rate-limit", rate_limit, methods=["POST"])]
+            Route("/rate-limit", rate_limit, methods=["POST"]),
+            Route("/query-limits", query_limits, methods=["POST"])]
 
 
 # The OpenAPI paths of these calls and the shape of this vendor's part of GET /__admin/summary
@@ -74,5 +99,14 @@ OPENAPI: dict[str, Any] = {
         answer(obj(["tenant", "limit"], tenant=STR, limit=INT)),
         body=json_body(obj(["limit"], limit={"type": "integer", "minimum": 1,
                                              "maximum": 1_000_000}, tenant=TENANT)),
+        errors=("400", "404"))},
+    "/__admin/groove/query-limits": {"post": op(
+        "Set a tenant's GraphQL limits: graphql-ruby's max_complexity and max_depth",
+        answer(obj(["tenant", "maxComplexity", "maxDepth"], tenant=STR,
+                   maxComplexity=NULL_INT, maxDepth=NULL_INT)),
+        body=json_body(obj([], maxComplexity={"type": ["integer", "null"], "minimum": 1,
+                                              "maximum": COMPLEXITY_MAX},
+                           maxDepth={"type": ["integer", "null"], "minimum": 1,
+                                     "maximum": DEPTH_MAX}, tenant=TENANT)),
         errors=("400", "404"))}}
 SUMMARY = obj(["people", "flows", "memberships"], people=INT, flows=INT, memberships=INT)

@@ -262,9 +262,13 @@ async def graphql(g: Groove, request: Request) -> RawJSON:
     except VendorError as exc:
         exc.headers.update(headers)
         raise
-    body, reusable = g.executor.answer(query, variables, operation, QueryContext(store, now))
-    if reusable and key is not None:
-        g.executor.remember(store, key, body)
+    prepared = g.executor.cached(query)
+    if prepared is None:    # a new document: parsed and validated off the loop
+        prepared = await g.executor.prepare_off_loop(query, variables, operation)
+    body, data = await g.executor.respond(prepared, variables, operation,
+                                          QueryContext(store, now))
+    if data is not None and key is not None:
+        g.executor.remember(data, key, body)
     return RawJSON(body, 200, headers)
 
 

@@ -1,6 +1,7 @@
 """Groove's part of a state snapshot: people, memberships, the person id counter, the OAuth
-grants (codes, access and refresh tokens, each with its expiry), the tenant's rate limit and each
-token's rate-limit window. Flows are fixtures no call changes; they come from the importing
+grants (codes, access and refresh tokens, each with its expiry), the tenant's rate limit, its
+GraphQL query limits (a snapshot without them gets the defaults) and each token's rate-limit
+window. Flows are fixtures no call changes; they come from the importing
 server. A grant's OAuth client is the tenant's own, so it is not written: an import gives the
 grants to the importing tenant's client, and its codes and tokens name that tenant."""
 from __future__ import annotations
@@ -11,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 from ...core.state import (BOOL, COUNT, INSTANT, MAYBE_TEXT, TEXT, StateError, arr, duplicates,
                            obj)
 from ...core.tenancy import rescoped
-from .admin import RATE_LIMIT_MAX
-from .store import NAME, Grant, GrooveStore, GrooveTemplate, Person, PersonFlow
+from .admin import COMPLEXITY_MAX, DEPTH_MAX, RATE_LIMIT_MAX
+from .store import (MAX_COMPLEXITY, MAX_DEPTH, NAME, Grant, GrooveStore, GrooveTemplate, Person,
+                    PersonFlow)
 
 if TYPE_CHECKING:
     from ...core.sessions import Sessions
@@ -30,8 +32,10 @@ SCHEMA: dict[str, Any] = obj({
     "memberships": arr(obj({"flowId": TEXT, "personId": TEXT, "createdAt": TEXT})),
     "codes": arr(_GRANT), "tokens": arr(_GRANT), "refresh": arr(_GRANT),
     "rateLimit": {"type": "integer", "minimum": 1, "maximum": RATE_LIMIT_MAX},
+    "maxComplexity": {"type": ["integer", "null"], "minimum": 1, "maximum": COMPLEXITY_MAX},
+    "maxDepth": {"type": ["integer", "null"], "minimum": 1, "maximum": DEPTH_MAX},
     "window": arr(obj({"token": _KEY, "minute": COUNT, "current": COUNT, "previous": COUNT})),
-})
+}, optional=("maxComplexity", "maxDepth"))
 
 
 def _grants(table: "Sessions[Grant]", now: float) -> list[dict[str, Any]]:
@@ -49,6 +53,7 @@ def export(store: GrooveStore, now: float) -> dict[str, Any]:
                         for m in store.memberships.values()],
         "codes": _grants(store.codes, now), "tokens": _grants(store.tokens, now),
         "refresh": _grants(store.refresh, now), "rateLimit": store.rate_limit,
+        "maxComplexity": store.max_complexity, "maxDepth": store.max_depth,
         "window": [{"token": k, "minute": m, "current": c, "previous": p}
                    for k, (m, c, p) in store.window._counts.items()],
     }
@@ -108,6 +113,8 @@ def restore(data: dict[str, Any], tenant: "Tenant", template: GrooveTemplate, li
                 g["expiresAt"], g["revoked"], _maybe(g["refreshToken"], tenant),
                 _maybe(g["accessToken"], tenant)), g["until"], now)
     store.rate_limit = data["rateLimit"]
+    store.max_complexity = data.get("maxComplexity", MAX_COMPLEXITY)
+    store.max_depth = data.get("maxDepth", MAX_DEPTH)
     window = data["window"][-store.window.max_keys:]   # the bound the window keeps
     store.window.restore(OrderedDict((rescoped(w["token"], tenant),
                                       (w["minute"], w["current"], w["previous"]))

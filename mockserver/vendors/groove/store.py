@@ -19,6 +19,10 @@ ACCESS_TTL = 7200              # "An access token expires 2 hours after creation
 REFRESH_TTL = 90 * 86400       # Doorkeeper's refresh tokens do not expire; this bounds the table
 EXPIRED_KEPT = 86400           # an expired or revoked token is still recognised (its 401 says so)
 RATE_LIMIT = 100               # "not more than 100 API requests, per minute, per OAuth token"
+MAX_COMPLEXITY = 10_000        # graphql-ruby's max_complexity (unset there; Groove's is not
+                               # public): a Relay page of 1,000 steps with every field passes
+MAX_DEPTH = 20                 # graphql-ruby's max_depth: graphql-core's introspection query
+                               # (15 deep) passes, with room for deeper type references
 
 _SERIALS = itertools.count(1)  # a store's identity in the query result cache, never reused
 
@@ -94,6 +98,9 @@ class GrooveTemplate:
         self.scopes: tuple[str, ...] = tuple(data["scopes"])
         self.default_scopes: str = data["defaultScopes"]
         self.flows: dict[str, Flow] = {f.id: f for f in data["flows"]}
+        # as `flows` lists them, by id, numerically: a tuple, read by queries in worker threads
+        self.flow_list: tuple[Flow, ...] = tuple(
+            self.flows[k] for k in sorted(self.flows, key=lambda k: (len(k), k)))
         self.people: dict[str, Person] = {p.id: p for p in data["people"]}
         self.memberships: dict[tuple[str, str], PersonFlow] = {
             (m.flowId, m.personId): m for m in data["memberships"]}
@@ -112,6 +119,8 @@ class GrooveStore:
     refresh: Sessions[Grant] = field(init=False)
     window: SlidingWindow = field(init=False)
     rate_limit: int = RATE_LIMIT
+    max_complexity: int | None = MAX_COMPLEXITY    # None: no limit, as graphql-ruby's nil
+    max_depth: int | None = MAX_DEPTH
     next_person: int = field(init=False)
     # (serial, version) names the data a query reads: the serial is unique to this store (a
     # reset or an import makes a new one), the version moves on every write (`changed`).
@@ -134,9 +143,17 @@ class GrooveStore:
         """Every write to what a query can read calls this: cached answers are stale."""
         self.version += 1
 
+    def set_query_limits(self, max_complexity: int | None, max_depth: int | None) -> None:
+        self.max_complexity, self.max_depth = max_complexity, max_depth
+        self.changed()  # an answer kept under the old limits may now be refused, or not
+
     @property
     def flows(self) -> dict[str, Flow]:
         return self.template.flows
+
+    @property
+    def flow_list(self) -> tuple[Flow, ...]:
+        return self.template.flow_list
 
     def add_person(self, name: str, email: str, salesforce_id: str | None) -> Person:
         self.changed()
@@ -165,6 +182,7 @@ class GrooveStore:
                                   for m in self.memberships.values()),
             "codes": sorted(self.codes), "tokens": sorted(self.tokens),
             "refresh": sorted(self.refresh), "rateLimit": self.rate_limit,
+            "maxComplexity": self.max_complexity, "maxDepth": self.max_depth,
             "nextPerson": self.next_person,
         }  # the rate-limit window is a meter, like the journal: every call moves it
 
