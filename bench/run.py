@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/run.py [--seconds N] [--connections C] [--rounds R] [--warmup W]
                                   [--driver auto|wrk|python|both] [--endpoints a,b]
-                                  [--check] [--json FILE]
+                                  [--check] [--json FILE] [--http mockserver|httptools|h11]
 
 The endpoints measured are the ENDPOINTS table below (one line each: name, method, path, query,
 headers, body; where needed, the values that vary per response and setup calls on the mock's
@@ -199,18 +199,20 @@ def needed_secrets(endpoints: list[Endpoint]) -> list[str]:
     return names
 
 
-def _loop_and_http() -> tuple[str, str]:
-    """The fastest implementations installed; both servers always get the same pair."""
+# `--http`: the protocol `mockserver serve` runs (uvicorn's httptools one, with the head bound,
+# header timeout, connection bound and ordered pipelining of mockserver/http1.py), or one of
+# uvicorn's own for comparison. Both servers always get the same.
+HTTP_PROTOCOLS = {"mockserver": "mockserver.http1:Http1Protocol", "httptools": "httptools",
+                  "h11": "h11"}
+
+
+def _loop_and_http(http: str = "mockserver") -> tuple[str, str]:
+    """The fastest loop installed and the HTTP protocol asked for (`--http`)."""
     try:
         import uvloop  # noqa: F401
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
-    try:
-        import httptools  # noqa: F401
-        http = "httptools"
-    except ImportError:
-        http = "h11"
     return loop, http
 
 
@@ -262,7 +264,8 @@ def serve_main(argv: list[str]) -> None:
     sock.bind((HOST, 0))
     sock.listen(2048)
     config = uvicorn.Config(app, host=HOST, port=0, log_level="warning", access_log=False,
-                            lifespan="off", loop=a.loop, http=a.http)
+                            lifespan="off", loop=a.loop, http=HTTP_PROTOCOLS[a.http])
+    config.load()  # the protocol's module too, before the freeze, as `mockserver serve` does
     server = uvicorn.Server(config)
     # As `mockserver serve` does (cli.py), for both servers alike.
     import gc
@@ -750,6 +753,9 @@ def main(argv: list[str]) -> int:
                         f"median is >= {TARGET_RESET_MS:g} ms, or any request failed (default: "
                         "always exit 0)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--http", choices=tuple(HTTP_PROTOCOLS), default="mockserver",
+                   help="the HTTP protocol of both servers: mockserver's (what `mockserver "
+                        "serve` runs, the default) or uvicorn's httptools or h11 one")
     a = p.parse_args(argv)
     if a.seconds <= 0 or a.seconds > 600 or a.connections < 1 or a.connections > 1024:
         p.error("--seconds must be in (0, 600] and --connections in [1, 1024]")
@@ -772,7 +778,7 @@ def main(argv: list[str]) -> int:
         drivers = [a.driver]
     if "wrk" in drivers and not have_wrk:
         p.error("wrk is not on PATH")
-    loop, http = _loop_and_http()
+    loop, http = _loop_and_http(a.http)
 
     facts = machine_facts(loop, http, drivers)
     print("== machine")

@@ -5,6 +5,7 @@ import logging
 from pathlib import Path
 from time import perf_counter
 from typing import Iterable
+from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -82,11 +83,24 @@ class MockServer:
         if kind != "http":
             await send({"type": "websocket.close", "code": 1000})
             return
+        # RFC 9112 §3.2: exactly one Host, none only before HTTP/1.1 (h11 refuses the same).
+        host = None
+        for key, value in scope["headers"]:
+            if key == b"host":
+                if host is not None:
+                    await _bad_request(send, "A request carries one Host header, not several.")
+                    return
+                host = value
+        if host is None and scope.get("http_version") == "1.1":
+            await _bad_request(send, "An HTTP/1.1 request needs a Host header.")
+            return
         path: str = scope["path"]
+        if path[:1] != "/" and "://" in path:
+            scope, path, host = _absolute_form(scope, path)
         if path == ADMIN_PREFIX or path.startswith(_ADMIN_SUB):
             await self._admin(scope, receive, send)
             return
-        vendor, prefix = self._route(scope, path)
+        vendor, prefix = self._route(host, path)
         # By prefix only (a real vendor host has no such URL); a suffix test spares other calls.
         if prefix and path.endswith(SPEC_SUFFIXES) \
                 and await self.specs.serve(path, scope, receive, send):
@@ -178,17 +192,17 @@ class MockServer:
         await send({"type": "http.response.start", "status": fault.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    def _route(self, scope: Scope, path: str) -> tuple[str | None, str]:
-        for key, value in scope["headers"]:
-            if key == b"host":
-                name = self._hosts.get(value, "")
-                if name == "":  # not seen yet
-                    # Vendor hosts are names, so dropping everything from the first ":" is safe.
-                    name = self._by_host.get(value.split(b":", 1)[0].decode("latin-1").lower())
-                    keep(self._hosts, value, name, HOSTS_MEMO)
-                if name is not None:
-                    return name, ""
-                break
+    def _route(self, host: bytes | None, path: str) -> tuple[str | None, str]:
+        if host is not None:
+            name = self._hosts.get(host, "")
+            if name == "":  # not seen yet
+                # Vendor hosts are names, so dropping everything from the first ":" is safe;
+                # a name's trailing-dot form (fully qualified) is the same name.
+                hostname = host.split(b":", 1)[0].decode("latin-1").lower()
+                name = self._by_host.get(hostname[:-1] if hostname[-1:] == "." else hostname)
+                keep(self._hosts, host, name, HOSTS_MEMO)
+            if name is not None:
+                return name, ""
         seg_end = path.find("/", 1)
         first = path[1:] if seg_end == -1 else path[1:seg_end]
         if first in self._apps:
@@ -236,6 +250,35 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def _absolute_form(scope: Scope, path: str) -> tuple[Scope, str, bytes]:
+    """`GET http://authority/path`: as a forward-proxy client sends it. The target's authority
+    wins over Host (RFC 9112 §3.2.2): the call goes on with the path alone and the authority as
+    its Host, so routing, the vendor and the journal see what an origin-form request shows."""
+    raw = scope.get("raw_path")
+    if not raw or b"://" not in raw:
+        raw = path.encode("latin-1")
+    rest = raw.split(b"://", 1)[-1]
+    slash = rest.find(b"/")
+    authority, raw_path = (rest, b"/") if slash == -1 else (rest[:slash], rest[slash:])
+    authority = authority.rpartition(b"@")[2]  # userinfo is no part of the host
+    origin = raw_path.decode("latin-1")
+    scope = dict(scope)
+    scope["path"] = path = unquote(origin) if "%" in origin else origin
+    scope["raw_path"] = raw_path
+    scope["headers"] = [(b"host", authority)] + [h for h in scope["headers"] if h[0] != b"host"]
+    return scope, path, authority
+
+
+async def _bad_request(send: Send, message: str) -> None:
+    """A request no vendor could be chosen for; the connection is closed after, as Node does."""
+    body = dump({"error": "Bad Request", "message": message})
+    await send({"type": "http.response.start", "status": 400,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _plain_404(scope: Scope, send: Send, vendors: Iterable[str]) -> None:

@@ -43,9 +43,13 @@ OPTIONS: dict[str, tuple[str, type, object]] = {
     "tls_dir": ("MOCKSERVER_TLS_DIR", str, None),
     "cors_origins": ("MOCKSERVER_CORS_ORIGINS", str, None),  # text here; a list after parse_args
     "state": ("MOCKSERVER_STATE", str, None),
+    "max_connections": ("MOCKSERVER_MAX_CONNECTIONS", int, 1000),
+    "header_timeout": ("MOCKSERVER_HEADER_TIMEOUT", float, 60.0),
+    "max_header_bytes": ("MOCKSERVER_MAX_HEADER_BYTES", int, 16 * 1024),
 }
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+SWITCH_INTERVAL = 0.001  # seconds a thread may hold the interpreter while another waits
 ACCESS_LOG_LEVELS = ("info", "debug", "trace")  # the levels that print a line per request
 LOG_FORMATS = ("text", "json")
 CHOICES = {"log_level": LOG_LEVELS, "log_format": LOG_FORMATS}  # checked for env values too
@@ -122,6 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="load a state snapshot (GET /__admin/state) into the default tenant at start-up "
              "[MOCKSERVER_STATE; none]"
     )
+    serve.add_argument(
+        "--max-connections", type=int, metavar="N",
+        help="most connections open at a time; past it a new one is closed at once (lowered "
+             "to fit the open-file limit) [MOCKSERVER_MAX_CONNECTIONS; 1000]"
+    )
+    serve.add_argument(
+        "--header-timeout", type=float, metavar="S",
+        help="seconds a connection has to complete a request's headers, then 408 and closed "
+             "[MOCKSERVER_HEADER_TIMEOUT; 60]"
+    )
+    serve.add_argument(
+        "--max-header-bytes", type=int, metavar="N",
+        help="largest request head (request line and headers), past it 431 and closed "
+             "[MOCKSERVER_MAX_HEADER_BYTES; 16384]"
+    )
     return parser
 
 
@@ -159,6 +178,12 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
         parser.error("journal size must not be negative")
     if args.journal_bytes < 0:
         parser.error("journal bytes must not be negative")
+    if args.max_connections < 1:
+        parser.error("max connections must be at least 1")
+    if not 0 < args.header_timeout < float("inf"):  # NaN fails too
+        parser.error("header timeout must be a positive number of seconds")
+    if args.max_header_bytes < 64:  # room for a request line and a Host header
+        parser.error("max header bytes must be at least 64")
     if args.tls_dir is not None and not args.tls:
         parser.error("--tls-dir (MOCKSERVER_TLS_DIR) is for --tls (MOCKSERVER_TLS=1)")
     try:
@@ -241,6 +266,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from mockserver import create_app
     from mockserver.core.state import StateError
+    from mockserver.http1 import connection_bound, open_files_limit, protocol
 
     ca = None
     if args.tls:
@@ -302,8 +328,16 @@ def serve(args: argparse.Namespace) -> int:
             from mockserver.core.accesslog import json_logging
 
             log_config = json_logging(log_config)
+        files = open_files_limit()
+        max_connections = connection_bound(args.max_connections, files)
+        if max_connections < args.max_connections:
+            print(f"mockserver: --max-connections {args.max_connections} lowered to "
+                  f"{max_connections}: the process may open {files} files (ulimit -n)",
+                  file=sys.stderr)
         config = uvicorn.Config(
             app,
+            http=protocol(max_head=args.max_header_bytes, header_timeout=args.header_timeout,
+                          max_connections=max_connections),
             lifespan="off",
             log_level=args.log_level,
             log_config=log_config,
@@ -326,6 +360,11 @@ def serve(args: argparse.Namespace) -> int:
         # tests build many apps and frozen objects are never collected.
         gc.collect()
         gc.freeze()
+        # Heavy control-plane work (an import, an export, a journal listing) and large vendor
+        # bodies run in worker threads; the event loop waits for the interpreter each time it
+        # wakes, up to this interval (5 ms by default, several times per request): 1 ms keeps
+        # other clients' answers within a few ms meanwhile (bench/health_latency.py).
+        sys.setswitchinterval(SWITCH_INTERVAL)
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         return 130

@@ -395,6 +395,7 @@ class ThreadedServer:
         import uvicorn
 
         from .app import create_app
+        from .http1 import protocol
 
         self.app = create_app(seed=seed, admin_token=admin_token)
         # Bound and listening before uvicorn starts: the port is known at once, and a client
@@ -403,8 +404,8 @@ class ThreadedServer:
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(2048)
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        config = uvicorn.Config(self.app, lifespan="off", log_level="warning",
-                                access_log=False, timeout_graceful_shutdown=2)
+        config = uvicorn.Config(self.app, http=protocol(), lifespan="off", log_level="warning",
+                                access_log=False, timeout_graceful_shutdown=2)  # as `serve`
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         daemon=True, name="mockserver-server")

@@ -988,7 +988,7 @@ def test_hostile_transport_level_requests(h):
         Req("OPTIONS", "/gravy/connections", auth), Req("OPTIONS", "/__admin/clock"),
         Req("TRACE", "/gravy/oauth/token"), Req("PROPFIND", "/__admin/requests"),
         Req("GET", "/integrations", [(b"host", b"API.GETPASSAGE.AI:443")], host_vendor="gravy"),
-        Req("GET", "/integrations", [(b"host", b"api.getpassage.ai.")]),
+        Req("GET", "/integrations", [(b"host", b"api.getpassage.ai.")], host_vendor="gravy"),
         Req("GET", "/gravy/integrations", [(b"host", b"\xff\xfe")]),
         Req("GET", "/__admin/nope", [(b"host", b"[")]),
         Req("GET", "/__admin/requests", [(b"host", b"[::1")]),
