@@ -1,6 +1,7 @@
 """Small response helpers shared by the vendors: exact JSON bytes, no Starlette defaults leaking."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -75,6 +76,46 @@ async def _parts(message: dict, receive, limit: int) -> bytes:
             raise ClientDisconnect()
         message = await receive()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_rest(receive, limit: int, wait: float) -> bytes:
+    """What the client sends of a body the app never read: until it ends, the client goes,
+    more than `limit` bytes came (then what came) or `wait` seconds passed in all (then what
+    came by then). Awaited in place, so nothing is left waiting once it returns."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(wait):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                chunk = message.get("body", b"")
+                if chunk:
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > limit:
+                        break
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        pass
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """The request announces a body (a non-zero Content-Length or a Transfer-Encoding) and
+    sends it without waiting for `100 Continue` (a client that waits sends none once it has
+    its answer)."""
+    body = False
+    for k, v in headers:
+        if k == b"content-length":
+            body = v.strip() not in (b"0", b"")
+        elif k == b"transfer-encoding":
+            body = True
+        elif k == b"expect" and v.strip().lower() == b"100-continue":
+            return False
+    return body
 
 
 class TooDeep(ValueError):

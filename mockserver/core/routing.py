@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from starlette.responses import Response
 
-from .http import REQUEST_BODY, RawJSON, VendorError, header
+from .http import REQUEST_BODY, RawJSON, VendorError, declares_body, header, read_rest
 from .memo import keep
 
 if TYPE_CHECKING:
@@ -27,6 +27,10 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 log = logging.getLogger("mockserver")
 
 MEMO_MAX_PATH = 512  # longer paths (client junk, not a real API's URLs) are resolved, not memoised
+BODY_LIMIT = 1024 * 1024  # what a VendorApp reads of a body its handler left unread, by default
+# How long, once the answer is out, a VendorApp waits for the rest of a body its handler left
+# unread (for the journal): the client has its answer; only its own connection waits.
+UNREAD_BODY_WAIT = 5.0
 _SLASHES = re.compile(r"/{2,}")
 _PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
 
@@ -144,8 +148,12 @@ class VendorApp:
     def __init__(self, router: Router, internal_error: Callable[[], Any],
                  headers: dict[str, str] | None = None,
                  content_type: str = "application/json",
-                 cors: "CorsPolicy | None" = None) -> None:
+                 cors: "CorsPolicy | None" = None, body_limit: int = BODY_LIMIT) -> None:
         self.router = router
+        # A body the handler never read (a call refused for its credentials) is still read
+        # after the answer, up to the vendor's own limit, so the journal shows what was sent.
+        self.body_limit = body_limit
+        self.body_wait = UNREAD_BODY_WAIT
         self.internal_error = internal_error
         self.headers = headers or {}
         self.content_type = content_type.encode("latin-1")
@@ -195,7 +203,10 @@ class VendorApp:
                 if early is not None:
                     if cors.app_headers_on_early:
                         early.headers = {**self.headers, **early.headers}
-                    await early(scope, receive, noting(send, scope))
+                    if declares_body(scope["headers"]):  # refused before any handler read it
+                        await self._answer_then_read(early, scope, receive, noting(send, scope))
+                    else:
+                        await early(scope, receive, noting(send, scope))
                     return
         request = Request(scope, receive)
         scope["path_params"] = params
@@ -210,11 +221,14 @@ class VendorApp:
             log.exception("unhandled error in %s %s", method, scope["vendor_path"])
             response = self.internal_error().response()
         state = scope.get("state")
+        unread = False
         if state is not None and REQUEST_BODY not in state:
             # read with Starlette's request.body() / .json() rather than read_limited
             read = request.__dict__.get("_body")
             if read is not None:
                 state[REQUEST_BODY] = read
+            elif not request._stream_consumed and declares_body(scope["headers"]):
+                unread = True  # never read (refused first): read after the answer, below
         own = response.headers
         if response.__class__ is RawJSON and origin is None and (not own or own.keys().isdisjoint(
                 self._names_routed if routed else self._names_always)):
@@ -236,6 +250,14 @@ class VendorApp:
                 state[ANSWER] = answer
             await send({"type": "http.response.start", "status": status, "headers": headers})
             answer[0] = status  # after: a start the server refused sent nothing
+            if unread:
+                # The whole answer goes out (its Content-Length tells the client so), the
+                # response stays open while the body is read, then it ends.
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+                answer[1] = body
+                state[REQUEST_BODY] = await read_rest(receive, self.body_limit, self.body_wait)
+                await send({"type": "http.response.body", "body": b""})
+                return
             await send({"type": "http.response.body", "body": body})
             answer[1] = body
             return
@@ -248,7 +270,44 @@ class VendorApp:
         if origin is not None:
             for k, v in cors.after(scope, method, origin, routed).items():
                 response.headers[k] = v
+        if unread:
+            await self._answer_then_read(response, scope, receive, noting(send, scope))
+            return
         await response(scope, receive, noting(send, scope))
+
+    async def _answer_then_read(self, response, scope, receive, send) -> None:
+        """Send `response` whole but leave it open, read the body no handler read (for the
+        journal), then end it. The client has its answer first: an answer with a
+        Content-Length is complete for it before the server's end of the response."""
+        held = _Held(send)
+        await response(scope, receive, held)
+        if held.open:
+            body = await read_rest(receive, self.body_limit, self.body_wait)
+            state = scope.get("state")
+            if state is not None:
+                state[REQUEST_BODY] = body
+            await held.send({"type": "http.response.body", "body": b""})
+
+
+class _Held:
+    """`send` that turns the answer's last body message into one more to come, when the answer
+    has a Content-Length (without one, only that last message tells the client it is over)."""
+
+    __slots__ = ("send", "sized", "open")
+
+    def __init__(self, send) -> None:
+        self.send = send
+        self.sized = False
+        self.open = False
+
+    async def __call__(self, message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.sized = any(k.lower() == b"content-length" for k, _ in message.get("headers", ()))
+        elif kind == "http.response.body" and self.sized and not message.get("more_body", False):
+            message = {**message, "more_body": True}
+            self.open = True
+        await self.send(message)
 
 
 # Where a VendorApp notes its answer in the call's `scope["state"]`: [status, body].
