@@ -301,7 +301,7 @@ def test_status_filter_takes_a_class(client, app):
 
 SUMMARY_SHAPE = {"gravy": {"connections"}, "gravitec": {"followers", "campaigns"},
                  "groove": {"people", "flows", "memberships"},
-                 "integry": {"connectedAccounts", "users"}}
+                 "integry": {"connectedAccounts", "users", "workspace"}}
 
 
 def _summary(client, tenant: str | None = None) -> dict:
@@ -319,7 +319,7 @@ def test_summary_has_the_shared_shape(client):
     assert conns["total"] == 150 == sum(conns["byStatus"].values())
     for vendor, counts in s["vendors"].items():
         for key, n in counts.items():
-            if key != "connections":
+            if key not in ("connections", "workspace"):
                 assert isinstance(n, int) and n >= 0, (vendor, key)
 
 
@@ -352,7 +352,8 @@ def test_summary_counts_follow_vendor_and_admin_calls(client):
                                "flows": before["groove"]["flows"],
                                "memberships": before["groove"]["memberships"] + 1}
     assert after["integry"] == {"connectedAccounts": before["integry"]["connectedAccounts"] + 1,
-                                "users": before["integry"]["users"] + 1}
+                                "users": before["integry"]["users"] + 1,
+                                "workspace": before["integry"]["workspace"]}
     # A lifecycle move changes the split, not the total.
     set_status(client, opened, "data_available")
     moved = _summary(client)["vendors"]["gravy"]["connections"]

@@ -11,7 +11,7 @@ from mockserver.core.contracts import load
 from tests.gravy.test_documented import missing_input
 
 from ..conftest import vendor_doc
-from .conftest import BASE, DOCUMENTED, SANDBOX, documented, push, push_body, site, stats
+from .conftest import BASE, DOCUMENTED, FREE, SANDBOX, documented, push, push_body, site, stats
 
 NOW_MS = 1705314600000  # the frozen test clock, 2024-01-15T10:30:00.000Z
 
@@ -37,6 +37,7 @@ SCHEMAS = {
 ALIAS_OF_LITERAL_URL = "okf8kj589ktGF5g3gF"  # what the doc's URL sends: "#" starts a fragment
 ALIAS_DOC_REGID = "okf8kj589ktGF5g3gF#gf3#46g^^6gfGfgfgfg%g5g"  # the regId as the doc writes it
 DOC_BAD_AUTH_KEY = "5459059059405940gpgkj"
+DOC_CAMPAIGN = "1603861504654835713"  # the doc's stats example URL's id
 
 
 def doc_examples(text: str) -> list:
@@ -63,7 +64,7 @@ def canonical(value) -> str:
 def test_stored_examples_are_the_documented_ones_verbatim():
     doc = vendor_doc("gravitec.txt")
     if doc is None:
-        missing_input(f"the vendor docs are not beside this checkout ({DOC_NAME})")
+        missing_input("the vendor docs are not beside this checkout (gravitec.txt)")
     examples = doc_examples(doc.read_text())
     in_doc = {canonical(e) for e in examples}
     stored = {name: canonical(documented(name)) for name in SCHEMAS}
@@ -87,20 +88,24 @@ def test_documented_example_satisfies_its_contract(name):
 
 
 # -- POST /api/v3/push ---------------------------------------------------------------------------
-def test_documented_push_request_gets_the_documented_response_shape(client):
+def test_documented_push_request_gets_the_documented_response(client):
     r = client.post(f"{BASE}/push", json=documented("push.request"), auth=SANDBOX)
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/json"
     got, want = r.json(), documented("push.response")
     assert list(got) == list(want)
-    assert got["payload"] == want["payload"] == {"title": "Test message"}
-    assert got["display_time"] == want["display_time"] == 60
-    # The example shows ttl 86400 for a request without "ttl"; the doc's own property list
-    # says the default is 28800, and the mock follows the property list.
-    assert got["ttl"] == 28800
+    # The example shows ttl 86400 for a request without "ttl" while the doc's property list
+    # says the default is 28800: the documented request gets the example's value.
+    assert {k: got[k] for k in ("ttl", "display_time", "payload")} == \
+        {k: want[k] for k in ("ttl", "display_time", "payload")}
+    # id and send_date are minted: a snowflake id, and the mock clock's "now" in milliseconds
     assert re.fullmatch(r"[0-9]{19}", got["id"]) and len(got["id"]) == len(want["id"])
-    assert re.fullmatch(r"[0-9]+", got["send_date"])
-    assert got["send_date"] == str(NOW_MS)  # immediate: the mock clock's milliseconds
+    assert got["send_date"] == str(NOW_MS)
+    # any other request without ttl: the documented default
+    body = documented("push.request")
+    body["payload"]["message"] = "Test massage"   # as the doc's 403 example writes it
+    r = client.post(f"{BASE}/push", json=body, auth=SANDBOX)
+    assert r.status_code == 200 and r.json()["ttl"] == 28800
 
 
 def test_documented_bad_auth_key_gets_the_documented_body(client):
@@ -109,14 +114,16 @@ def test_documented_bad_auth_key_gets_the_documented_body(client):
     assert r.json() == documented("push-bad-auth.response")
 
 
-def test_documented_bad_auth_header_names_its_own_key(client):
-    # The doc's request sends "ghjghjgh:hgmjghj"; its response names another key. The mock
-    # names the key that was sent.
+def test_documented_bad_auth_request_gets_the_documented_body(client):
+    """The doc's request sends "ghjghjgh:hgmjghj" and its answer names another key: that
+    request gets that answer; any other unknown key is named as sent."""
     header = "Basic Z2hqZ2hqZ2g6aGdtamdoag=="
     assert base64.b64decode(header.split()[1]) == b"ghjghjgh:hgmjghj"
     r = client.post(f"{BASE}/push", json=documented("push-bad-auth.request"),
                     headers={"Authorization": header, "Cache-Control": "no-cache"})
     assert r.status_code == 403
+    assert r.json() == documented("push-bad-auth.response")
+    r = push(client, documented("push-bad-auth.request"), auth=("ghjghjgh", "other"))
     assert r.json() == {**documented("push-bad-auth.response"),
                         "error_message": "There is no web site with appKey: ghjghjgh"}
 
@@ -167,9 +174,19 @@ def test_documented_stats_of_a_push_to_two_followers(client):
 
 
 def test_documented_unknown_campaign(client):
-    r = stats(client, "1603861504654835713")  # the doc's example URL's id, never minted here
+    r = stats(client, "1603861504654835714")  # never minted here
     assert r.status_code == 422
     assert r.json() == documented("no-message.response")
+
+
+def test_the_docs_example_campaign_id_answers_the_documented_stats(client, app):
+    r = stats(client, DOC_CAMPAIGN)
+    assert r.status_code == 200
+    assert r.json() == documented("message.response")
+    # an answer of the doc's, not a campaign of the site: nothing counts or exports it
+    assert DOC_CAMPAIGN not in site(app).campaigns
+    # the main site's only: the free-plan site has no such campaign
+    assert stats(client, DOC_CAMPAIGN, auth=FREE).status_code == 422
 
 
 @pytest.mark.parametrize("path", ["/api/v3/messages", "/api/v3/messages/"])
@@ -219,3 +236,54 @@ def test_documented_tags_segment_reaches_what_it_describes(client, app, name):
     r = push(client, {**push_body(), "audience": {"tags_segment": segment}})
     assert r.status_code == 200, r.text
     assert stats(client, r.json()["id"]).json()["send"] == len(want)
+
+
+# -- every documented request and its documented answer, one test each -------------------------
+HOST = "https://uapi.gravitec.net"
+DOC_BASIC = {"Authorization": "Basic Z2hqZ2hqZ2g6aGdtamdoag==", "Cache-Control": "no-cache"}
+# (method, URL as the doc writes it, auth, headers, JSON body, status, answer); an answer of None
+# is an empty body (a void handler's 200). The 422 bodies the doc lists without a request are
+# tested above with requests that produce them.
+PAIRS = {
+    "push": ("POST", f"{HOST}/api/v3/push", SANDBOX, {}, "push.request", 200, "push.response"),
+    "push-bad-auth": ("POST", "https://api.gravitec.net/api/v3/push", None, DOC_BASIC,
+                      "push-bad-auth.request", 403, "push-bad-auth.response"),
+    "alias-add": ("POST", f"{HOST}/api/v3/alias?regId=someregid&name=newalias", SANDBOX, {},
+                  None, 200, None),
+    "tag-add": ("POST", f"{HOST}/api/v3/tag?regId=someregid&name=tagname", SANDBOX, {}, None,
+                200, None),
+    "tag-delete": ("DELETE", f"{HOST}/api/v3/tag?regId=someregid&name=tagname", SANDBOX, {},
+                   None, 200, None),
+    "alias-get-empty": ("GET", f"{HOST}/api/v3/alias?regId=", SANDBOX, {}, None, 400, None),
+    # the four documented answers to the same URL: one per fixture follower (see above)
+    "alias-get-no-regid": ("GET", f"{HOST}/api/v3/alias?regId=no-such-regid", SANDBOX, {}, None,
+                           200, "alias-no-regid.response"),
+    "alias-get-no-alias": ("GET", f"{HOST}/api/v3/alias?regId=someregid", SANDBOX, {}, None, 200,
+                           "alias-no-alias.response"),
+    "alias-get-inactive": ("GET", f"{HOST}/api/v3/alias", SANDBOX, {}, None, 200,
+                           "alias-inactive.response"),
+    "alias-get-active": ("GET", f"{HOST}/api/v3/alias?regId={ALIAS_DOC_REGID}", SANDBOX, {},
+                         None, 200, "alias-active.response"),
+    "messages": ("GET", f"{HOST}/api/v3/messages/{DOC_CAMPAIGN}", SANDBOX, {}, None, 200,
+                 "message.response"),
+}
+MINTED = {"push": ("id", "send_date")}   # a snowflake id and the clock's now: checked above
+
+
+@pytest.mark.parametrize("name", sorted(PAIRS))
+def test_every_documented_request_gets_its_documented_answer(client, name):
+    method, url, auth, headers, body, status, answer = PAIRS[name]
+    params = {"regId": ALIAS_DOC_REGID} if name == "alias-get-inactive" else None
+    r = client.request(method, url, auth=auth, headers=headers, params=params,
+                       json=None if body is None else documented(body))
+    assert r.status_code == status, r.text
+    if status == 400:
+        assert r.json()["message"] == "Required String parameter 'regId' is not present"
+        return
+    if answer is None:
+        assert r.content == b""
+        return
+    got, want = r.json(), documented(answer)
+    for key in MINTED.get(name, ()):
+        got.pop(key), want.pop(key)
+    assert got == want

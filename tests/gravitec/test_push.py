@@ -133,7 +133,9 @@ def has(tag: str) -> Callable[[set[str]], bool]:
 # Each case: the body, then what the campaign must hold. Defaults: title "Test message",
 # ttl 28800, display_time 60, sent now, no push tag, not transactional, everyone reached.
 ACCEPTED = [
-    pytest.param(documented("push.request"), {"message": " Test massage"}, id="documented-body"),
+    # the doc's own request: its example's ttl (86400), not the field's default
+    pytest.param(documented("push.request"), {"message": " Test massage", "ttl": 86400},
+                 id="documented-body"),
     # message: required, at most 1000 UTF-16 units
     pytest.param(body({"message": "m" * 1000}), {"message": "m" * 1000}, id="message-1000"),
     pytest.param(body({"message": EMOJI * 500}), {"message": EMOJI * 500},
@@ -159,7 +161,8 @@ ACCEPTED = [
                  id="icon-image-empty"),
     pytest.param(body({"icon": None, "image": None}), {"icon": None, "image": None},
                  id="icon-image-null"),
-    pytest.param(body(), {"icon": None, "image": None}, id="icon-image-absent"),
+    pytest.param(body(), {"icon": None, "image": None, "ttl": 86400},  # the doc's request
+                 id="icon-image-absent"),
     # redirect_url: required http(s) URL, at most 1000
     pytest.param(body({"redirect_url": "http://yoursite.com/news"}),
                  {"redirect_url": "http://yoursite.com/news"}, id="redirect-doc-example"),
@@ -247,17 +250,20 @@ ACCEPTED = [
                     else (lambda t: "news" not in t)}, id=f"tags-segment-{op}")
       for op in ("AND", "AND_NOT", "OR", "OR_NOT")],
     # the documented body on the free-plan site
-    pytest.param(documented("push.request"), {"role": "free"}, id="free-site"),
+    pytest.param(documented("push.request"), {"role": "free", "ttl": 86400}, id="free-site"),
 ]
 
 
 def test_accepted_bodies_documented_defaults_hold(client, app):
-    """The documented body as sent: title echoed, sent now, ttl 28800, display 60."""
+    """The documented body as sent: title echoed, sent now, the example's ttl 86400, display
+    60; the same body with another message: the documented default ttl, 28800."""
     out, campaign = accept(client, app, documented("push.request"))
     assert out["send_date"] == str(NOW_MS)
     assert (out["ttl"], out["display_time"], out["payload"]) == \
-        (28800, 60, {"title": "Test message"})
+        (86400, 60, {"title": "Test message"})
     assert len(out["id"]) == 19 and out["id"].isdigit()
+    out, campaign = accept(client, app, body({"message": "Test message"}))
+    assert (out["ttl"], out["display_time"], campaign.ttl) == (28800, 60, 28800)
 
 
 @pytest.mark.parametrize("request_body,expect", ACCEPTED)

@@ -9,7 +9,7 @@ import pytest
 from mockserver.core.contracts import load
 
 from ..conftest import vendor_doc
-from .conftest import DOCUMENTED, documented
+from .conftest import DOCUMENTED, RESOURCES as RESOURCE_HOLDERS, documented
 
 VENDOR_DOC = vendor_doc("gravy-connect.txt")
 RESOURCES = ["account-info", "balances", "billing-statements", "history", "loyalty",
@@ -93,6 +93,16 @@ def test_documented_intent_request_is_accepted_with_the_documented_shape(client,
     assert got["debug"] is want["debug"]
 
 
+def test_documented_intent_request_gets_the_documented_branding(client, auth):
+    """The doc pairs its `audible` request with Airbnb's branding: that request gets it; the
+    same integration asked for in any other words gets its own."""
+    r = client.post("/gravy/intent-token", json=documented("intent-token.request"), headers=auth)
+    assert r.json()["branding"] == documented("intent-token.response")["branding"]
+    other = {**documented("intent-token.request"), "returnUrl": "https://example.com/back"}
+    r = client.post("/gravy/intent-token", json=other, headers=auth)
+    assert r.json()["branding"]["integrationName"] == "Audible"
+
+
 def test_documented_meta_of_the_connections_list(client, auth):
     body = client.get("/gravy/connections?page=1&limit=20", headers=auth).json()
     assert body["meta"] == documented("connections.list")["meta"]
@@ -106,3 +116,75 @@ def test_documented_integration_resource_is_served(client):
     served = [{k: v for k, v in r.items() if k != "resourceType"} for r in audible["resources"]]
     assert doc_resource in served
     assert list(audible) == list(documented("integration"))
+
+
+# -- every documented request and its documented answer, one test each -------------------------
+# The page's samples: each resource list (the first of 20 items shown), the OAuth token, the
+# intent token (its token, connection id and short code minted), and the connection and
+# integration samples, which are the schema's placeholders ("string"): those are answered with
+# real values in the sample's keys and order (docs/fidelity.md).
+MINTED = {"intent-token.response": ("intentToken", "connectionId", "shortToken")}
+PLACEHOLDER_SAMPLES = ("connections.list", "connection", "integrations.list", "integration")
+CONNECTION = "conn_789xyz123abc"
+
+
+def _fits(got, sample, where: str = "") -> None:
+    """`got` has the sample's keys in its order, recursively (plus the `resourceType` the web
+    SDK reads beside a resource's `name`); a placeholder string stands for any string (or
+    null, a value not there yet); other values are the sample's type."""
+    if isinstance(sample, dict):
+        assert isinstance(got, dict), where
+        assert [k for k in got if k in sample] == list(sample), where
+        assert set(got) - set(sample) <= {"resourceType"}, where
+        for k, v in sample.items():
+            if k == "operations":  # each resource's own JSON Schemas (the sample shows one)
+                assert isinstance(got[k], dict), where
+            else:
+                _fits(got[k], v, f"{where}/{k}")
+    elif isinstance(sample, list):
+        assert isinstance(got, list), where
+        for item in got if sample else []:
+            _fits(item, sample[0], f"{where}[]")
+    elif isinstance(sample, str):
+        assert got is None or isinstance(got, str), where
+    else:
+        assert type(got) is type(sample), where
+
+
+def _pairs() -> list[tuple[str, str, str, dict | None]]:
+    """(answer's name, method, URL, JSON body) of each documented request."""
+    lists = [(f"{r}.list", "GET", f"/gravy/connections/{RESOURCE_HOLDERS[r]}/{r}?page=1&limit=20",
+              None) for r in RESOURCES]
+    return lists + [
+        ("oauth-token.response", "POST", "/gravy/oauth/token", "oauth-token.request"),
+        ("intent-token.response", "POST", "/gravy/intent-token", "intent-token.request"),
+        ("connections.list", "GET", "/gravy/connections?page=1&limit=20", None),
+        ("connection", "GET", f"/gravy/connections/{CONNECTION}", None),
+        ("integrations.list", "GET", "/gravy/integrations", None),
+        ("integration", "GET", "/gravy/integrations/audible", None),
+    ]
+
+
+@pytest.mark.parametrize("name, method, url, body", _pairs(), ids=[p[0] for p in _pairs()])
+def test_every_documented_request_gets_its_documented_answer(client, auth, name, method, url,
+                                                             body):
+    r = client.request(method, url, headers=auth,
+                       json=None if body is None else documented(body))
+    assert r.status_code in (200, 201), r.text
+    got, sample = r.json(), documented(name)
+    if name.endswith(".list") and name not in PLACEHOLDER_SAMPLES:
+        assert {**got, "data": got["data"][:1]} == sample   # 20 items; the doc shows the first
+        assert len(got["data"]) == sample["meta"]["itemCount"]
+    elif name in PLACEHOLDER_SAMPLES:
+        _fits(got, sample)
+        if name == "connections.list":
+            assert {k: got[k] for k in ("meta", "timestamp", "version")} == \
+                {k: sample[k] for k in ("meta", "timestamp", "version")}
+        if name == "integration":  # its one real value: the documented resource, verbatim
+            resources = [{k: v for k, v in res.items() if k != "resourceType"}
+                         for res in got["resources"]]
+            assert sample["resources"][0] in resources
+    else:
+        for key in MINTED.get(name, ()):
+            assert isinstance(got.pop(key), str) and sample.pop(key)
+        assert got == sample

@@ -50,7 +50,8 @@ class GravitecVendor(Vendor):
         return GravitecStore(self.template, self.ctx.session_limit)
 
     def build_app(self, tenants: "Tenants") -> VendorApp:
-        self.service = Gravitec(self.ctx, tenants, GravitecAuth(tenants, self.template))
+        self.service = Gravitec(self.ctx, tenants, GravitecAuth(tenants, self.template),
+                                documented=self.template.documented)
         return build(self.service, self)
 
     def admin_routes(self) -> list["BaseRoute"]:

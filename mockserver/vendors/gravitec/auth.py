@@ -31,6 +31,7 @@ class GravitecAuth:
     def __init__(self, tenants: "Tenants", template: "GravitecTemplate") -> None:
         self.tenants = tenants
         self.fixture_sites = template.by_key
+        self.documented_refusals = template.documented.refusals
         self._opened: dict[bytes, tuple[Tenant, str]] = {}
 
     def site(self, request: "Request") -> "tuple[Tenant, Site]":
@@ -63,6 +64,9 @@ class GravitecAuth:
             return self.tenants.default, fixture.role
         found = self.tenants.authenticate(NAME, "appKey", key, "appSecret", secret)
         if found is None:
+            documented = self.documented_refusals.get((key, secret))
+            if documented is not None:  # the doc's 403 request: its documented body
+                raise VendorError(403, documented)
             raise bad_auth(key)
         return found, "main"
 

@@ -6,12 +6,13 @@ import json
 import random
 from pathlib import Path
 
-from .store import Follower, GravitecTemplate, SiteTemplate
+from .store import Documented, Follower, GravitecTemplate, SiteTemplate
 
 
 def load(fixtures_dir: Path, seed: int) -> GravitecTemplate:
     root = fixtures_dir / "gravitec"  # fixtures/<vendor name>
-    sites = json.loads((root / "sites.json").read_text())["sites"]
+    data = json.loads((root / "sites.json").read_text())
+    sites = data["sites"]
     generator = json.loads((root / "generator.json").read_text())
     out = []
     for site in sites:
@@ -21,7 +22,25 @@ def load(fixtures_dir: Path, seed: int) -> GravitecTemplate:
                                     {f.regId for f in followers})
         out.append(SiteTemplate(site["role"], site["plan"], site.get("appKey"),
                                 site.get("appSecret"), site.get("segments", {}), followers))
-    return GravitecTemplate(out)
+    return GravitecTemplate(out, documented(root, data.get("documented", {})))
+
+
+def documented(root: Path, spec: dict) -> Documented:
+    """The doc's exchanges named in sites.json, read from the documented examples."""
+    def example(name: str):
+        return json.loads((root / "documented" / f"{name}.json").read_text())
+
+    out = Documented()
+    push = spec.get("push")
+    if push is not None:
+        answer = example(push["response"])
+        out.push = example(push["request"])
+        out.push_ttl, out.push_display_time = answer["ttl"], answer["display_time"]
+    for refusal in spec.get("badAuth", []):
+        out.refusals[(refusal["appKey"], refusal["appSecret"])] = example(refusal["response"])
+    for campaign_id, name in spec.get("messages", {}).items():
+        out.messages[campaign_id] = example(name)
+    return out
 
 
 def fake_followers(generator: dict, role: str, seed: int, taken: set[str]) -> list[Follower]:

@@ -1,7 +1,7 @@
 """One function per Gravitec operation: parse, call the store, render."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -9,10 +9,11 @@ from starlette.responses import Response
 
 from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, dump, header, json_response,
                           load, original_url, read_limited)
+from ...core.control import off_loop
 from ...core.memo import keep
 from .errors import missing_param, spring, wrong_param
-from .store import (FREE_PLAN_DAILY_PUSHES, MAX_TAGS_PER_FOLLOWER, Campaign, Follower, Site,
-                    java_length)
+from .store import (FREE_PLAN_DAILY_PUSHES, MAX_TAGS_PER_FOLLOWER, Campaign, Documented,
+                    Follower, Site, java_length)
 from .validation import Push, SpringError, param, parse_params, read_push
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .auth import GravitecAuth
 
 BODY_LIMIT = 1024 * 1024   # larger bodies get Spring's 413 before they are held in memory
+INLINE_BODY = 64 * 1024   # a larger push body is checked off the event loop
 NAME_MAX = 255             # regId and name: "1-255 symbols string"
 FORM = "application/x-www-form-urlencoded"
 
@@ -35,6 +37,7 @@ class Gravitec:
     auth: "GravitecAuth"
     router: "Router | None" = None   # set once routes are built: 405s list the allowed methods
     pushes: "dict[bytes, Checked]" = field(default_factory=dict)  # see PUSH_MEMO
+    documented: Documented = field(default_factory=Documented)  # the doc's own exchanges
 
     def site(self, request: Request) -> Site:
         """The authenticated site, with its due campaigns sent first."""
@@ -216,7 +219,12 @@ async def send_push(g: Gravitec, request: Request) -> RawJSON:
     raw = await _body(g, request)
     checked = g.pushes.get(raw)
     if checked is None:
-        checked = _check_push(g, request, raw, site, now)
+        if len(raw) > INLINE_BODY:
+            # Binding a large body (200,000 tokens, 60,000 nested arrays) reads only the body
+            # and lookups of the site: off the event loop, which serves other calls meanwhile.
+            checked = await off_loop(_check_push, g, request, raw, site, now)
+        else:
+            checked = _check_push(g, request, raw, site, now)
         if checked.send_at_ms is None and checked.audience is None \
                 and len(raw) <= PUSH_MEMO_BODY:
             keep(g.pushes, raw, checked, PUSH_MEMO)
@@ -248,9 +256,15 @@ def _check_push(g: Gravitec, request: Request, raw: bytes, site: Site, now: floa
     if body is None:  # a JSON null binds no PushRequest: Spring's required-body check
         raise g.fail(request, SpringError(400, "Required request body is missing"))
     try:
-        return Checked.of(read_push(body, site, now))
+        push = read_push(body, site, now)
     except SpringError as exc:
         raise g.fail(request, exc) from None
+    known = g.documented
+    if known.push is not None and body == known.push:
+        # The doc's own request: its example answers ttl 86400 where the field's documented
+        # default is 28800; that request gets the example's values, every other the default.
+        push = replace(push, ttl=known.push_ttl, display_time=known.push_display_time)
+    return Checked.of(push)
 
 
 def _no_constant(name: str) -> Any:
@@ -271,6 +285,9 @@ async def get_message(g: Gravitec, request: Request) -> RawJSON:
         raise missing_param("campaignID", path_of(request), now)
     campaign = site.campaigns.get(campaign_id)
     if campaign is None:
+        documented = g.documented.messages.get(campaign_id) if site.role == "main" else None
+        if documented is not None:  # the doc's example URL: its documented stats
+            return json_response(documented)
         raise wrong_param("There is no message with this id!")
     return json_response(campaign.stats(now))
 

@@ -28,4 +28,4 @@ def build(g: h.Gravitec, vendor: "GravitecVendor") -> VendorApp:
                     merge_slashes=True)
     g.router = router
     return VendorApp(router, internal_error, content_type=vendor.content_type,
-                     cors=vendor.cors_policy())
+                     cors=vendor.cors_policy(), body_limit=h.BODY_LIMIT)

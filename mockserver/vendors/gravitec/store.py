@@ -278,13 +278,26 @@ class SiteTemplate:
     followers: list[Follower]
 
 
+@dataclass
+class Documented:
+    """The doc's own exchanges, each answered as documented for its documented input
+    (fixtures/gravitec/sites.json "documented")."""
+
+    push: Any = None                  # the documented push request (parsed JSON) ...
+    push_ttl: int = 0                 # ... and its documented answer's ttl and display_time
+    push_display_time: int = 0
+    refusals: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # key, secret
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # main site: id -> stats
+
+
 class GravitecTemplate:
     """The fixture sites every tenant starts from, built once."""
 
-    def __init__(self, sites: list[SiteTemplate]) -> None:
+    def __init__(self, sites: list[SiteTemplate], documented: Documented | None = None) -> None:
         self.sites = sites
         self.by_key = {s.app_key: s for s in sites if s.app_key is not None}
         self.ids = IdSource()  # one for the server: every tenant's sites are built from here
+        self.documented = documented or Documented()
 
 
 class GravitecStore:

@@ -28,8 +28,13 @@ def load(fixtures_dir: Path) -> dict[str, Any]:
     examples = {name[:-len(".list")]: doc["data"][0] for name, doc in documented.items()
                 if name.endswith(".list") and isinstance(doc, dict) and "data" in doc
                 and name != "connections.list"}
+    # The documented intent-token exchange: that request gets that answer's branding (the doc
+    # pairs an `audible` request with Airbnb's); every other request its integration's.
+    intent = (documented["intent-token.request"], documented["intent-token.response"]["branding"]) \
+        if "intent-token.request" in documented and "intent-token.response" in documented else None
     return {
         "examples": examples,
+        "intent": intent,
         "connections": json.loads((root / "connections.json").read_text())["connections"],
         "integrations": json.loads((root / "integrations.json").read_text())["integrations"],
         "generator": json.loads((root / "generator.json").read_text()),

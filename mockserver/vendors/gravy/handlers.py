@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, authorization, base_url, dump,
                           header, json_response, load, original_url, read_limited)
+from ...core.control import encode_pieces, off_loop
 from ...core.memo import keep
 from .errors import bad_request, http_error, not_found, payload_too_large, route_not_found, \
     unauthorized, validation_failed
@@ -227,10 +228,15 @@ async def create_intent_token(g: Gravy, request: Request) -> RawJSON:
     tenant = g.auth.bearer(request) or g.auth.publishable(request)
     if tenant is None:
         raise unauthorized()
-    values = validate(INTENT_DTO, await read_body(request))
+    body = await read_body(request)
+    values = validate(INTENT_DTO, body)
     integration = g.template.by_slug.get(values["integrationId"])
     if integration is None:
         raise not_found(f"Integration {values['integrationId']} not found")
+    branding = g.template.branding[integration["slug"]]
+    documented = g.template.documented_intent
+    if documented is not None and body == documented[0]:
+        branding = documented[1]  # the doc's own request: its documented answer's branding
     store = g.store(tenant)
     now = g.ctx.clock.iso()
     connection_id = str(uuid.UUID(int=g.ctx.rng.getrandbits(128), version=4))
@@ -250,7 +256,7 @@ async def create_intent_token(g: Gravy, request: Request) -> RawJSON:
                                    return_url, exp), g.ctx.clock.time())
     return json_response({"intentToken": token, "connectionId": connection_id,
                           "debug": values.get("debug", False), "shortToken": short,
-                          "branding": g.template.branding[integration["slug"]]}, 201)
+                          "branding": branding}, 201)
 
 
 def _requested_resources(requested: dict[str, Any], products: list[str]) \
@@ -344,6 +350,12 @@ async def list_connections(g: Gravy, request: Request) -> RawJSON:
             rows = [c for c in rows if getattr(c, name) == q[name]]
     window, meta = paginate(rows, q)
     base = base_url(request)
+    if any(c.connectionMetadata or c.errorDetails for c in window):
+        # Free-form objects a snapshot filled (hundreds of KB each): encoded off the event loop
+        # from the page as it is now, and sent in pieces (see Pieces).
+        page = {"data": [c.to_json(base) for c in window], "meta": meta,
+                "timestamp": g.ctx.clock.iso(), "version": "v1"}
+        return Pieces(await off_loop(encode_pieces, page))
     return envelope([dump(c.to_json(base)) for c in window], meta, g.ctx.clock.iso())
 
 
@@ -364,7 +376,31 @@ async def get_connection(g: Gravy, request: Request) -> RawJSON:
     _, conn = _authorize(g, request, request.path_params["connectionId"])
     if conn is None:
         raise not_found("Connection not found")
+    if conn.connectionMetadata or conn.errorDetails:  # as list_connections
+        return Pieces(await off_loop(encode_pieces, conn.to_json(base_url(request))))
     return json_response(conn.to_json(base_url(request)))
+
+
+class Pieces(RawJSON):
+    """A RawJSON whose body is sent in the pieces it was encoded in (`encode_pieces`): a page
+    of 60 MB is never joined into one block, a copy that would hold the interpreter."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        super().__init__(b"")
+        self.pieces = pieces or [b""]
+
+    async def __call__(self, scope, receive, send) -> None:
+        raw = [(b"content-type", self.content_type),
+               (b"content-length", str(sum(map(len, self.pieces))).encode())]
+        raw += [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in self.headers.items()]
+        await send({"type": "http.response.start", "status": self.status_code, "headers": raw})
+        pieces, last = self.pieces, len(self.pieces) - 1
+        for i in range(last + 1):
+            piece, pieces[i] = pieces[i], b""  # each freed once sent, not all at the end
+            await send({"type": "http.response.body", "body": piece, "more_body": i < last})
 
 
 async def list_resource(g: Gravy, request: Request) -> RawJSON:

@@ -31,4 +31,5 @@ def build(g: h.Gravy, vendor: "GravyVendor") -> VendorApp:
     )
     router = Router(routes, vendor.not_found, trailing_slash=True, ignore_case=True)
     return VendorApp(router, internal_error, headers={"X-Powered-By": "Express"},
-                     content_type=vendor.content_type, cors=vendor.cors_policy())
+                     content_type=vendor.content_type, cors=vendor.cors_policy(),
+                     body_limit=h.BODY_LIMIT)

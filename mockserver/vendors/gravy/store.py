@@ -144,6 +144,8 @@ class GravyTemplate:
                               for k, v in i.items() if k != "branding"}
                              for i in data["integrations"]]
         self.branding = {i["slug"]: i["branding"] for i in data["integrations"]}
+        # (the documented intent-token request, its documented answer's branding), if stored
+        self.documented_intent: tuple[dict[str, Any], dict[str, Any]] | None = data.get("intent")
         self.by_slug = {i["slug"]: i for i in self.integrations}
         self.connections = self._connections(data["connections"])
         self.connections_by_id = {c.id: c for c in self.connections}

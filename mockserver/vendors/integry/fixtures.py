@@ -66,8 +66,34 @@ def load(fixtures_dir: Path, seed: int) -> IntegryTemplate:
               + [a.id for per in users.values() for accs in per.values() for a in accs])
     documented = frozenset((s["userId"], s["hash"])
                            for s in accounts_doc.get("documentedSignatures", []))
-    return IntegryTemplate(ordered, apps, function_list, functions, users, workspace, top + 1,
-                           documented)
+    template = IntegryTemplate(ordered, apps, function_list, functions, users, workspace, top + 1,
+                               documented)
+    _documented_answers(template, root, apps_doc)
+    return template
+
+
+def _documented_answers(template: IntegryTemplate, root: Path, apps_doc: dict[str, Any]) -> None:
+    """The doc's answers that the generic rules would not give, keyed to the doc's input."""
+    path = root / "predictions.json"
+    if path.exists():
+        known = json.loads(path.read_text())
+        for p in known.get("predict", []):
+            _known_function(template, p["function"])
+            template.predictions[(p["prompt"], frozenset(p["variables"]))] = \
+                (p["function"], p["arguments"])
+        for g in known.get("get", []):
+            _known_function(template, g["function"])
+            template.documented_gets[(g["function"], g["prompt"], frozenset(g["variables"]))] = \
+                g["arguments"]
+    cursor = apps_doc.get("documentedCursor")
+    if cursor is not None:
+        template.cursor_at[cursor["offset"]] = cursor["cursor"]
+        template.cursor_offsets[cursor["cursor"]] = cursor["offset"]
+
+
+def _known_function(template: IntegryTemplate, name: str) -> None:
+    if name not in template.functions_by_name:
+        raise ValueError(f"fixtures/integry/predictions.json: no function {name}")
 
 
 def _query(app: str, title: str) -> dict[str, Any]:

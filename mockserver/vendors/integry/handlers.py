@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 from jsonschema import Draft7Validator
 from starlette.requests import Request
 
+from ...core.control import off_loop
 from ...core.http import (MAX_DEPTH, RawJSON, TooLarge, _js_float, _js_int, dump, json_response,
                           load, read_limited)
 from . import backends, predict
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 PAGE_SIZE = 50            # "Default page size is 50"
 BODY_LIMIT = 1024 * 1024  # larger bodies are refused before they are held in memory
 CALL_MEMO, CALL_MEMO_BODY = 256, 4096  # valid call bodies remembered, and the largest one
+INLINE_BODY = 64 * 1024  # a larger call body is read off the event loop
 TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
@@ -126,19 +128,23 @@ def _bool(params: dict[str, str], name: str, default: bool = False) -> bool:
     raise field_errors({name: ["Must be a valid boolean."]})
 
 
-def _cursor(body: dict[str, Any], query: dict[str, str]) -> int:
+def _cursor(g: Integry, body: dict[str, Any], query: dict[str, str]) -> int:
     """The page offset from `_cursor` in the body (Python SDK) or the query (Node SDK)."""
     value = body.get("_cursor", query.get("_cursor"))
+    if value.__class__ is str and value in g.template.cursor_offsets:  # the doc's own cursor
+        return g.template.cursor_offsets[value]
     try:
         return backends.decode_cursor(value)
     except backends.BadCursor:
         raise not_found("Invalid cursor") from None
 
 
-def _page(items: list[Any], offset: int) -> tuple[list[Any], str | None]:
+def _page(g: Integry, items: list[Any], offset: int) -> tuple[list[Any], str | None]:
     following = offset + PAGE_SIZE
-    return items[offset:following], \
-        backends.encode_cursor(following) if following < len(items) else None
+    if following >= len(items):
+        return items[offset:following], None
+    return items[offset:following], g.template.cursor_at.get(following) \
+        or backends.encode_cursor(following)
 
 
 # -- apps ---------------------------------------------------------------------------------------
@@ -154,13 +160,13 @@ def _app_json(app: dict[str, Any], store: IntegryStore, user: str) -> dict[str, 
 async def list_apps(g: Integry, request: Request) -> RawJSON:
     store, user, query, body = await _signed(g, request)
     connected_only = _bool(query, "connected_only")
-    offset = _cursor(body, query)
+    offset = _cursor(g, body, query)
     connected = _connected_apps(store, user)
     # the user's connected apps first, then the rest by name (the doc's sample order)
     apps = [a for a in g.template.apps if a["name"] in connected]
     if not connected_only:
         apps += [a for a in g.template.apps if a["name"] not in connected]
-    page, cursor = _page(apps, offset)
+    page, cursor = _page(g, apps, offset)
     return json_response({"apps": [_app_json(a, store, user) for a in page], "_cursor": cursor})
 
 
@@ -211,12 +217,12 @@ async def list_functions(g: Integry, request: Request) -> RawJSON:
     app = (query.get("app") or "").lower() or None
     search = (query.get("search") or "").lower() or None
     connected = _connected_apps(store, user) if _bool(query, "connected_only") else None
-    offset = _cursor(body, query)
+    offset = _cursor(g, body, query)
     found = [f for f in g.template.functions
              if (app is None or f["app"] == app) and (not kind or f["type"] == kind)
              and (connected is None or f["app"] in connected)
              and (search is None or search in f["name"] or search in f["description"].lower())]
-    page, cursor = _page(found, offset)
+    page, cursor = _page(g, found, offset)
     return json_response({"functions": [_function_json(g, f, meta) for f in page],
                           "_cursor": cursor})
 
@@ -238,6 +244,13 @@ async def predict_function(g: Integry, request: Request) -> RawJSON:
     variables = _variables(body)
     meta = _include_meta(query)
     with_arguments = _bool(query, "predict_arguments")
+    known = g.template.predictions.get((prompt, frozenset(variables)))
+    if known is not None:  # the doc's own example: its function and arguments
+        fn = g.template.functions_by_name[known[0]]
+        out = _function_json(g, fn, meta)
+        if with_arguments:
+            out["arguments"] = known[1]
+        return json_response({"functions": [out]})
     titles = {a["name"]: a["title"] for a in g.template.apps}
     fn = predict.best(prompt, g.template.functions, titles)
     if fn is None:
@@ -258,26 +271,56 @@ async def get_function(g: Integry, request: Request) -> RawJSON:
     variables = _variables(body)
     if prompt is not None and not isinstance(prompt, str):
         raise field_errors({"prompt": "Must be a non-empty string"})
-    if (prompt and prompt.strip()) or variables:
+    names = frozenset(variables)
+    documented = (fn["name"], prompt or "", names)
+    predicted = g.template.predictions.get((prompt or "", names))
+    if documented in g.template.documented_gets:  # the doc's own example
+        arguments = g.template.documented_gets[documented]
+        if arguments is not None:
+            out["arguments"] = arguments
+    elif predicted is not None and predicted[0] == fn["name"]:  # as the doc's predict gives them
+        out["arguments"] = predicted[1]
+    elif (prompt and prompt.strip()) or variables:
         title = g.template.apps_by_name[fn["app"]]["title"]
         out["arguments"] = predict.arguments(prompt or "", variables, fn, title)
     return json_response(out)
 
 
-def substitute(value: Any, tags: list[tuple[str, Any]]) -> Any:
+# What replacing reference tags may cost one call: characters of text scanned (each text holding
+# a "{" is scanned once per variable: 30,000 variables over 700 KB of text took 21 s), and the
+# length a text may reach (each "{a}" of 1 MB of them could become 500 KB). Past either, the
+# call is refused as invalid before the work, or the memory, is spent.
+TAG_SCAN_MAX = 2**26
+TAG_TEXT_MAX = BODY_LIMIT
+
+
+class TagsTooCostly(Exception):
+    """Replacing a call's reference tags would pass TAG_SCAN_MAX or TAG_TEXT_MAX."""
+
+
+def substitute(value: Any, tags: list[tuple[str, Any]], budget: list[int] | None = None) -> Any:
     """`{name}` reference tags replaced by the variables' values, in every string (`tags`:
-    ("{name}", value) of each variable in turn)."""
+    ("{name}", value) of each variable in turn). `budget` ([characters left to scan]) bounds
+    the work across one call's strings; `TagsTooCostly` past it or past TAG_TEXT_MAX."""
+    if budget is None:
+        budget = [TAG_SCAN_MAX]
     if isinstance(value, str):
         if "{" in value:  # no tag without one, and only a tag found adds text
             for tag, replacement in tags:
+                budget[0] -= len(value)
+                if budget[0] < 0:
+                    raise TagsTooCostly(f"more than {TAG_SCAN_MAX:,} characters to scan")
                 if tag in value:
-                    value = value.replace(tag, replacement if isinstance(replacement, str)
-                                          else _text(replacement))
+                    text = replacement if isinstance(replacement, str) else _text(replacement)
+                    grows = value.count(tag) * (len(text) - len(tag))
+                    if len(value) + grows > TAG_TEXT_MAX:
+                        raise TagsTooCostly(f"a text of more than {TAG_TEXT_MAX:,} characters")
+                    value = value.replace(tag, text)
         return value
     if isinstance(value, dict):
-        return {k: substitute(v, tags) for k, v in value.items()}
+        return {k: substitute(v, tags, budget) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute(v, tags) for v in value]
+        return [substitute(v, tags, budget) for v in value]
     return value
 
 
@@ -342,8 +385,14 @@ def _call_args(g: Integry, name: str, body: dict[str, Any]) \
     variables = _variables(body)
     if variables:
         tags = [("{" + str(k) + "}", v) for k, v in variables.items()]
-        args = {k: substitute(v, tags) for k, v in body.items()
-                if k != "_variables" and k != "_cursor"}
+        budget = [TAG_SCAN_MAX]
+        try:
+            args = {k: substitute(v, tags, budget) for k, v in body.items()
+                    if k != "_variables" and k != "_cursor"}
+        except TagsTooCostly as exc:
+            raise call_failed(CALL_INVALID, {"_variables": (
+                f"Replacing these reference tags would need {exc}: send fewer variables or "
+                f"less text.")}) from None
     else:  # nothing to replace, and the body is this call's own already
         args = {k: v for k, v in body.items() if k != "_variables" and k != "_cursor"}
     problems = _problems(g, fn, args)
@@ -362,7 +411,13 @@ async def call_function(g: Integry, request: Request) -> RawJSON:
     key = (scope["path_params"]["name"], headers.get(b"content-type", ""), raw)
     known = g.known_calls.get(key)
     if known is None:
-        fn, args, sent = _call_args(g, key[0], _parse(raw, headers))
+        if len(raw) > INLINE_BODY:
+            # Parsing, replacing tags and checking a large call reads only its body and the
+            # catalogue (immutable): off the event loop, which serves other calls meanwhile.
+            fn, args, sent = await off_loop(
+                lambda: _call_args(g, key[0], _parse(raw, headers)))
+        else:
+            fn, args, sent = _call_args(g, key[0], _parse(raw, headers))
         if len(raw) <= CALL_MEMO_BODY and (sent is UNSENT or type(sent) in _SCALARS) \
                 and all(type(v) in _SCALARS for v in args.values()):
             if len(g.known_calls) >= CALL_MEMO:

@@ -27,4 +27,5 @@ def build(g: h.Integry, vendor: "IntegryVendor") -> VendorApp:
                     ignore_case=False, merge_slashes=True)
     g.router = router
     return VendorApp(router, internal_error, headers={"Allow": "POST, OPTIONS"},
-                     content_type=vendor.content_type, cors=vendor.cors_policy())
+                     content_type=vendor.content_type, cors=vendor.cors_policy(),
+                     body_limit=h.BODY_LIMIT)

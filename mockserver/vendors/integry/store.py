@@ -35,6 +35,16 @@ class IntegryTemplate:
     workspace: dict[str, list[Account]]
     next_account: int
     documented: frozenset[tuple[str, str]] = frozenset()   # (user id, hash) of the doc's curls
+    # The doc's own answers, keyed to the documented input (fixtures/integry/predictions.json
+    # and apps.json): (prompt, variable names) -> (function, arguments) of a predict;
+    # (function, prompt, variable names) -> arguments (None: none) of a get; and the cursor
+    # the doc shows for one list offset.
+    predictions: dict[tuple[str, frozenset[str]], tuple[str, dict[str, Any]]] = \
+        field(default_factory=dict)
+    documented_gets: dict[tuple[str, str, frozenset[str]], dict[str, Any] | None] = \
+        field(default_factory=dict)
+    cursor_at: dict[int, str] = field(default_factory=dict)     # list offset -> documented cursor
+    cursor_offsets: dict[str, int] = field(default_factory=dict)  # and back
 
 
 @dataclass
@@ -82,6 +92,22 @@ class IntegryStore:
                 self.users[user].pop(app, None)
         return removed
 
+    def connect_workspace(self, app: str, display_name: str, now_iso: str) -> Account:
+        """An account of the workspace: every user's calls of `app` may use it."""
+        account = Account(self.next_account, display_name, now_iso)
+        self.next_account += 1
+        self.workspace.setdefault(app, []).append(account)
+        return account
+
+    def disconnect_workspace(self, app: str, account_id: int | None) -> int:
+        accounts = self.workspace.get(app, [])
+        kept = [a for a in accounts if account_id is not None and a.id != account_id]
+        if kept:
+            self.workspace[app] = kept
+        else:
+            self.workspace.pop(app, None)
+        return len(accounts) - len(kept)
+
     def log(self, user: str, entry: dict[str, Any]) -> None:
         log = self.calls.get(user)
         if log is None:
@@ -91,12 +117,15 @@ class IntegryStore:
         log.append(entry)
 
     def summary(self) -> dict[str, Any]:
-        """The sandbox page's counts: connected accounts (users' and the workspace's) and the
-        users holding at least one."""
+        """The sandbox page's counts: connected accounts (users' and the workspace's), the
+        users holding at least one, and the workspace's accounts by app (named, since every
+        user's calls may use them)."""
         per_user = [sum(len(a) for a in apps.values()) for apps in self.users.values()]
-        return {"connectedAccounts": sum(per_user)
-                + sum(len(a) for a in self.workspace.values()),
-                "users": sum(1 for n in per_user if n)}
+        workspace = {app: len(a) for app, a in sorted(self.workspace.items()) if a}
+        total = sum(workspace.values())
+        return {"connectedAccounts": sum(per_user) + total,
+                "users": sum(1 for n in per_user if n),
+                "workspace": {"total": total, "byApp": workspace}}
 
     def snapshot(self) -> dict[str, Any]:
         return {
