@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING, Mapping
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route, Router
 
 from ..core.clock import RANGE, parse_iso
-from ..core.control import JSON, ControlError, body_json, finite_number, tenant_of
-from ..core.http import TooLarge, read_limited
+from ..core.control import (JSON, ControlError, Pieces, body_json, encode_pieces, finite_number,
+                            join_pieces, off_loop, read_parts, tenant_of)
+from ..core.http import TooLarge, dump
 from ..core.state import BODY_LIMIT as STATE_LIMIT
-from ..core.state import Importer, StateError, export, parse
+from ..core.state import Importer, StateError, export
 from ..core.tenancy import TooManyTenants
 from . import faults as fault_routes
 from .openapi import document_bytes
@@ -43,6 +44,10 @@ class Plane:
 
 
 def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
+    # The control plane deletes tenants: the journal then drops what their calls still in
+    # flight record (DELETE /__admin/tenants/{id} clears what they recorded before).
+    server.journal.only_tenants(server.tenants.live)
+
     async def health(request: Request) -> Response:
         return JSON({"status": "ok"})
 
@@ -102,12 +107,20 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             limit = int(q.get("limit", "100"))
         except ValueError:
             raise ControlError(400, "limit must be an integer") from None
-        total, calls = server.journal.select(max(limit, 0), **{
-            k: q.get(k) for k in ("vendor", "method", "path", "status", "tenant", "kind")})
+        criteria = {k: q.get(k) for k in ("vendor", "method", "path", "status", "tenant", "kind")}
         # ?summary=1 leaves out headers and bodies: the sandbox page polls it every 2 s.
         brief = q.get("summary") in ("1", "true")
-        return JSON({"total": total, "capacity": server.journal.maxlen,
-                     "requests": [c.summary() if brief else c.to_dict() for c in calls]})
+        # Selecting, redacting and encoding up to 10,000 entries (32 MiB of bodies) is read
+        # from a copy, off the event loop: the journal goes on recording meanwhile.
+        view = server.journal.view()
+
+        def listing() -> list[bytes]:
+            total, calls = view.select(max(limit, 0), **criteria)
+            head = b'{"total":%d,"capacity":%d,"requests":[' % (total, view.maxlen)
+            return join_pieces(head, (dump(c.summary() if brief else c.to_dict())
+                                      for c in calls), b"]}")
+
+        return Pieces(await off_loop(listing))
 
     async def request_one(request: Request) -> Response:
         """One entry in full (headers and bodies, secrets masked): the page's detail view."""
@@ -166,17 +179,19 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         if tenant is None:
             raise ControlError(404, f"no tenant {tid}")
         if request.method == "GET":
-            return JSON(export(tenant, server.vendors))
+            # Taken on the loop (a consistent state: the vendors' exports copy what calls
+            # change), encoded off it.
+            return Pieces(await off_loop(encode_pieces, export(tenant, server.vendors)))
         async with importing:
             try:
-                raw = await read_limited(request, STATE_LIMIT)
+                parts = await read_parts(request, STATE_LIMIT)
             except TooLarge:
                 raise ControlError(413, f"a snapshot is at most {STATE_LIMIT // 2**20} MiB") \
                     from None
             try:
                 # A big snapshot takes a while to check: off the event loop, which keeps
                 # serving. Only the swap, below, touches the tenant: a refusal changes nothing.
-                stores = await asyncio.to_thread(lambda: snapshots.prepare(parse(raw), tenant))
+                stores = await off_loop(snapshots.prepare_parts, parts, tenant)
             except StateError as exc:
                 return JSON({"error": exc.message, "details": exc.details}, 400)
             if server.tenants.get(tenant.id) is not tenant:  # deleted while it was checked
@@ -200,6 +215,11 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
     async def admin_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ControlError)
         return JSON({"error": exc.message}, exc.status)
+
+    async def gone(request: Request, exc: Exception) -> None:
+        """The client left before its body was read: nobody to answer and no server error,
+        as a vendor route treats it (no traceback in the log)."""
+        return None
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return JSON({"error": f"no admin endpoint {request.method} {request.url.path}"},
@@ -230,6 +250,7 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             routes.append(Mount(f"/__admin/{name}",
                                 app=Router(vendor_routes, redirect_slashes=False)))
     app = Starlette(routes=routes, exception_handlers={ControlError: admin_error,
+                                                       ClientDisconnect: gone,
                                                        404: not_found, 405: not_found})
     app.router.redirect_slashes = False
     if admin_token:

@@ -11,7 +11,7 @@ from array import array
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from itertools import count
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode
 
@@ -216,7 +216,16 @@ class Journal:
         # server's fresh header list, tuples and strings.
         self._parts: dict[tuple, RequestParts] = {}
         self._pending: list[tuple] = []  # record_request's entries, not kept yet
+        # The tenants that exist, when the server says (`only_tenants`): a call still in
+        # flight when its tenant is deleted is dropped with the tenant's other entries.
+        self._live: Mapping[str, Any] | None = None
         self._empty()
+
+    def only_tenants(self, live: Mapping[str, Any]) -> None:
+        """Keep entries only of tenants that are keys of `live` (a live view of the server's
+        tenants) or of none: the entry of a call that ends after its tenant was deleted is
+        dropped, as `clear(tenant)` dropped the tenant's earlier ones."""
+        self._live = live
 
     def _empty(self) -> None:
         self._start = 0   # the ring index of the oldest entry
@@ -290,8 +299,11 @@ class Journal:
         if not self._maxlen:
             return
         request_parts = self.request_parts
+        live = self._live
         for (vendor, at, method, path, query_string, headers, status, tenant, duration_ms,
              request_body, response_body, error, fault) in pending:
+            if live is not None and tenant is not None and tenant not in live:
+                continue  # its tenant was deleted while it ran
             parts = request_parts(method, path, query_string, headers)
             size = ENTRY_OVERHEAD + parts[4] + len(request_body) + len(response_body)
             i = self._start
@@ -320,6 +332,8 @@ class Journal:
         """Keep `call` as it is; `size` is its `approx_size()` when the caller knows it already."""
         if not self.enabled or not self._maxlen:
             return
+        if self._live is not None and call.tenant is not None and call.tenant not in self._live:
+            return  # its tenant was deleted while it ran (a webhook delivered meanwhile)
         self._flush()
         call.size = size = call.approx_size() if size is None else size
         i = self._slot()
@@ -374,6 +388,20 @@ class Journal:
             self._req[i] = self._resp[i] = self._rare[i] = None
             self._start = (i + 1) % cap
             self._count -= 1
+
+    def view(self) -> "Journal":
+        """A read-only copy of the entries as they are now, to read off the event loop while
+        calls go on being recorded: the columns are copied (at C speed, no entry built), what
+        the entries hold (request parts, bodies, recorded Calls) is immutable and shared."""
+        self._flush()
+        view = object.__new__(Journal)
+        view.__dict__.update(self.__dict__)
+        view._pending = []
+        view._secrets = dict(self._secrets)
+        (view._id, view._size, view._at, view._dur, view._vendor, view._req_parts, view._status,
+         view._tenant, view._req, view._resp, view._rare) = (c[:] for c in self._columns())
+        view.enabled = False  # nothing is recorded into a copy
+        return view
 
     def clear(self, tenant: str | None = None) -> None:
         """Everything, or only one tenant's entries (other CI jobs keep theirs)."""

@@ -7,17 +7,27 @@ Each vendor writes and reads its own part (`Vendor.export_state` / `import_state
 JSON Schema, then every vendor builds a new store from its part; only when all of them succeeded
 are the tenant's stores swapped. A tenant's credentials are never part of a snapshot, so a
 snapshot exported from one tenant imports into another and keeps that tenant's credentials.
+
+A snapshot larger than APART bytes is parsed and checked in a child process (`read`): no step
+of that work can then hold the server's interpreter, which answers other requests meanwhile.
 """
 from __future__ import annotations
 
+import gc
+import json
 import math
+import os
+import pickle
+import subprocess
+import sys
 from functools import cached_property
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from jsonschema import Draft202012Validator
 
-from .http import load
+from .http import dump, load
 
 if TYPE_CHECKING:
     from .tenancy import Tenant
@@ -27,6 +37,11 @@ VERSION = 1
 BODY_LIMIT = 64 * 1024 * 1024   # a snapshot: default fixtures export to well under 1 MiB
 MAX_DETAILS = 50                # problems listed in one refusal
 MAX_INT_DIGITS = 30             # an integer literal longer than this is no state the mock keeps
+# The longest string of a snapshot, in characters. Every string the mock keeps came in one
+# request body, and no route reads more than 1 MiB; a longer one would be one step too long for
+# the interpreter to share (decoding it, encoding it in an export).
+MAX_STRING = 1024 * 1024
+APART = 1024 * 1024             # a larger snapshot is parsed and checked in a child process
 
 
 class StateError(ValueError):
@@ -119,6 +134,25 @@ def check(doc: Any, validator: Draft202012Validator) -> None:
     if errors:
         raise StateError("the snapshot does not fit the schema",
                          [f"{_where(e.absolute_path)}: {e.message[:300]}" for e in errors])
+    long = list(islice(_long_strings(doc, ()), MAX_DETAILS))
+    if long:
+        raise StateError(f"the snapshot holds a string longer than {MAX_STRING:,} characters",
+                         [f"{_where(path)}: {n:,} characters" for path, n in long])
+
+
+def _long_strings(node: Any, path: tuple) -> Iterable[tuple[tuple, int]]:
+    """(path, length) of each string (key or value) longer than MAX_STRING."""
+    if isinstance(node, str):
+        if len(node) > MAX_STRING:
+            yield path, len(node)
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            if len(k) > MAX_STRING:
+                yield path, len(k)
+            yield from _long_strings(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _long_strings(v, path + (i,))
 
 
 # -- export and import ------------------------------------------------------------------------
@@ -126,6 +160,15 @@ def export(tenant: "Tenant", vendors: Mapping[str, "Vendor"]) -> dict[str, Any]:
     return {"version": VERSION, "tenant": tenant.id,
             "vendors": {name: vendor.export_state(tenant.stores[name], tenant)
                         for name, vendor in vendors.items()}}
+
+
+class Checked:
+    """A snapshot already checked against the importer's schema (in the child process)."""
+
+    __slots__ = ("doc",)
+
+    def __init__(self, doc: Any) -> None:
+        self.doc = doc
 
 
 class Importer:
@@ -144,9 +187,19 @@ class Importer:
         Draft202012Validator.check_schema(self.schema)
         return Draft202012Validator(self.schema)
 
+    def read(self, parts: list[bytes]) -> Any:
+        """The snapshot sent in `parts` (a body as it arrived), parsed: checked too when it was
+        large enough to be read in a child process (a `Checked`). For a worker thread."""
+        if sum(map(len, parts)) <= APART:
+            return parse(b"".join(parts))
+        return Checked(_apart(parts, self.schema))
+
     def prepare(self, doc: Any, tenant: "Tenant") -> dict[str, Any]:
         """A new store per vendor for `tenant`, built from `doc`; nothing is changed yet."""
-        check(doc, self.validator)
+        if isinstance(doc, Checked):
+            doc = doc.doc
+        else:
+            check(doc, self.validator)
         stores: dict[str, Any] = {}
         problems: list[str] = []
         for name, vendor in self.vendors.items():
@@ -168,6 +221,72 @@ class Importer:
     def load(self, doc: Any, tenant: "Tenant") -> None:
         """Import `doc` into `tenant`, all vendors or none."""
         self.commit(tenant, self.prepare(doc, tenant))
+
+    def prepare_parts(self, parts: list[bytes], tenant: "Tenant") -> dict[str, Any]:
+        """`read` then `prepare`, for a worker thread. The collector is paused meanwhile: a full
+        collection walks every object the snapshot just made, in one step the event loop
+        would wait for (up to 100 ms for 10,000 campaigns), and none of them is garbage yet."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self.prepare(self.read(parts), tenant)
+        finally:
+            if collecting:
+                gc.enable()
+
+
+# -- a large snapshot, read in a child process ---------------------------------------------------
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # where `mockserver` is importable
+
+
+def _apart(parts: list[bytes], schema: dict[str, Any]) -> Any:
+    """Parse and check a snapshot in a child process, which sends it back pickled. Unpickling
+    reads a frame (64 KiB) at a time from the pipe, releasing the interpreter at each read, so
+    no step here holds it long; parsing and checking (seconds for a big snapshot) cost the
+    server's process nothing."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (_PACKAGE_ROOT, env.get("PYTHONPATH"))))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from mockserver.core.state import _child; _child()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        try:
+            head = dump(schema)
+            proc.stdin.write(len(head).to_bytes(8, "big") + head)
+            for part in parts:
+                proc.stdin.write(part)
+            proc.stdin.close()
+            answer = pickle.load(proc.stdout)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError):
+            answer = None
+        if not isinstance(answer, tuple) or not answer:
+            raise StateError("the snapshot could not be read",
+                             [f"its parser ended with code {proc.wait()}"])
+        if answer[0] != "ok":
+            raise StateError(answer[1], answer[2])
+        return answer[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def _child() -> None:
+    """The child process of `_apart`: stdin holds the schema's length (8 bytes), the schema and
+    the snapshot; stdout gets ("ok", document) or ("refused", message, details), pickled."""
+    data = sys.stdin.buffer.read()
+    n = int.from_bytes(data[:8], "big")
+    try:
+        validator = Draft202012Validator(json.loads(data[8:8 + n]))
+        doc = parse(data[8 + n:])
+        del data
+        check(doc, validator)
+        answer: tuple = ("ok", doc)
+    except StateError as exc:
+        answer = ("refused", exc.message, exc.details)
+    pickle.dump(answer, sys.stdout.buffer, protocol=5)
+    sys.stdout.buffer.flush()
 
 
 # -- schema building blocks for the vendors' parts --------------------------------------------

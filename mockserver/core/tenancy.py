@@ -8,7 +8,8 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 if TYPE_CHECKING:
     from .vendor import Vendor
@@ -92,6 +93,11 @@ class Tenants:
 
     def get(self, tenant_id: str) -> Tenant | None:
         return self._tenants.get(tenant_id)
+
+    @property
+    def live(self) -> Mapping[str, Tenant]:
+        """The tenants by id, a read-only view that follows creations and deletions."""
+        return MappingProxyType(self._tenants)
 
     def by_credential(self, vendor: str, key: str) -> Tenant | None:
         tid = self._by_key.get((vendor, key))
