@@ -1,10 +1,12 @@
 """.ci/run: installs Debian's chromium when it is missing (as root, or through sudo), then runs
-`make test`. Hermetic: apt-get, sudo, id and make are stand-ins that record their calls."""
+`make test`. Hermetic: apt-get, sudo, id and make are stand-ins that record their calls. And
+what the browser tests do without a browser: fail under CI, skip elsewhere."""
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,3 +76,25 @@ def test_no_browser_skips_the_install_as_the_refusal_advises(tmp_path):
                          MOCKSERVER_NO_BROWSER="1")
     assert proc.returncode == 0, proc.stderr
     assert calls == ["make test"]
+
+
+def _page_tests(tmp: Path, **env: str) -> subprocess.CompletedProcess:
+    """The sandbox page tests with no Chromium at the named path."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("CI", "MOCKSERVER_NO_BROWSER")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
+         "tests/test_sandbox_page.py::test_credentials_are_shown_with_copy_buttons"],
+        cwd=REPO, env={**clean, "MOCKSERVER_CHROMIUM": str(tmp / "absent"), **env},
+        capture_output=True, text=True, timeout=120)
+
+
+def test_a_missing_browser_skips_the_page_tests_on_a_developers_machine(tmp_path):
+    proc = _page_tests(tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 skipped" in proc.stdout and "error" not in proc.stdout.lower(), proc.stdout
+
+
+def test_a_missing_browser_fails_the_page_tests_in_ci(tmp_path):
+    proc = _page_tests(tmp_path, CI="true")
+    assert proc.returncode != 0 and "1 error" in proc.stdout, proc.stdout
+    assert "no Chromium at" in proc.stdout

@@ -1,8 +1,10 @@
 """The sandbox page `GET /__admin/` in a real headless Chromium (Debian's, driven by Playwright's
 Python package: no browser is ever downloaded), against a real uvicorn server.
 
-CI installs chromium (.ci/run), so a missing browser fails here; set MOCKSERVER_NO_BROWSER=1 to
-skip these tests on a machine without one. MOCKSERVER_CHROMIUM names another executable.
+CI installs chromium (.ci/run), so under CI (CI=true) a missing browser fails here. Elsewhere (a
+developer's `make test` on a machine without it) these tests skip, saying how to get it: eleven
+errors there once passed for a flaky suite. MOCKSERVER_NO_BROWSER=1 skips them anywhere;
+MOCKSERVER_CHROMIUM names another executable.
 """
 from __future__ import annotations
 
@@ -105,8 +107,11 @@ def server() -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).is_file():
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's `chromium` (.ci/run does), "
-                    "or set MOCKSERVER_NO_BROWSER=1 to skip the sandbox page tests")
+        why = (f"no Chromium at {CHROMIUM}: install Debian's `chromium` (.ci/run does), "
+               "or set MOCKSERVER_NO_BROWSER=1 to skip the sandbox page tests")
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(why)  # CI must run them
+        pytest.skip(why)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
