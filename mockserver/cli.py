@@ -233,7 +233,7 @@ def _bind(host: str, port: int):
 
 def banner(url: str, admin_token: str | None = None, tls: bool = False) -> str:
     """What `serve` prints once it listens. The first line is parsed by tests and scripts
-    (SPEC §1): it never changes. The rest is for a person's first minutes."""
+    (README.md, "More", Running): it never changes. The rest is for a person's first minutes."""
     token = "?token=<your --admin-token>" if admin_token else ""
     header = " with header X-Admin-Token" if admin_token else ""
     return (f"mockserver listening on {url}\n"

@@ -282,7 +282,8 @@ class ClockControl:
 # == tenants ================================================================================
 @dataclass
 class Tenant:
-    """A tenant of the mock: its own copy of the fixtures behind its own credentials (SPEC §3)."""
+    """A tenant of the mock: its own copy of the fixtures behind its own credentials
+    (README.md, "Use in CI")."""
 
     id: str
     credentials: dict[str, dict[str, str]]

@@ -2,7 +2,7 @@
 
 The CA is made at start-up, or kept in `--tls-dir DIR` (ca.pem, ca-key.pem) so clients trust it
 once; the server certificate is issued fresh at every start from that CA and covers every vendor
-host (SPEC §2) plus localhost, 127.0.0.1 and ::1. Clients fetch the CA at `/__admin/ca.pem`.
+host (README.md's vendor base URLs) plus localhost, 127.0.0.1 and ::1. Clients fetch the CA at `/__admin/ca.pem`.
 A CLI concern: vendor code and the app never see any of this but the CA's PEM.
 """
 from __future__ import annotations

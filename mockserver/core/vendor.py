@@ -55,7 +55,7 @@ class Vendor(ABC):
 
     name: ClassVar[str]                          # the path prefix without its slash; journal key
     hosts: ClassVar[tuple[str, ...]] = ()        # real API hosts routed here by the Host header
-    default_credentials: ClassVar[Mapping[str, str]] = {}   # SPEC §3, the default tenant's
+    default_credentials: ClassVar[Mapping[str, str]] = {}   # the default tenant's (README.md)
     tenant_keys: ClassVar[tuple[str, ...]] = ()  # credential fields that name their tenant
     secret_headers: ClassVar[frozenset[str]] = frozenset()  # redacted in the journal
     secret_fields: ClassVar[frozenset[str]] = frozenset()   # body fields redacted in the journal

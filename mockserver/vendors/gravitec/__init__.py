@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 class GravitecVendor(Vendor):
     name = NAME
-    # SPEC §2's host, and the doc's 403 example's `Host: api.gravitec.net` (a slip it accepts)
+    # The API's real host (README.md's vendor base URLs), and the doc's 403 example's
+    # `Host: api.gravitec.net` (a slip it accepts)
     hosts = ("uapi.gravitec.net", "api.gravitec.net")
     default_credentials = {"appKey": "1e26f7bb3f81e1ab789d3e20b9cf6325",
                            "appSecret": "9bb59fcbff38b85647c421c65cca06ce"}

@@ -283,7 +283,7 @@ def _caller(g: Gravy, request: Request) -> "Tenant | None":
 
 def _short_code_session(g: Gravy, request: Request, code: str) -> IntentSession | None:
     """The live intent session of a short code. Public, so the code names its tenant; a
-    credential of another tenant finds nothing (SPEC §3)."""
+    credential of another tenant finds nothing (README.md, "Use in CI": tenants)."""
     caller = _caller(g, request)
     if caller is not None:
         session = g.store(caller).intents.get(code, g.ctx.clock.time())
@@ -320,7 +320,8 @@ async def get_intent_token_link(g: Gravy, request: Request) -> RawJSON:
 
 async def validate_intent_token(g: Gravy, request: Request) -> RawJSON:
     # Public: the web SDK (shortcode.ts validateIntentToken) sends no Authorization, so the
-    # token names its tenant. A credential of another tenant gets the invalid-token 401 (SPEC §3).
+    # token names its tenant. A credential of another tenant gets the invalid-token 401
+    # (tenants are isolated).
     caller = _caller(g, request)
     values = validate(VALIDATE_DTO, await read_body(request))
     token = values["intentToken"]
