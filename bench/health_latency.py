@@ -381,16 +381,20 @@ def measure(port: int, kind: str, requests: list[bytes], seconds: float = 3.0,
 
 # -- servers ------------------------------------------------------------------------------------
 def start_mock(extra: list[str] | None = None, timeout: float = 120.0) -> Target:
-    import httpx
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "mockserver", "serve", "--port", "0",
                              *(extra or [])], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    return _started(proc, timeout, "the mock")
+
+
+def _started(proc: subprocess.Popen, timeout: float, what: str) -> Target:
+    """The server `proc` runs, once its banner is out and it answers health."""
+    import httpx
     line = _first_line(proc, timeout)
-    prefix = "mockserver listening on "
-    if not line.startswith(prefix):
+    if not line.startswith("mockserver listening on "):
         stop(proc)
-        raise RuntimeError(f"the mock did not start: {line!r}")
+        raise RuntimeError(f"{what} did not start: {line!r}")
     port = int(line.rsplit(":", 1)[1])
     target = Target(port, httpx.Client(base_url=f"http://{HOST}:{port}", timeout=300), proc)
     _wait_healthy(target, timeout)
@@ -459,17 +463,9 @@ server.run(sockets=[sock])
 
 
 def start_bare(timeout: float = 120.0) -> Target:
-    import httpx
     proc = subprocess.Popen([sys.executable, "-c", BARE_APP], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    line = _first_line(proc, timeout)
-    if not line.startswith("mockserver listening on "):
-        stop(proc)
-        raise RuntimeError(f"the bare app did not start: {line!r}")
-    port = int(line.rsplit(":", 1)[1])
-    target = Target(port, httpx.Client(base_url=f"http://{HOST}:{port}", timeout=300), proc)
-    _wait_healthy(target, timeout)
-    return target
+    return _started(proc, timeout, "the bare app")
 
 
 def machine() -> str:

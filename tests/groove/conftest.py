@@ -1,6 +1,7 @@
 """Groove fixtures: the sandbox OAuth client, the code flow done in one call, GraphQL calls."""
 from __future__ import annotations
 
+import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -57,3 +58,16 @@ def gql(client, token: str, query: str, variables: dict | None = None,
     if variables is not None:
         body["variables"] = variables
     return client.post(GRAPHQL, json=body, headers=bearer(token), **kw)
+
+
+def thread_spy(monkeypatch, module: Any, *names: str) -> dict[str, list[int]]:
+    """Wrap each named function of `module` to record the thread of every call."""
+    seen: dict[str, list[int]] = {name: [] for name in names}
+    for name in names:
+        real = getattr(module, name)
+
+        def spy(*args: Any, _name: str = name, _real: Any = real, **kw: Any) -> Any:
+            seen[_name].append(threading.get_ident())
+            return _real(*args, **kw)
+        monkeypatch.setattr(module, name, spy)
+    return seen

@@ -16,7 +16,7 @@ from graphql import get_introspection_query
 
 from mockserver.vendors.groove import schema
 
-from .conftest import GRAPHQL, LONG_FLOW, bearer, gql, tokens_for
+from .conftest import GRAPHQL, LONG_FLOW, bearer, gql, thread_spy, tokens_for
 from .test_cost import HEAVIEST_ALLOWED_QUERY, RELAY, units
 
 INTROSPECTION = get_introspection_query(descriptions=True)
@@ -69,15 +69,7 @@ def executor(app) -> schema.Executor:
 @pytest.fixture
 def threads(monkeypatch) -> dict[str, list[int]]:
     """The thread of each execution and each encoding of an answer."""
-    seen: dict[str, list[int]] = {"execute": [], "dump": []}
-    for name in seen:
-        real = getattr(schema, name)
-
-        def spy(*args: Any, _name: str = name, _real: Any = real, **kw: Any) -> Any:
-            seen[_name].append(threading.get_ident())
-            return _real(*args, **kw)
-        monkeypatch.setattr(schema, name, spy)
-    return seen
+    return thread_spy(monkeypatch, schema, "execute", "dump")
 
 
 def request(query: str, variables: dict | None, n: int) -> bytes:

@@ -16,7 +16,7 @@ from graphql.language import Token
 
 from mockserver.vendors.groove import schema
 
-from .conftest import GRAPHQL, bearer, gql, tokens_for
+from .conftest import GRAPHQL, bearer, gql, thread_spy, tokens_for
 from .test_cost import HEAVIEST_ALLOWED_QUERY, RELAY
 
 README_QUERY = ('{ flow(id: "1001") { name steps(first: 3) { nodes { name dayNumber } '
@@ -34,15 +34,7 @@ def token(client) -> str:
 @pytest.fixture
 def threads(monkeypatch) -> dict[str, list[int]]:
     """The thread of each parse and each execution graphql-core is asked for."""
-    seen: dict[str, list[int]] = {"parse": [], "execute": []}
-    for name in seen:
-        real = getattr(schema, name)
-
-        def spy(*args: Any, _name: str = name, _real: Any = real, **kw: Any) -> Any:
-            seen[_name].append(threading.get_ident())
-            return _real(*args, **kw)
-        monkeypatch.setattr(schema, name, spy)
-    return seen
+    return thread_spy(monkeypatch, schema, "parse", "execute")
 
 
 def test_a_new_document_is_prepared_in_a_worker_thread_and_run_on_the_loop(client, token,
