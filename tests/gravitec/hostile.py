@@ -1,4 +1,4 @@
-"""What the generic hostile-input test (tests/test_hostile.py) cannot guess about Gravitec."""
+"""What the generic hostile-input test (tests/hostile/) cannot guess about Gravitec."""
 from __future__ import annotations
 
 import base64

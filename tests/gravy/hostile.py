@@ -1,4 +1,4 @@
-"""What the generic hostile-input test (tests/test_hostile.py) cannot guess about Gravy."""
+"""What the generic hostile-input test (tests/hostile/) cannot guess about Gravy."""
 from __future__ import annotations
 
 from urllib.parse import unquote

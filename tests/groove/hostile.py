@@ -1,4 +1,4 @@
-"""What the generic hostile-input test (tests/test_hostile.py) cannot guess about Groove."""
+"""What the generic hostile-input test (tests/hostile/) cannot guess about Groove."""
 from __future__ import annotations
 
 from .conftest import bearer, tokens_for

@@ -1,4 +1,4 @@
-"""What the generic hostile-input test (tests/test_hostile.py) cannot guess about Integry."""
+"""What the generic hostile-input test (tests/hostile/) cannot guess about Integry."""
 from __future__ import annotations
 
 from .conftest import headers
