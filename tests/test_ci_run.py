@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[1]
 RECORD = '#!/bin/sh\necho "{name} $*" >> "{log}"\n'
 
 
-def run_ci(tmp: Path, uid: int, chromium: Path, with_sudo: bool = True, **env_extra: str):
+def run_ci(tmp: Path, uid: int, chromium: Path, with_sudo: bool = True, node: bool = True,
+           **env_extra: str):
     work, stubs, log = tmp / "work", tmp / "bin", tmp / "calls.log"
     (work / ".ci").mkdir(parents=True)
     shutil.copy(REPO / ".ci" / "run", work / ".ci" / "run")
@@ -22,6 +23,8 @@ def run_ci(tmp: Path, uid: int, chromium: Path, with_sudo: bool = True, **env_ex
         (stubs / name).write_text(RECORD.format(name=name, log=log) if name != "sudo" else
                                   f'#!/bin/sh\necho "sudo $*" >> "{log}"\nshift\nexec "$@"\n')
     (stubs / "id").write_text(f"#!/bin/sh\necho {uid}\n")
+    if node:
+        (stubs / "node").write_text("#!/bin/sh\n")
     for f in stubs.iterdir():
         f.chmod(0o755)
     # Only the stand-ins and the shell's basics: no real sudo or apt-get is reachable.
@@ -59,6 +62,21 @@ def test_chromium_missing_is_installed_through_sudo_otherwise(tmp_path):
                      "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y "
                      "--no-install-recommends chromium",
                      "apt-get install -y --no-install-recommends chromium",
+                     "make test"]
+
+
+def test_node_missing_is_installed_with_chromium(tmp_path):
+    proc, calls = run_ci(tmp_path, 0, tmp_path / "absent", node=False)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["apt-get update",
+                     "apt-get install -y --no-install-recommends chromium nodejs",
+                     "make test"]
+
+
+def test_node_missing_is_installed_even_without_the_browser_tests(tmp_path):
+    proc, calls = run_ci(tmp_path, 0, tmp_path / "absent", node=False, MOCKSERVER_NO_BROWSER="1")
+    assert proc.returncode == 0, proc.stderr
+    assert calls == ["apt-get update", "apt-get install -y --no-install-recommends nodejs",
                      "make test"]
 
 
