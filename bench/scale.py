@@ -161,9 +161,9 @@ def _client(base: str):
 
 
 async def touch_vendors(client, creds: dict[str, dict[str, str]]) -> list[str]:
-    """One call of bench/run.py's mix to each vendor as the tenant of `creds` (SPEC §3's shape),
-    with the tokens it needs first, so every store of the tenant is in use. The failures, as
-    text (empty: all answered as expected)."""
+    """One call of bench/run.py's mix to each vendor as the tenant of `creds` (its credentials,
+    as POST /__admin/tenants gives them), with the tokens it needs first, so every store of the
+    tenant is in use. The failures, as text (empty: all answered as expected)."""
     bad: list[str] = []
 
     def want(r, status: int = 200) -> bool:

@@ -12,14 +12,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .admin import Plane, build_admin
 from .core.accesslog import SCOPE_KEY as ACCESS_KEY
 from .core.clock import Clock
-from .core.faults import MAX_FAULTS, Fault, Faults, buffered, drop, encode_body, pause, raw_headers
+from .core.faults import Fault, Faults, buffered, drop, encode_body, pause, raw_headers
 from .core.http import REQUEST_BODY, dump
-from .core.journal import DEFAULT_JOURNAL_BYTES, Journal
-from .core.memo import keep
+from .core.journal import Journal
+from .core.memo import Memo
 from .core.openapi import SPEC_SUFFIXES, Specs
 from .core.paths import data_dir
 from .core.routing import ANSWER, VendorApp, noting
-from .core.tenancy import MAX_TENANTS, Tenants
+from .core.settings import DEFAULTS
+from .core.tenancy import Tenants
 from .core.vendor import Context, Vendor
 from .core.webhooks import Webhooks
 
@@ -44,22 +45,22 @@ class MockServer:
     """The ASGI app. Tests reach its parts directly: `.clock`, `.journal`, `.tenants`, `.vendors`."""
 
     def __init__(self, ctx: Context, vendors: Iterable[Vendor], admin_token: str | None,
-                 ca_pem: bytes | None = None, max_faults: int = MAX_FAULTS,
-                 max_tenants: int = MAX_TENANTS) -> None:
+                 ca_pem: bytes | None = None, max_faults: int = DEFAULTS["max_faults"],
+                 max_tenants: int = DEFAULTS["max_tenants"]) -> None:
         self.clock = ctx.clock
         self.journal = ctx.journal
         self.webhooks = ctx.webhooks
-        self.vendors: dict[str, Vendor] = {}
-        for vendor in vendors:
-            vendor.attach(ctx)
-            ctx.journal.declare_secrets(vendor.name, vendor.secret_headers, vendor.secret_fields)
-            self.vendors[vendor.name] = vendor
+        self.vendors: dict[str, Vendor] = {v.name: v for v in vendors}
+        # The tenants first: a vendor's service holds them, and a store is built only when a
+        # tenant first reads it, after every vendor is attached.
         self.tenants = Tenants(self.vendors.values(), max_tenants)
+        for vendor in self.vendors.values():
+            vendor.attach(ctx, self.tenants)
+            ctx.journal.declare_secrets(vendor.name, vendor.secret_headers, vendor.secret_fields)
         self.faults = Faults(self.vendors, seed=ctx.seed, limit=max_faults)
-        self._apps: dict[str, ASGIApp] = {n: v.build_app(self.tenants)
-                                          for n, v in self.vendors.items()}
+        self._apps: dict[str, ASGIApp] = {n: v.build_app() for n, v in self.vendors.items()}
         self._by_host = {h: n for n, v in self.vendors.items() for h in v.hosts}
-        self._hosts: dict[bytes, str | None] = {}  # raw Host value -> _by_host's answer
+        self._hosts: Memo[bytes, str | None] = Memo(HOSTS_MEMO)  # raw Host -> _by_host's answer
         # /<prefix>/openapi.json and /groove/schema.graphql: mock features, not vendor calls
         self.specs = Specs(data_dir("contracts"), self.vendors)
         self._admin = build_admin(Plane(self.clock, self.journal, self.tenants, self.vendors,
@@ -200,7 +201,7 @@ class MockServer:
                 # a name's trailing-dot form (fully qualified) is the same name.
                 hostname = host.split(b":", 1)[0].decode("latin-1").lower()
                 name = self._by_host.get(hostname[:-1] if hostname[-1:] == "." else hostname)
-                keep(self._hosts, host, name, HOSTS_MEMO)
+                self._hosts.keep(host, name)
             if name is not None:
                 return name, ""
         seg_end = path.find("/", 1)
@@ -234,6 +235,7 @@ class MockServer:
         req = state.get(REQUEST_BODY, b"")
         if len(req) > MAX_JOURNAL_BODY:
             req = req[:MAX_JOURNAL_BODY]
+        # The journal's field list, in its order (REQUEST_FIELDS: Call's fields before `id`).
         self.journal.record_request(
             vendor, self.clock.time(), scope["method"], scope["vendor_path"],
             scope.get("query_string", b""), scope["headers"],
@@ -292,13 +294,16 @@ async def _plain_404(scope: Scope, send: Send, vendors: Iterable[str]) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def create_app(seed: int = 0, clock: Clock | None = None, fixtures: str | Path | None = None,
-               admin_token: str | None = None, journal_size: int = 10_000,
-               max_sessions: int = 10_000, vendors: Iterable[Vendor] | None = None,
+def create_app(seed: int = DEFAULTS["seed"], clock: Clock | None = None,
+               fixtures: str | Path | None = DEFAULTS["fixtures"],
+               admin_token: str | None = DEFAULTS["admin_token"],
+               journal_size: int = DEFAULTS["journal_size"],
+               max_sessions: int = DEFAULTS["max_sessions"],
+               vendors: Iterable[Vendor] | None = None,
                ca_pem: bytes | None = None, cors_origins: list[str] | None = None,
-               max_faults: int = MAX_FAULTS, max_tenants: int = MAX_TENANTS,
+               max_faults: int = DEFAULTS["max_faults"], max_tenants: int = DEFAULTS["max_tenants"],
                state: dict | None = None,
-               journal_bytes: int = DEFAULT_JOURNAL_BYTES) -> MockServer:
+               journal_bytes: int = DEFAULTS["journal_bytes"]) -> MockServer:
     """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data;
     `max_sessions` bounds the live tokens each tenant keeps per vendor, `max_faults` the active
     faults, `max_tenants` the tenants; `journal_size` and `journal_bytes` bound the journal

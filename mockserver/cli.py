@@ -13,46 +13,13 @@ import re
 import sys
 from contextlib import ExitStack
 from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .core.settings import SETTINGS, Setting
 
 
-def boolean(raw: str) -> bool:
-    """An environment switch: MOCKSERVER_TLS=1 (or true, yes, on; 0, false, no, off)."""
-    low = raw.strip().lower()
-    if low in ("1", "true", "yes", "on"):
-        return True
-    if low in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
-
-
-# flag dest -> (environment variable, type, default)
-OPTIONS: dict[str, tuple[str, type, object]] = {
-    "host": ("MOCKSERVER_HOST", str, "127.0.0.1"),
-    "port": ("MOCKSERVER_PORT", int, 8080),
-    "seed": ("MOCKSERVER_SEED", int, 0),
-    "fixtures": ("MOCKSERVER_FIXTURES", str, None),
-    "admin_token": ("MOCKSERVER_ADMIN_TOKEN", str, None),
-    "journal_size": ("MOCKSERVER_JOURNAL_SIZE", int, 10000),
-    "journal_bytes": ("MOCKSERVER_JOURNAL_BYTES", int, 32 * 1024 * 1024),
-    "max_sessions": ("MOCKSERVER_MAX_SESSIONS", int, 10000),
-    "max_faults": ("MOCKSERVER_MAX_FAULTS", int, 1000),
-    "max_tenants": ("MOCKSERVER_MAX_TENANTS", int, 1000),
-    "log_level": ("MOCKSERVER_LOG_LEVEL", str, "warning"),
-    "log_format": ("MOCKSERVER_LOG_FORMAT", str, "text"),
-    "tls": ("MOCKSERVER_TLS", boolean, False),
-    "tls_dir": ("MOCKSERVER_TLS_DIR", str, None),
-    "cors_origins": ("MOCKSERVER_CORS_ORIGINS", str, None),  # text here; a list after parse_args
-    "state": ("MOCKSERVER_STATE", str, None),
-    "max_connections": ("MOCKSERVER_MAX_CONNECTIONS", int, 1000),
-    "header_timeout": ("MOCKSERVER_HEADER_TIMEOUT", float, 60.0),
-    "max_header_bytes": ("MOCKSERVER_MAX_HEADER_BYTES", int, 16 * 1024),
-}
-
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 SWITCH_INTERVAL = 0.001  # seconds a thread may hold the interpreter while another waits
 ACCESS_LOG_LEVELS = ("info", "debug", "trace")  # the levels that print a line per request
-LOG_FORMATS = ("text", "json")
-CHOICES = {"log_level": LOG_LEVELS, "log_format": LOG_FORMATS}  # checked for env values too
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,80 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the HTTP server. Every option can also come from its "
         "environment variable; a flag wins over the environment.",
     )
-    # Defaults are None so that parse_args can tell "not given" from "given".
-    serve.add_argument("--host", help="interface to bind [MOCKSERVER_HOST; 127.0.0.1]")
-    serve.add_argument("--port", type=int, help="port to bind, 0 picks a free one [MOCKSERVER_PORT; 8080]")
-    serve.add_argument("--seed", type=int, help="seed of the generated fixture data [MOCKSERVER_SEED; 0]")
-    serve.add_argument("--fixtures", metavar="DIR", help="fixtures directory [MOCKSERVER_FIXTURES; bundled]")
-    serve.add_argument(
-        "--admin-token", metavar="T", help="require X-Admin-Token on /__admin [MOCKSERVER_ADMIN_TOKEN; open]"
-    )
-    serve.add_argument(
-        "--journal-size", type=int, metavar="N", help="requests kept in the journal [MOCKSERVER_JOURNAL_SIZE; 10000]"
-    )
-    serve.add_argument(
-        "--journal-bytes", type=int, metavar="N",
-        help="approximate bytes the journal holds (bodies, headers, overhead), oldest dropped "
-             "first [MOCKSERVER_JOURNAL_BYTES; 33554432]"
-    )
-    serve.add_argument(
-        "--max-sessions", type=int, metavar="N",
-        help="live tokens/sessions kept per tenant and vendor, oldest dropped first "
-             "[MOCKSERVER_MAX_SESSIONS; 10000]"
-    )
-    serve.add_argument(
-        "--max-tenants", type=int, metavar="N",
-        help="tenants kept at once, the default one included (POST /__admin/tenants answers 409 "
-             "beyond) [MOCKSERVER_MAX_TENANTS; 1000]"
-    )
-    serve.add_argument(
-        "--max-faults", type=int, metavar="N",
-        help="faults active at once (POST /__admin/faults) [MOCKSERVER_MAX_FAULTS; 1000]"
-    )
-    serve.add_argument(
-        "--log-level", choices=LOG_LEVELS,
-        help="log level; info and lower print one line per request [MOCKSERVER_LOG_LEVEL; warning]"
-    )
-    serve.add_argument(
-        "--log-format", choices=LOG_FORMATS,
-        help="log lines as text or one JSON object each [MOCKSERVER_LOG_FORMAT; text]"
-    )
-    serve.add_argument(
-        "--tls", action="store_true", default=None,
-        help="serve HTTPS for the vendors' real hostnames from a local CA, fetched at "
-             "/__admin/ca.pem [MOCKSERVER_TLS=1; off]"
-    )
-    serve.add_argument(
-        "--tls-dir", metavar="DIR",
-        help="keep the --tls CA in DIR (ca.pem, ca-key.pem) so clients trust it once "
-             "[MOCKSERVER_TLS_DIR; a fresh CA per start]"
-    )
-    serve.add_argument(
-        "--cors-origins", metavar="LIST",
-        help="comma-separated browser origins (scheme://host[:port]) each vendor's CORS answers "
-             "allow, refusing others as its framework does [MOCKSERVER_CORS_ORIGINS; *, any]"
-
-    )
-    serve.add_argument(
-        "--state", metavar="FILE",
-        help="load a state snapshot (GET /__admin/state) into the default tenant at start-up "
-             "[MOCKSERVER_STATE; none]"
-    )
-    serve.add_argument(
-        "--max-connections", type=int, metavar="N",
-        help="most connections open at a time; past it a new one is closed at once (lowered "
-             "to fit the open-file limit) [MOCKSERVER_MAX_CONNECTIONS; 1000]"
-    )
-    serve.add_argument(
-        "--header-timeout", type=float, metavar="S",
-        help="seconds a connection has to complete a request's headers, then 408 and closed "
-             "[MOCKSERVER_HEADER_TIMEOUT; 60]"
-    )
-    serve.add_argument(
-        "--max-header-bytes", type=int, metavar="N",
-        help="largest request head (request line and headers), past it 431 and closed "
-             "[MOCKSERVER_MAX_HEADER_BYTES; 16384]"
-    )
+    for setting in SETTINGS.values():
+        # Defaults are None so that parse_args can tell "not given" from "given".
+        if setting.switch:
+            serve.add_argument(setting.flag, action="store_true", default=None,
+                               help=setting.help_text)
+            continue
+        serve.add_argument(setting.flag, type=setting.kind, metavar=setting.metavar,
+                           choices=setting.choices, help=setting.help_text)
     return parser
 
 
@@ -152,38 +53,14 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
     if args.command is None:
         parser.print_help(sys.stderr)
         parser.exit(2)
-    for dest, (var, kind, default) in OPTIONS.items():
-        if getattr(args, dest) is not None:
-            continue
-        raw = env.get(var, "")
-        if raw == "":  # an empty variable means unset, as in most shells' ${VAR:-default}
-            setattr(args, dest, default)
-            continue
-        try:
-            value = kind(raw)
-        except ValueError:
-            parser.error(f"{var}={raw!r} is not a valid {kind.__name__}")
-        if dest in CHOICES and value not in CHOICES[dest]:
-            parser.error(f"{var}={raw!r} is not one of {', '.join(CHOICES[dest])}")
-        setattr(args, dest, value)
-    if not 0 <= args.port <= 65535:
-        parser.error(f"port {args.port} is out of range 0-65535")
-    if args.max_sessions < 1:
-        parser.error("max sessions must be at least 1")
-    if args.max_tenants < 1:
-        parser.error("max tenants must be at least 1")
-    if args.max_faults < 0:
-        parser.error("max faults must not be negative")
-    if args.journal_size < 0:
-        parser.error("journal size must not be negative")
-    if args.journal_bytes < 0:
-        parser.error("journal bytes must not be negative")
-    if args.max_connections < 1:
-        parser.error("max connections must be at least 1")
+    for setting in SETTINGS.values():
+        if getattr(args, setting.dest) is None:
+            setattr(args, setting.dest, _from_env(parser, setting, env))
+    for setting in SETTINGS.values():  # the table's plain bounds, flag and variable alike
+        if (why := setting.out_of_bounds(getattr(args, setting.dest))) is not None:
+            parser.error(why)
     if not 0 < args.header_timeout < float("inf"):  # NaN fails too
         parser.error("header timeout must be a positive number of seconds")
-    if args.max_header_bytes < 64:  # room for a request line and a Host header
-        parser.error("max header bytes must be at least 64")
     if args.tls_dir is not None and not args.tls:
         parser.error("--tls-dir (MOCKSERVER_TLS_DIR) is for --tls (MOCKSERVER_TLS=1)")
     try:
@@ -191,6 +68,20 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
     except ValueError as exc:
         parser.error(f"--cors-origins: {exc}")
     return args
+
+
+def _from_env(parser: argparse.ArgumentParser, setting: Setting, env: Mapping[str, str]) -> Any:
+    """The setting's value from its variable, or its default when the variable is unset."""
+    var, raw = setting.env, env.get(setting.env, "")
+    if raw == "":  # an empty variable means unset, as in most shells' ${VAR:-default}
+        return setting.default
+    try:
+        value = setting.kind(raw)
+    except ValueError:
+        parser.error(f"{var}={raw!r} is not a valid {setting.kind.__name__}")
+    if setting.choices is not None and value not in setting.choices:
+        parser.error(f"{var}={raw!r} is not one of {', '.join(setting.choices)}")
+    return value
 
 
 # A serialized origin as browsers send it: visible ASCII (IDNs are punycode), no path.

@@ -27,9 +27,11 @@ from urllib.parse import unquote
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-MAX_HEAD = 16 * 1024  # Node's --max-http-header-size
-HEADER_TIMEOUT = 60.0  # seconds; Node's server.headersTimeout
-MAX_CONNECTIONS = 1000
+from .core.settings import DEFAULTS
+
+MAX_HEAD: int = DEFAULTS["max_header_bytes"]  # Node's --max-http-header-size
+HEADER_TIMEOUT: float = DEFAULTS["header_timeout"]  # seconds; Node's server.headersTimeout
+MAX_CONNECTIONS: int = DEFAULTS["max_connections"]
 FD_RESERVE = 64  # open files kept for everything else: listener, loop, logs, webhook calls
 
 # Node's answers (lib/_http_server.js): no date, no body, then the socket is closed.

@@ -19,16 +19,19 @@ from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
+from .core.settings import DEFAULTS   # imports nothing else of the package
+
 if TYPE_CHECKING:
-    from .testing import ClockControl, InProcessClient, JournalView, Tenant, ThreadedServer
+    from .testing import ClockControl, InProcessClient, JournalView, TenantHandle, ThreadedServer
 
     import httpx
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mockserver", "mockserver fixtures")
-    group.addoption("--mockserver-seed", type=int, default=0, metavar="N",
-                    help="seed of the fixture data of the servers the fixtures start [0]")
+    group.addoption("--mockserver-seed", type=int, default=DEFAULTS["seed"], metavar="N",
+                    help="seed of the fixture data of the servers the fixtures start "
+                         f"[{DEFAULTS['seed']}]")
     group.addoption("--mockserver-url", metavar="URL", default=None,
                     help="use the mock already running at URL (e.g. a CI service container) "
                          "instead of starting one")
@@ -83,7 +86,7 @@ def mockserver_url(mockserver_server: MockServerSession) -> str:
 
 
 @pytest.fixture
-def mockserver_tenant(mockserver_server: MockServerSession) -> Iterator["Tenant"]:
+def mockserver_tenant(mockserver_server: MockServerSession) -> Iterator["TenantHandle"]:
     """A fresh tenant on the session's server, dropped after the test."""
     from .testing import create_tenant
 
@@ -93,7 +96,7 @@ def mockserver_tenant(mockserver_server: MockServerSession) -> Iterator["Tenant"
 
 
 @pytest.fixture
-def mockserver_journal(mockserver_tenant: "Tenant") -> "JournalView":
+def mockserver_journal(mockserver_tenant: "TenantHandle") -> "JournalView":
     """The calls made with `mockserver_tenant`'s credentials."""
     return mockserver_tenant.journal
 

@@ -132,7 +132,7 @@ def test_help(argv, capsys):
 
 def test_banner_first_line_then_the_sandbox_page_and_credentials():
     lines = banner("http://127.0.0.1:8080").splitlines()
-    assert lines[0] == "mockserver listening on http://127.0.0.1:8080"  # SPEC §1, parsed
+    assert lines[0] == "mockserver listening on http://127.0.0.1:8080"  # the line README.md documents, parsed
     assert "http://127.0.0.1:8080/__admin/" in lines[1]
     assert "GET http://127.0.0.1:8080/__admin/credentials" in lines[2] and "README" in lines[2]
 
@@ -220,7 +220,7 @@ def _serve_and_probe(
         port = int(match.group(1))
         assert 0 < port < 65536
 
-        # How fast it starts (SPEC: under 1 s) is bench/scale.py's measurement, not a test's:
+        # How fast it starts (under 1 s) is bench/scale.py's measurement, not a test's:
         # a timed assertion here only failed on a loaded machine.
         resp = _wait_healthy(f"http://127.0.0.1:{port}/__admin/health", deadline=start + 10)
         assert resp.status_code == 200

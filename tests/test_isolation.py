@@ -1,4 +1,4 @@
-"""Isolation (issue 10, SPEC §3): every vendor's credentials of tenant A against resources that
+"""Isolation (issue 10; tenants, README.md): every vendor's credentials of tenant A against resources that
 exist in tenant B only: reads, writes and deletes. Each case gets the vendor's own not-found or
 forbidden answer, the answer names nothing of B's, and B's exported state is unchanged.
 
@@ -6,7 +6,6 @@ The matrix is the test ids: `<vendor>-<read|write|delete|auth>-<what>`.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Callable
 

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from mockserver import Clock, create_app
+from mockserver.core.journal import FILTERS, Call
 from mockserver.testing import InProcessClient, MockServerError, ThreadedServer, wait_healthy
 
 pytest_plugins = ["pytester"]
@@ -68,7 +69,9 @@ def test_loading_the_plugin_imports_neither_the_app_nor_httpx():
             "print(sorted(set(sys.modules) - before))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout
-    assert out.strip() == "['mockserver', 'mockserver.pytest_plugin']"
+    # the settings table (its option's default) imports nothing else of the package
+    assert out.strip() == ("['mockserver', 'mockserver.core', 'mockserver.core.settings', "
+                           "'mockserver.pytest_plugin']")
 
 
 def test_every_fixture_is_prefixed_so_none_shadows_a_projects_own():
@@ -166,6 +169,83 @@ def test_tenant_journals_are_isolated_and_reset_alone(mock):
     a.journal.reset()
     assert a.journal.call_count == 0 and b.journal.call_count == 2
     assert a.journal.filter(vendor="gravy") == [] and len(b.journal.filter(status=200)) == 2
+
+
+def _webhook(client: InProcessClient, tenant: str | None) -> int:
+    """A webhook entry in the app's journal, as the mock records a delivery."""
+    journal = client.app.journal
+    call = Call(vendor="gravy", at=0.0, method="POST", path="/hook", tenant=tenant,
+                kind="webhook", status=200, url="http://hooks.example.com/hook",
+                id=journal.next_id())
+    journal.record(call)
+    return call.id
+
+
+def test_the_journal_the_admin_api_and_the_helper_filter_by_the_same_names(mock):
+    tenant = mock.new_tenant()
+    gravy_token(mock, tenant.credentials["gravy"])
+    fault = mock.post("/__admin/faults", json={"vendor": "gravitec", "status": 503,
+                                               "times": 1}).json()["id"]
+    assert mock.get("/gravitec/api/v3/alias", params={"alias": "a"}).status_code == 503
+    mock.get("/gravy/connections")  # refused: no tenant
+    _webhook(mock, tenant.id)
+    values = {"vendor": "gravitec", "method": "post", "path": "/oauth/*", "status": "5xx",
+              "tenant": tenant.id, "kind": "webhook", "fault": fault}
+    assert set(values) == set(FILTERS)
+    journal = mock.app.journal
+    for name, value in values.items():
+        kept = [c.id for c in journal.filter(**{name: value})]
+        assert 0 < len(kept) < len(journal), name  # it filters
+        listed = mock.get("/__admin/requests", params={name: value}).json()["requests"]
+        assert [e["id"] for e in listed] == kept, name
+        # The helper reads requests unless told a kind; oldest first.
+        read = {"kind": "request", name: value} if name != "kind" else {name: value}
+        assert [c.id for c in mock.journal.filter(**{name: value})] == \
+            [c.id for c in reversed(journal.filter(**read))], name
+
+
+def test_a_tenants_view_reads_its_webhooks_and_no_other_tenants_calls(mock):
+    a, b = mock.new_tenant(), mock.new_tenant()
+    gravy_token(mock, a.credentials["gravy"])
+    hook = _webhook(mock, a.id)
+    assert a.journal.filter(tenant=b.id) == [] and b.journal.filter(tenant=a.id) == []
+    assert [c.tenant for c in a.journal.filter(tenant=a.id)] == [a.id]
+    assert [c.id for c in a.journal.filter(kind="webhook")] == [hook] == \
+        [c.id for c in a.journal.webhooks]
+    a.journal.assert_called_with(kind="webhook", path="/hook", status=200)
+    a.journal.assert_called_with(path="/oauth/token")  # still the last request
+    with pytest.raises(AssertionError, match="call not found"):
+        a.journal.assert_any_call(tenant=b.id)
+
+
+def test_assertions_fetch_counts_and_summaries_not_the_bodies(mock):
+    """The journal holds ~1.2 MB of request bodies; each assertion fetches a few KB at most:
+    counts, the newest matching entry, and for a failure the newest 20, all without bodies."""
+    pad = "x" * 30_000
+    for _ in range(40):
+        mock.post("/gravy/oauth/token", json={"grant_type": "client_credentials", "pad": pad})
+    gravy_token(mock, mock.credentials["gravy"])
+    fetched: list[tuple[httpx.URL, int]] = []
+
+    def spy(response: httpx.Response) -> None:
+        fetched.append((response.request.url, len(response.read())))
+
+    mock.event_hooks["response"].append(spy)
+    journal = mock.journal
+    journal.assert_called()
+    journal.assert_called_with(vendor="gravy", path="/oauth/token", status=200)
+    journal.assert_any_call(status="4xx")
+    with pytest.raises(AssertionError, match=r"Calls \(41, oldest first\):\n  \.\.\. 21 earlier"):
+        journal.assert_not_called()
+    with pytest.raises(AssertionError, match="Actual: gravy POST /oauth/token -> 200"):
+        journal.assert_called_with(status=400)
+    with pytest.raises(AssertionError, match="Called 41 times"):
+        journal.assert_called_once_with(vendor="gravy")
+    assert fetched and all(url.path == "/__admin/requests" for url, _ in fetched)
+    assert all(url.params.get("summary") == "1" or url.params["limit"] == "0"
+               for url, _ in fetched)
+    assert sum(size for _, size in fetched) < 40_000, fetched
+    assert mock.journal.last.request_body  # reading a call still brings its bodies
 
 
 def test_a_tenant_has_its_own_credentials_and_is_dropped(mock):

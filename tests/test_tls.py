@@ -38,7 +38,7 @@ VENDOR_HOSTS = {h for v in default_vendors() for h in v.hosts}
 def test_the_certificate_names_every_vendor_host_and_the_local_names():
     names = hostnames(default_vendors())
     assert set(names) == VENDOR_HOSTS | set(LOCAL_NAMES) and len(names) == len(set(names))
-    # SPEC §2's hosts, spelled out: a vendor dropping one must fail here.
+    # README.md's vendor hosts, spelled out: a vendor dropping one must fail here.
     assert {"api.getpassage.ai", "api.runpassage.ai", "prod-gravy-connect-api.onrender.com",
             "uapi.gravitec.net", "app.grooveapp.com", "auth.grooveapp.com",
             "api.integry.io"} <= set(names)

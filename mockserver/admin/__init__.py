@@ -16,6 +16,7 @@ from ..core.clock import RANGE, parse_iso
 from ..core.control import (JSON, ControlError, Pieces, body_json, encode_pieces, finite_number,
                             join_pieces, off_loop, read_parts, tenant_of)
 from ..core.http import TooLarge, dump
+from ..core.journal import FILTERS
 from ..core.state import BODY_LIMIT as STATE_LIMIT
 from ..core.state import Importer, StateError, export
 from ..core.tenancy import TooManyTenants
@@ -107,7 +108,7 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             limit = int(q.get("limit", "100"))
         except ValueError:
             raise ControlError(400, "limit must be an integer") from None
-        criteria = {k: q.get(k) for k in ("vendor", "method", "path", "status", "tenant", "kind")}
+        criteria = {k: q.get(k) for k in FILTERS}
         # ?summary=1 leaves out headers and bodies: the sandbox page polls it every 2 s.
         brief = q.get("summary") in ("1", "true")
         # Selecting, redacting and encoding up to 10,000 entries (32 MiB of bodies) is read

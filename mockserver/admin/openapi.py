@@ -3,7 +3,7 @@
 Written as data beside the routes it describes (a test walks the admin app's routes and fails
 on any the document lacks). `op()` and the shared schemas below keep each operation to the few
 lines that differ: its summary, query, body and answers. Each vendor the server mounts adds its
-own `/__admin/<vendor>/...` calls and summary shape (`Vendor.admin_openapi`, `summary_schema`).
+own `/__admin/<vendor>/...` calls and summary shape (each vendor's `admin.OPENAPI` and `admin.SUMMARY`).
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ..core.apidoc import ANY, INT, NULL_STR, STR, TENANT, answer, json_body, obj, op, ref
 from ..core.http import dump
+from ..core.journal import FILTERS as JOURNAL_FILTERS
 
 if TYPE_CHECKING:
     from ..core.vendor import Vendor
@@ -67,7 +68,7 @@ SCHEMAS: dict[str, Any] = {
 
 
 TENANT_Q = ("tenant", TENANT)
-FILTERS = [(n, STR) for n in ("vendor", "method", "path", "status", "tenant", "kind")]
+FILTERS = [(n, STR) for n in JOURNAL_FILTERS]
 PAGE = answer(None, "the sandbox page", "text/html")
 PAGE["content"] = {"text/html": {"schema": STR}}
 
@@ -139,7 +140,7 @@ def document(vendors: Mapping[str, "Vendor"]) -> dict[str, Any]:
     shape of its part of a summary."""
     paths = dict(CORE)
     for vendor in vendors.values():
-        paths.update(vendor.admin_openapi)
+        paths.update(vendor.admin.OPENAPI)
     names = list(vendors)
     schemas = {
         **SCHEMAS,
@@ -147,7 +148,7 @@ def document(vendors: Mapping[str, "Vendor"]) -> dict[str, Any]:
                      vendors={**obj(names, **{n: ANY for n in names}),
                               "description": "each vendor's part: GET /__admin/state/schema"}),
         "Summary": obj(["tenant", "vendors"], tenant=STR, vendors=obj(
-            **{n: dict(v.summary_schema) for n, v in vendors.items()})),
+            **{n: dict(v.admin.SUMMARY) for n, v in vendors.items()})),
     }
     return {
         "openapi": "3.1.0",

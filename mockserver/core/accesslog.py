@@ -25,10 +25,10 @@ from typing import Any, Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .journal import BASE_SECRETS, Secrets
+from .settings import DEFAULTS
 
 LOGGER = "mockserver.access"
 SCOPE_KEY = "mockserver.access"  # (vendor, state) set by MockServer on vendor calls
-FORMATS = ("text", "json")
 # Not a vendor call (/__admin, an unknown path): the sandbox page's `?token=` is the admin token.
 PLANE_SECRETS = BASE_SECRETS.plus(frozenset(), frozenset({"token"}))
 
@@ -159,7 +159,7 @@ def _printable(text: str | bytes) -> str:
                    else f"\\u{ord(c):04x}" for c in text)
 
 
-def with_access_log(base: dict[str, Any], fmt: str = "text") -> dict[str, Any]:
+def with_access_log(base: dict[str, Any], fmt: str = DEFAULTS["log_format"]) -> dict[str, Any]:
     """uvicorn's logging config `base` plus a handler for this log, on stdout (where uvicorn's
     own access log goes) and in uvicorn's format; with fmt="json", every formatter (uvicorn's
     too) writes JSON lines."""

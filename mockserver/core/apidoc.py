@@ -1,7 +1,7 @@
 """Building blocks of the control plane's OpenAPI document (GET /__admin/openapi.json).
 
 In the core so that each vendor's `admin.py` describes its own `/__admin/<vendor>/...` calls
-(`Vendor.admin_openapi`) without importing the control plane.
+(`admin.OPENAPI`) without importing the control plane.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 from urllib.parse import urlsplit
 
 from .http import RawJSON, header
@@ -24,7 +24,6 @@ from .http import RawJSON, header
 if TYPE_CHECKING:
     from starlette.types import Scope
 
-    from .routing import Router
 
 _VISIBLE = re.compile(r"[\t\x20-\x7e]*")
 def _visible(value: str | None) -> str | None:
@@ -72,7 +71,8 @@ class CorsPolicy:
     def routed(self) -> dict[str, str]:
         return {}
 
-    def before(self, scope: "Scope", method: str, origin: str | None, router: "Router",
+    def before(self, scope: "Scope", method: str, origin: str | None,
+               allowed: Callable[[str], tuple[str, ...]],
                routed: bool) -> Any:
         return None
 
@@ -103,7 +103,7 @@ class ExpressCors(CorsPolicy):
             return {"Access-Control-Allow-Origin": origin}
         return {}
 
-    def before(self, scope, method, origin, router, routed):
+    def before(self, scope, method, origin, allowed, routed):
         if method != "OPTIONS":
             return None
         headers = self._origin(origin)
@@ -168,17 +168,17 @@ class SpringCors(CorsPolicy):
             return True
         return theirs != ours
 
-    def before(self, scope, method, origin, router, routed):
+    def before(self, scope, method, origin, allowed, routed):
         if origin is None or not self._cross(scope, origin):
             return None
         requested = header(scope, b"access-control-request-method") if method == "OPTIONS" else None
         if requested is None:   # an actual request: only mapped handlers carry a CORS config
             return None if not routed or self._allow(origin) else self._refuse()
         path = scope["vendor_path"]
-        allowed = router.allowed(path)
-        if not allowed:
+        mapped = allowed(path)
+        if not mapped:
             return None   # no handler at all: Spring Boot's 404, no CORS
-        if requested not in allowed or requested in ("HEAD", "OPTIONS"):
+        if requested not in mapped or requested in ("HEAD", "OPTIONS"):
             return self._refuse()   # Spring's OPTIONS handler has no CORS config
         allow_origin = self._allow(origin)
         if allow_origin is None:
@@ -227,7 +227,7 @@ class RackCors(CorsPolicy):
                 "Access-Control-Expose-Headers": "",
                 "Access-Control-Max-Age": str(self.max_age)}
 
-    def before(self, scope, method, origin, router, routed):
+    def before(self, scope, method, origin, allowed, routed):
         if origin is None or method != "OPTIONS":
             return None
         requested = header(scope, b"access-control-request-method")
@@ -269,7 +269,7 @@ class DjangoCors(CorsPolicy):
     def always(self) -> dict[str, str]:
         return {"Vary": "origin"}
 
-    def before(self, scope, method, origin, router, routed):
+    def before(self, scope, method, origin, allowed, routed):
         if method != "OPTIONS" or header(scope, b"access-control-request-method") is None:
             return None
         headers = {"Vary": "origin"}

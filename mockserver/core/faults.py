@@ -26,8 +26,9 @@ except ImportError:  # pragma: no cover - Python 3.10
 
 from .control import finite_number
 from .http import dump
+from .settings import DEFAULTS
 
-MAX_FAULTS = 1000          # active faults kept (create_app(max_faults=...))
+MAX_FAULTS: int = DEFAULTS["max_faults"]  # active faults kept (create_app(max_faults=...))
 MAX_PATTERN = 512          # characters of a path regex
 # A path regex's backtracking bound (`_ways`) on a path this long: `.*x.*y.*z` passes, a fourth
 # `.*` or an eleventh alternation in a row does not (each try of a path could take seconds).
@@ -94,7 +95,8 @@ class Faults:
     """The active faults, oldest first. `items` is empty when none is set: the app checks only
     that on every vendor call."""
 
-    def __init__(self, vendors: Iterable[str], seed: int = 0, limit: int = MAX_FAULTS) -> None:
+    def __init__(self, vendors: Iterable[str], seed: int = DEFAULTS["seed"],
+                 limit: int = MAX_FAULTS) -> None:
         self.vendors = tuple(vendors)
         self.limit = max(0, int(limit))
         self.items: list[Fault] = []

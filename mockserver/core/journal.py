@@ -8,22 +8,25 @@ from __future__ import annotations
 import json
 import re
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fnmatch import fnmatchcase
 from itertools import count
+from operator import itemgetter
 from typing import Any, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode
 
 from .clock import iso_ms
 from .http import load
-from .memo import keep
+from .memo import Memo
+from .settings import DEFAULTS
 
 REDACTED = "[redacted]"
-DEFAULT_JOURNAL_BYTES = 32 * 1024 * 1024  # --journal-bytes: what the bodies of 10,000 calls may hold
-# What an entry costs beyond its bodies and header bytes: its slots in the columns (or a
-# recorded Call), its strings, the header tuples and the bytes objects' own headers (measured
-# with tracemalloc for a Call, rounded up; a row of columns costs less, so the bound errs low).
+DEFAULT_JOURNAL_BYTES: int = DEFAULTS["journal_bytes"]  # --journal-bytes
+# What an entry costs beyond its bodies and header bytes: its slots in the columns and its row
+# (or a recorded Call), its strings, the header tuples and the bytes objects' own headers
+# (measured with tracemalloc for a Call, rounded up; an entry kept in the columns costs about
+# 200 bytes, so the bound errs low).
 ENTRY_OVERHEAD = 640
 HEADER_OVERHEAD = 100  # per request header: a tuple and two bytes objects
 PENDING_MAX = 64  # served requests noted before they are kept in one pass (Journal._flush)
@@ -109,26 +112,32 @@ class Call:
     """One journal entry: a vendor request, or a webhook the mock delivered (`kind="webhook"`).
 
     Recording is on every request's path, so an entry keeps the raw parts (header list, body
-    bytes, epoch time) and formats or redacts them only when read. The server builds it with
-    positional arguments (app.py): a new field goes last.
+    bytes, epoch time) and formats or redacts them only when read.
+
+    The fields before `id` are the journal's field list (`REQUEST_FIELDS`): what a served
+    request records, in `Journal.record_request`'s argument order, and what the journal keeps of
+    it. A new one goes among them, in `summary()` (the JSON) and in the server's call
+    (`MockServer._record`); the journal's storage follows by itself. The fields from `id` on
+    are the journal's own: it numbers and sizes each entry, and a served request's kind, url
+    and secrets follow from what it is.
     """
 
-    id: int
-    at: float
     vendor: str
+    at: float                     # epoch seconds, the mock clock's
     method: str
     path: str
-    query: str = ""
+    query: str = ""               # (record_request takes the raw query string, bytes)
+    raw_headers: Sequence[tuple[bytes, bytes]] = field(default_factory=list)
     status: int | None = None
     tenant: str | None = None
-    kind: str = "request"
     duration_ms: float = 0.0
-    raw_headers: Sequence[tuple[bytes, bytes]] = field(default_factory=list)
     raw_body: bytes = b""
     response_body: bytes = b""
-    url: str | None = None
     error: str | None = None
     fault: str | None = None      # the id of the fault that shaped this call
+    id: int = 0
+    kind: str = "request"
+    url: str | None = None        # where a webhook went
     secrets: Secrets = BASE_SECRETS
     size: int = field(default=0, compare=False, repr=False)  # set by Journal.record
 
@@ -137,7 +146,6 @@ class Call:
         (the journal's byte bound counts this)."""
         return (ENTRY_OVERHEAD + len(self.raw_body) + len(self.response_body)
                 + _request_size(self.path, self.query, self.raw_headers))
-
 
     @property
     def time(self) -> str:
@@ -185,7 +193,34 @@ PARTS_MEMO = 1024        # entries of the memo below, each at most PARTS_MAX_SIZ
 PARTS_MAX_SIZE = 8192
 
 
-_FILTERS = ("vendor", "method", "path", "status", "tenant", "kind")
+# The journal's field list: Call's fields before `id`, in order (see Call).
+_NAMES = tuple(f.name for f in fields(Call))
+REQUEST_FIELDS = _NAMES[:_NAMES.index("id")]
+_OWN_FIELDS = ("id", "kind", "url", "secrets", "size")  # in Journal._call's order
+if _NAMES[len(REQUEST_FIELDS):] != _OWN_FIELDS:
+    raise TypeError(f"Call's last fields are {', '.join(_OWN_FIELDS)}, in this order")
+# Of those, the request itself, kept as one tuple shared by identical requests (RequestParts).
+_PARTS = ("method", "path", "query", "raw_headers")
+_P = REQUEST_FIELDS.index("method")
+if REQUEST_FIELDS[_P:_P + len(_PARTS)] != _PARTS:
+    raise TypeError(f"Call's {', '.join(_PARTS)} go together, in this order")
+# The rest of an entry: one tuple per entry, its fields in REQUEST_FIELDS' order.
+_ROW = REQUEST_FIELDS[:_P] + REQUEST_FIELDS[_P + len(_PARTS):]
+_row_of = itemgetter(*(REQUEST_FIELDS.index(name) for name in _ROW))
+_IN_ROW = {name: k for k, name in enumerate(_ROW)}
+_IN_PARTS = {name: k for k, name in enumerate(_PARTS)}
+# What every served request has alike: kind "request", no url (Call's defaults).
+_FIXED = {f.name: f.default for f in fields(Call) if f.name in ("kind", "url")}
+_TENANT, _RAW_BODY, _RESPONSE_BODY = (REQUEST_FIELDS.index(n)
+                                      for n in ("tenant", "raw_body", "response_body"))
+_VENDOR = _IN_ROW["vendor"]
+
+# The journal's filters, one list for every surface: `Journal.select`/`filter`,
+# GET /__admin/requests?<name>= and the pytest helper's criteria (mockserver.testing, which
+# passes them on to that endpoint). Each surface filters on the server, by `matches`.
+FILTERS = ("vendor", "method", "path", "status", "tenant", "kind", "fault")
+if not set(FILTERS) <= set(_ROW) | set(_PARTS) | set(_FIXED):
+    raise TypeError("every journal filter names a field of Call")
 
 
 class Journal:
@@ -195,16 +230,18 @@ class Journal:
     the last call is what a test asks about.
 
     A served request is recorded in two steps. `record_request`, on every call's path, only
-    notes the entry's parts (a tuple of references: request parts and bodies shared with the
+    notes the entry's fields (a tuple of references: request parts and bodies shared with the
     answer and with earlier identical requests). Every PENDING_MAX calls, and before anything
     reads or changes the journal, the noted entries are kept in one pass (`_flush`): the same
     work in a tight loop costs a fraction of what it costs between two requests, whose network
     and server work has pushed the journal's code and data out of the CPU caches (see
-    bench/README.md). The entries live in a ring of columns (one list or array per field), so a
-    kept request holds no object of its own: a `Call` is built when an entry is read. One
-    recorded as a `Call` (webhooks) is kept as it is."""
+    bench/README.md). The entries live in a ring of four columns: the ids and sizes (arrays),
+    the request parts (shared by identical requests) and a row of the entry's other fields
+    (`_ROW`, one tuple of atomic values, which the garbage collector stops tracking at its first
+    pass); a `Call` is built when an entry is read. One recorded as a `Call` (webhooks) is kept
+    as it is, in the row's column."""
 
-    def __init__(self, maxlen: int = 10_000, enabled: bool = True,
+    def __init__(self, maxlen: int = DEFAULTS["journal_size"], enabled: bool = True,
                  max_bytes: int = DEFAULT_JOURNAL_BYTES) -> None:
         self._maxlen = max(0, maxlen)
         self.max_bytes = max_bytes
@@ -214,7 +251,7 @@ class Journal:
         # (method, path, query string, headers) -> the shared immutable parts an entry keeps:
         # repeated requests (a suite, a load) then keep the same objects instead of the
         # server's fresh header list, tuples and strings.
-        self._parts: dict[tuple, RequestParts] = {}
+        self._parts: Memo[tuple, RequestParts] = Memo(PARTS_MEMO)
         self._pending: list[tuple] = []  # record_request's entries, not kept yet
         # The tenants that exist, when the server says (`only_tenants`): a call still in
         # flight when its tenant is deleted is dropped with the tenant's other entries.
@@ -231,17 +268,11 @@ class Journal:
         self._start = 0   # the ring index of the oldest entry
         self._count = 0   # entries held
         self._bytes = 0   # the sum of their sizes
-        # The columns grow up to maxlen, then wrap. `_rare` holds None for a request that
-        # neither failed nor was faulted, (error, fault) for one that did, or a recorded Call.
+        # The columns grow up to maxlen, then wrap. `_row` holds an entry's _ROW fields, or a
+        # recorded Call (whose `_request` is None).
         self._id, self._size = array("q"), array("q")
-        self._at, self._dur = array("d"), array("d")
-        self._vendor: list[str | None] = []
-        self._req_parts: list[RequestParts | None] = []
-        self._status: list[int | None] = []
-        self._tenant: list[str | None] = []
-        self._req: list[bytes | None] = []
-        self._resp: list[bytes | None] = []
-        self._rare: list[Any] = []
+        self._request: list[RequestParts | None] = []
+        self._row: list[tuple | Call | None] = []
 
     def request_parts(self, method: str, path: str, query_string: bytes,
                       headers: list[tuple[bytes, bytes]]) -> RequestParts:
@@ -252,7 +283,7 @@ class Journal:
             query = query_string.decode("latin-1")
             parts = (method, path, query, key[3], _request_size(path, query, key[3]))
             if parts[4] <= PARTS_MAX_SIZE:  # a large request is kept once, never memoised
-                keep(self._parts, key, parts, PARTS_MEMO)
+                self._parts.keep(key, parts)
         return parts
 
     def declare_secrets(self, vendor: str, headers: frozenset[str], fields: frozenset[str]) -> None:
@@ -276,17 +307,15 @@ class Journal:
         return next(self._ids)
 
     # -- recording --------------------------------------------------------------------------
-    def record_request(self, vendor: str, at: float, method: str, path: str, query_string: bytes,
-                       headers: list[tuple[bytes, bytes]], status: int | None,
-                       tenant: str | None, duration_ms: float, request_body: bytes,
-                       response_body: bytes, error: str | None, fault: str | None) -> None:
-        """Keep one served request: the server's hot path (the bodies already capped; the
-        headers as the server gave them, never changed after). Noted now, kept with the next
-        PENDING_MAX (see the class)."""
+    def record_request(self, *entry: Any) -> None:
+        """Keep one served request, given the values of REQUEST_FIELDS in that order (the query
+        string as bytes, the headers as the server's list of pairs). Positional and noted as
+        given: the cheapest call, on the server's hot path (the bodies already capped; the
+        headers never changed after). Noted now, kept with the next PENDING_MAX (see the
+        class)."""
         if self.enabled:
             pending = self._pending
-            pending.append((vendor, at, method, path, query_string, headers, status, tenant,
-                            duration_ms, request_body, response_body, error, fault))
+            pending.append(entry)
             if len(pending) >= PENDING_MAX:
                 self._flush()
 
@@ -300,12 +329,15 @@ class Journal:
             return
         request_parts = self.request_parts
         live = self._live
-        for (vendor, at, method, path, query_string, headers, status, tenant, duration_ms,
-             request_body, response_body, error, fault) in pending:
+        # The field positions as locals: globals, sums and star calls cost more in this loop.
+        m, pa, qu, he = range(_P, _P + len(_PARTS))  # method, path, query, headers
+        t, rb, ab, row_of = _TENANT, _RAW_BODY, _RESPONSE_BODY, _row_of
+        for entry in pending:
+            tenant = entry[t]
             if live is not None and tenant is not None and tenant not in live:
                 continue  # its tenant was deleted while it ran
-            parts = request_parts(method, path, query_string, headers)
-            size = ENTRY_OVERHEAD + parts[4] + len(request_body) + len(response_body)
+            parts = request_parts(entry[m], entry[pa], entry[qu], entry[he])
+            size = ENTRY_OVERHEAD + parts[4] + len(entry[rb]) + len(entry[ab])
             i = self._start
             if self._count == self._maxlen:
                 # The usual case once full: the oldest entry's slot takes the new one.
@@ -315,16 +347,9 @@ class Journal:
                 i = self._slot()
                 self._bytes += size
             self._id[i] = next(self._ids)
-            self._at[i] = at
-            self._dur[i] = duration_ms
             self._size[i] = size
-            self._vendor[i] = vendor
-            self._req_parts[i] = parts
-            self._status[i] = status
-            self._tenant[i] = tenant
-            self._req[i] = request_body
-            self._resp[i] = response_body
-            self._rare[i] = None if error is None and fault is None else (error, fault)
+            self._request[i] = parts
+            self._row[i] = row_of(entry)
             if self._bytes > self.max_bytes:
                 self._evict()
 
@@ -338,12 +363,8 @@ class Journal:
         call.size = size = call.approx_size() if size is None else size
         i = self._slot()
         self._bytes += size
-        self._id[i], self._at[i], self._dur[i], self._size[i] = \
-            call.id, call.at, call.duration_ms, size
-        self._vendor[i], self._req_parts[i], self._status[i], self._tenant[i] = \
-            call.vendor, None, call.status, call.tenant
-        self._req[i] = self._resp[i] = None
-        self._rare[i] = call
+        self._id[i], self._size[i] = call.id, size
+        self._request[i], self._row[i] = None, call
         if self._bytes > self.max_bytes:
             self._evict()
 
@@ -367,8 +388,7 @@ class Journal:
         return i
 
     def _columns(self) -> tuple[Any, ...]:
-        return (self._id, self._size, self._at, self._dur, self._vendor, self._req_parts,
-                self._status, self._tenant, self._req, self._resp, self._rare)
+        return self._id, self._size, self._request, self._row
 
     def _straighten(self) -> None:
         """Rotate the columns so that the oldest entry is at index 0 (before growing)."""
@@ -384,8 +404,7 @@ class Journal:
             i = self._start
             self._bytes -= self._size[i]
             # free what it held (bodies); the slot is reused by a later entry
-            self._vendor[i] = self._req_parts[i] = self._status[i] = self._tenant[i] = None
-            self._req[i] = self._resp[i] = self._rare[i] = None
+            self._request[i] = self._row[i] = None
             self._start = (i + 1) % cap
             self._count -= 1
 
@@ -398,8 +417,7 @@ class Journal:
         view.__dict__.update(self.__dict__)
         view._pending = []
         view._secrets = dict(self._secrets)
-        (view._id, view._size, view._at, view._dur, view._vendor, view._req_parts, view._status,
-         view._tenant, view._req, view._resp, view._rare) = (c[:] for c in self._columns())
+        view._id, view._size, view._request, view._row = (c[:] for c in self._columns())
         view.enabled = False  # nothing is recorded into a copy
         return view
 
@@ -411,7 +429,7 @@ class Journal:
             self._parts.clear()
             return
         rows = [tuple(column[i] for column in self._columns()) for i in self._indices()
-                if self._tenant[i] != tenant]
+                if self._field(i, "tenant") != tenant]
         self._empty()
         for row in rows:
             for column, value in zip(self._columns(), row):
@@ -427,31 +445,25 @@ class Journal:
         return [(s + k) % cap for k in range(self._count)]
 
     def _call(self, i: int) -> Call:
-        rare = self._rare[i]
-        if rare.__class__ is Call:
-            return rare
-        error, fault = rare if rare is not None else (None, None)
-        method, path, query, headers, _ = self._req_parts[i]
-        vendor = self._vendor[i]
-        return Call(self._id[i], self._at[i], vendor, method, path, query, self._status[i],
-                    self._tenant[i], "request", self._dur[i], headers, self._req[i],
-                    self._resp[i], None, error, fault, self._secrets.get(vendor, BASE_SECRETS),
-                    self._size[i])
+        row = self._row[i]
+        if row.__class__ is Call:
+            return row
+        # (one tuple, passed with one star: a dataclass is built fastest so, short of naming
+        # every argument)
+        return Call(*(row[:_P] + self._request[i][:len(_PARTS)] + row[_P:]
+                      + (self._id[i], _FIXED["kind"], _FIXED["url"],
+                         self._secrets.get(row[_VENDOR], BASE_SECRETS), self._size[i])))
 
     def _field(self, i: int, key: str) -> Any:
-        """One filterable field of entry i, without building its Call."""
-        rare = self._rare[i]
-        if rare.__class__ is Call:
-            return getattr(rare, key)
-        if key == "vendor":
-            return self._vendor[i]
-        if key == "status":
-            return self._status[i]
-        if key == "tenant":
-            return self._tenant[i]
-        if key == "kind":
-            return "request"
-        return self._req_parts[i][0 if key == "method" else 1]  # method, path
+        """One field of entry i, without building its Call."""
+        row = self._row[i]
+        if row.__class__ is Call:
+            return getattr(row, key)
+        if key in _IN_ROW:
+            return row[_IN_ROW[key]]
+        if key in _IN_PARTS:
+            return self._request[i][_IN_PARTS[key]]
+        return _FIXED[key]
 
     # -- the unittest.mock-like surface ---------------------------------------------------
     @property
@@ -495,7 +507,7 @@ class Journal:
     def select(self, limit: int | None, **criteria: Any) -> tuple[int, list[Call]]:
         """(how many entries match, the newest `limit` of them, newest first): `filter` that
         builds only the entries it returns (the sandbox page polls the newest 100)."""
-        unknown = set(criteria) - set(_FILTERS)
+        unknown = set(criteria) - set(FILTERS)
         if unknown:
             raise TypeError(f"unknown journal filter(s): {', '.join(sorted(unknown))}")
         wanted = [(k, v) for k, v in criteria.items() if v is not None]
@@ -510,7 +522,7 @@ class Journal:
 
 def matches(key: str, have: Any, value: Any) -> bool:
     """One filter criterion against an entry's field: `path` a glob, `status` a code or a class
-    (`4xx`), `method` in any case, anything else equal. The pytest journal helper uses it too."""
+    (`4xx`), `method` in any case, anything else equal."""
     if key == "path":
         return fnmatchcase(have or "", str(value))
     if key == "status":

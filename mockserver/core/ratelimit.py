@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import NamedTuple
 
+from .settings import DEFAULTS
+
 MINUTE_MS = 60_000
 
 
@@ -26,7 +28,7 @@ class SlidingWindow:
 
     __slots__ = ("max_keys", "_counts", "_purged", "_latest", "_ordered")
 
-    def __init__(self, max_keys: int = 10_000) -> None:
+    def __init__(self, max_keys: int = DEFAULTS["max_sessions"]) -> None:  # keys: access tokens
         self.max_keys = max(1, max_keys)
         # key -> (minute, count in that minute, count in the minute before)
         self._counts: OrderedDict[str, tuple[int, int, int]] = OrderedDict()

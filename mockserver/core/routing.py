@@ -17,7 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from .http import REQUEST_BODY, RawJSON, VendorError, declares_body, header, read_rest
-from .memo import keep
+from .memo import Memo
 
 if TYPE_CHECKING:
     from .cors import CorsPolicy
@@ -27,6 +27,8 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 log = logging.getLogger("mockserver")
 
 MEMO_MAX_PATH = 512  # longer paths (client junk, not a real API's URLs) are resolved, not memoised
+ROUTES_MEMO = 8192   # (method, path) pairs remembered with their endpoint, per router
+NAMES_MEMO = 256     # a vendor's own answer header names (X-Session-ID, ...): few, fixed by its code
 BODY_LIMIT = 1024 * 1024  # what a VendorApp reads of a body its handler left unread, by default
 # How long, once the answer is out, a VendorApp waits for the rest of a body its handler left
 # unread (for the journal): the client has its answer; only its own connection waits.
@@ -87,7 +89,7 @@ class Router:
         self._patterns: list[tuple[frozenset[str], re.Pattern, Endpoint]] = []
         # (method, path) -> (endpoint, path params): saves the regex scan over templated routes
         # for the repeated URLs of a test suite or a load (see bench/README.md).
-        self._seen: dict[tuple[str, str], tuple[Endpoint, dict[str, str]]] = {}
+        self._seen: Memo[tuple[str, str], tuple[Endpoint, dict[str, str]]] = Memo(ROUTES_MEMO)
         self.routes = tuple(routes)
         for r in self.routes:
             if "{" not in r.path:
@@ -106,12 +108,12 @@ class Router:
         """(endpoint, path params); the params are the caller's own copy."""
         if self._merge and "//" in path:
             path = _SLASHES.sub("/", path)
-        if len(path) > MEMO_MAX_PATH:  # kept out of the memo, so it holds 8192 short keys at most
+        if len(path) > MEMO_MAX_PATH:  # kept out of the memo, which holds only short keys
             return self._resolve(method, path)
         key = (method, path)
         hit = self._seen.get(key)
         if hit is None:
-            hit = keep(self._seen, key, self._resolve(method, path), 8192)
+            hit = self._seen.keep(key, self._resolve(method, path))
         return hit[0], dict(hit[1]) if hit[1] else {}
 
     def allowed(self, path: str) -> tuple[str, ...]:
@@ -168,6 +170,7 @@ class VendorApp:
         # their names as sets: `isdisjoint` then walks the answer's own few names, not these
         self._names_always = frozenset(self._always)
         self._names_routed = frozenset(self._routed)
+        self._names: Memo[str, bytes] = Memo(NAMES_MEMO)  # header name -> as sent
 
     def answer_headers(self, scope) -> dict[str, str]:
         """What the framework and its CORS layer add to any answer to this request: an injected
@@ -199,7 +202,7 @@ class VendorApp:
                     break
             if origin is not None or method == "OPTIONS":
                 # The CORS middleware runs before routing: a preflight or a refusal ends here.
-                early = cors.before(scope, method, origin, self.router, routed)
+                early = cors.before(scope, method, origin, self.router.allowed, routed)
                 if early is not None:
                     if cors.app_headers_on_early:
                         early.headers = {**self.headers, **early.headers}
@@ -239,10 +242,11 @@ class VendorApp:
             headers = [(b"content-type", self.content_type),
                        (b"content-length", str(len(body)).encode())]
             if own:
+                names = self._names
                 for k, v in own.items():  # a loop, not a listcomp: no frame of its own
-                    name = _NAMES.get(k)
+                    name = names.get(k)
                     if name is None:
-                        name = _name(k)
+                        name = names.keep(k, k.lower().encode("latin-1"))
                     headers.append((name, v.encode("latin-1")))
             headers += self._raw_routed if routed else self._raw_always
             answer = [None, b""]
@@ -335,16 +339,6 @@ def noting(send, scope):
                 answer[1] = have + chunk[:NOTED_MAX - len(have)]
 
     return note
-
-
-# A vendor's own header names (X-Session-ID, X-RateLimit-Limit, ...) as sent: a few, fixed by
-# the vendors' code; bounded all the same.
-_NAMES: dict[str, bytes] = {}
-NAMES_MAX = 256
-
-
-def _name(key: str) -> bytes:
-    return keep(_NAMES, key, key.lower().encode("latin-1"), NAMES_MAX)
 
 
 def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

@@ -299,8 +299,9 @@ COUNT: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 2**53}
 INSTANT: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 253402300799}
 
 
-def obj(props: dict[str, Any], optional: Iterable[str] = ()) -> dict[str, Any]:
-    """A closed object: every property listed, all required but `optional`."""
+def closed(props: dict[str, Any], optional: Iterable[str] = ()) -> dict[str, Any]:
+    """A closed object: every property listed, all required but `optional` (a snapshot
+    names everything it holds; core/apidoc.py's `obj` is an open, documented object)."""
     skip = set(optional)
     return {"type": "object", "additionalProperties": False,
             "required": [k for k in props if k not in skip], "properties": props}

@@ -9,10 +9,9 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Protocol
 
-if TYPE_CHECKING:
-    from .vendor import Vendor
+from .settings import DEFAULTS
 
 DEFAULT_TENANT = "default"
 _SCOPE_SEP = "."  # token_urlsafe never writes a dot, tenant ids never hold one
@@ -38,6 +37,20 @@ def attribute(scope: dict, tenant: "Tenant") -> "Tenant":
     return tenant
 
 
+class StoreFactory(Protocol):
+    """What tenancy needs of a vendor (`core/vendor.py`'s `Vendor` is one): its name, the
+    credentials its tenants get, which of them name a tenant, and a new store."""
+
+    name: str
+    default_credentials: Mapping[str, str]
+
+    def new_credentials(self) -> dict[str, str]: ...
+
+    def credential_keys(self, credentials: Mapping[str, str]) -> list[str]: ...
+
+    def new_store(self) -> Any: ...
+
+
 class Stores(dict):
     """A tenant's store per vendor name, each built from its vendor's template when first read.
     Creating a tenant, and resetting every tenant, then costs no store building: a server with
@@ -48,7 +61,7 @@ class Stores(dict):
 
     __slots__ = ("_vendors",)
 
-    def __init__(self, vendors: dict[str, "Vendor"]) -> None:
+    def __init__(self, vendors: Mapping[str, StoreFactory]) -> None:
         super().__init__()
         self._vendors = vendors
 
@@ -68,7 +81,7 @@ class Tenant:
         return self.id == DEFAULT_TENANT
 
 
-MAX_TENANTS = 1000  # tenants kept at once, the default one included (--max-tenants)
+MAX_TENANTS: int = DEFAULTS["max_tenants"]  # tenants kept at once, the default one included
 
 
 class TooManyTenants(Exception):
@@ -76,7 +89,7 @@ class TooManyTenants(Exception):
 
 
 class Tenants:
-    def __init__(self, vendors: Iterable["Vendor"], limit: int = MAX_TENANTS) -> None:
+    def __init__(self, vendors: Iterable[StoreFactory], limit: int = MAX_TENANTS) -> None:
         self._vendors = {v.name: v for v in vendors}
         self.limit = max(1, limit)
         self._tenants: dict[str, Tenant] = {}

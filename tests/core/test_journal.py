@@ -1,7 +1,11 @@
+import dataclasses
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver.core.journal import BASE_SECRETS, ENTRY_OVERHEAD, PENDING_MAX, Call, Journal
+from mockserver.core.journal import (BASE_SECRETS, ENTRY_OVERHEAD, PENDING_MAX,
+                                     REQUEST_FIELDS, Call, Journal)
 
 from ..gravy.conftest import token_for
 
@@ -240,3 +244,50 @@ def test_a_webhook_comes_after_the_requests_noted_before_it():
     assert [(c.id, c.path) for c in j.calls] == [(1, "/p/0"), (2, "/p/1"), (3, "/p/2"),
                                                  (4, "/hook")]
     assert j.last is hook
+
+
+# -- the field list: Call's fields before `id` ------------------------------------------------
+# Two different values of each field type Call declares (record_request takes the query raw).
+_SAMPLES = {
+    "str": ("a", "b"), "str | None": (None, "b"), "int | None": (200, 404),
+    "float": (1.0, 2.0), "bytes": (b'{"a": 1}', b'{"a": 2}'),
+    "Sequence[tuple[bytes, bytes]]": ([(b"x-a", b"1")], [(b"x-a", b"2")]),
+}
+_RECORDED_AS = {"query": str.encode}
+
+
+def _entry(changed: str | None = None) -> tuple:
+    """record_request's arguments: each field's first sample, `changed`'s second."""
+    values = []
+    for f in dataclasses.fields(Call)[:len(REQUEST_FIELDS)]:
+        assert f.type in _SAMPLES, f"give this test two values of {f.type} (Call.{f.name})"
+        value = _SAMPLES[f.type][f.name == changed]
+        values.append(_RECORDED_AS.get(f.name, lambda v: v)(value))
+    return tuple(values)
+
+
+@pytest.mark.parametrize("name", REQUEST_FIELDS)
+def test_every_field_of_the_list_is_kept_and_shown(name):
+    """A field added to the list reaches the Call an entry is read as, and the JSON the admin
+    API serves (a field the JSON leaves out fails here)."""
+    j = Journal()
+    j.record_request(*_entry())
+    j.record_request(*_entry(name))
+    plain, changed = j.view().calls
+    want = _SAMPLES[next(f.type for f in dataclasses.fields(Call) if f.name == name)][1]
+    got = getattr(changed, name)
+    assert (list(got) if name == "raw_headers" else got) == want
+    assert getattr(plain, name) != got
+    shown, other = ({k: v for k, v in c.to_dict().items() if k != "id"} for c in (plain, changed))
+    assert shown != other
+
+
+def test_the_journal_filters_by_every_name_it_declares():
+    j = Journal()
+    j.record_request(*_entry())
+    j.record_request(*_entry("fault"))
+    j.record(_call(j.next_id(), kind="webhook"))
+    assert [c.fault for c in j.filter(fault="b")] == ["b"]
+    assert [c.kind for c in j.filter(kind="webhook")] == ["webhook"]
+    with pytest.raises(TypeError, match="unknown journal filter"):
+        j.filter(verb="GET")

@@ -1,4 +1,5 @@
-"""SPEC §2: each vendor by path prefix and by its real Host, identically; /__admin never a vendor."""
+"""README.md's vendor base URLs: each vendor by path prefix and by its real Host, identically;
+/__admin never a vendor."""
 import pytest
 
 from ..gravy.conftest import token_for
@@ -131,16 +132,16 @@ def test_the_encoded_header_names_stay_bounded():
     from mockserver.core import routing
     from mockserver.core.http import RawJSON
 
-    names = iter(range(10 * routing.NAMES_MAX))
+    names = iter(range(10 * routing.NAMES_MEMO))
 
     async def many(request):
         return RawJSON(b"{}", 200, {f"X-N{next(names)}": "v"})
 
     app = _vendor_app(many)
-    for n in range(3 * routing.NAMES_MAX):
+    for n in range(3 * routing.NAMES_MEMO):
         _, headers, _, _ = _serve(app)
         assert (f"x-n{n}".encode(), b"v") in headers
-        assert len(routing._NAMES) <= routing.NAMES_MAX
+        assert len(app._names) <= routing.NAMES_MEMO
 
 
 @pytest.mark.parametrize("chunks", [(b'{"a":1}',), (b'{"a"', b"", b":1}"), (b"", b'{"a":1}')])

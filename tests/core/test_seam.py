@@ -3,6 +3,9 @@ reset, journal redaction and its own admin route, with nothing outside its class
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from functools import partial
+from types import SimpleNamespace
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -12,14 +15,74 @@ from mockserver import Clock, create_app
 from mockserver.app import default_vendors
 from mockserver.core.control import body_json, tenant_of
 from mockserver.core.http import VendorError, json_response
-from mockserver.core.routing import Router, VendorApp, route
+from mockserver.core.routing import Router, VendorApp, bound
 from mockserver.core.tenancy import attribute
-from mockserver.core.vendor import Vendor
+from mockserver.core.vendor import Service, Vendor
 
 from ..conftest import DOC_TIME, MockClient
 
 
-class Echo(Vendor):
+# A fifth vendor, written as any vendor package is (core/vendor.py), each module a namespace
+# here: fixtures, store, auth, handlers (the service and one handler), routes, errors, state,
+# admin.
+class EchoAuth:
+    def __init__(self, ctx, tenants, template) -> None:
+        self.tenants = tenants
+
+    def tenant(self, request: Request):
+        return self.tenants.authenticate("echo", "key", request.headers.get("x-echo-key", ""),
+                                         "secret", request.headers.get("x-echo-secret", ""))
+
+    def tenant_of(self, request: Request, body):
+        return self.tenant(request)
+
+
+class EchoStore(dict):
+    def __init__(self, template: dict, ctx) -> None:
+        super().__init__(greeting=template["greeting"], said=[])
+
+    def summary(self) -> dict:
+        return {"said": len(self["said"])}
+
+
+@dataclass(eq=False)
+class EchoService(Service[dict]):
+    auth_type = EchoAuth
+
+
+async def say(g: EchoService, request: Request):
+    tenant = g.auth.tenant(request)
+    if tenant is None:
+        raise VendorError(401, {"echo": "who are you?"})
+    attribute(request.scope, tenant)
+    store = tenant.stores["echo"]
+    store["said"].append((await request.json())["word"])
+    return json_response({"greeting": store["greeting"], "said": store["said"]})
+
+
+async def route_missing(g: EchoService, request: Request):
+    raise VendorError(404, {"echo": f"no {request.method} here"})
+
+
+def build(g: EchoService, vendor: "Echo") -> VendorApp:
+    g.router = Router(bound(g, ("POST", "/say", say)), partial(route_missing, g))
+    return VendorApp(g.router, errors.internal_error, content_type=vendor.content_type)
+
+
+def admin_routes(g: EchoService) -> list[Route]:
+    async def greeting(request: Request):
+        body = await body_json(request)
+        tenant_of(g.tenants, body).stores["echo"]["greeting"] = body["greeting"]
+        return JSONResponse({"ok": True})
+
+    return [Route("/greeting", greeting, methods=["POST"])]
+
+
+errors = SimpleNamespace(fault=lambda g, request, status: VendorError(status, {"echo": status}),
+                         internal_error=lambda: VendorError(500, {"echo": "oops"}))
+
+
+class Echo(Vendor[dict, EchoStore, EchoService]):
     name = "echo"
     hosts = ("api.echo.test",)
     default_credentials = {"key": "echo-key", "secret": "echo-secret"}
@@ -28,43 +91,20 @@ class Echo(Vendor):
     secret_fields = frozenset({"secret"})
     content_type = "application/vnd.echo+json"
 
-    @staticmethod
-    async def not_found(request: Request):
-        raise VendorError(404, {"echo": f"no {request.method} here"})
+    fixtures = SimpleNamespace(load=lambda ctx: {"greeting": "hello"})
+    routes = SimpleNamespace(build=build)
+    errors = errors
+    state = SimpleNamespace(schema=lambda template: {"type": "null"},
+                            export=lambda g, store, tenant: None,
+                            restore=lambda g, data, tenant: EchoStore(g.template, g.ctx),
+                            adopt=lambda g, store: None,
+                            snapshot=lambda g, store: dict(store))
+    admin = SimpleNamespace(routes=admin_routes, OPENAPI={}, SUMMARY={"type": "object"})
+    store_type = EchoStore
+    service_type = EchoService
 
     def new_credentials(self) -> dict[str, str]:
         return {"key": f"echo-{secrets.token_hex(4)}", "secret": secrets.token_hex(8)}
-
-    def load_template(self) -> dict:
-        return {"greeting": "hello"}
-
-    def new_store(self) -> dict:
-        return {"greeting": self.template["greeting"], "said": []}
-
-    def build_app(self, tenants):
-        self.tenants = tenants
-
-        async def say(request: Request):
-            tenant = tenants.authenticate("echo", "key", request.headers.get("x-echo-key", ""),
-                                          "secret", request.headers.get("x-echo-secret", ""))
-            if tenant is None:
-                raise VendorError(401, {"echo": "who are you?"})
-            attribute(request.scope, tenant)
-            store = tenant.stores["echo"]
-            store["said"].append((await request.json())["word"])
-            return json_response({"greeting": store["greeting"], "said": store["said"]})
-
-        return VendorApp(Router([route("POST", "/say", say)], self.not_found),
-                         lambda: VendorError(500, {"echo": "oops"}),
-                         content_type=self.content_type)
-
-    def admin_routes(self):
-        async def greeting(request: Request):
-            body = await body_json(request)
-            tenant_of(self.tenants, body).stores["echo"]["greeting"] = body["greeting"]
-            return JSONResponse({"ok": True})
-
-        return [Route("/greeting", greeting, methods=["POST"])]
 
 
 def make():

@@ -779,10 +779,10 @@ def _scan(rs, kind, query):
 def test_indexed_selection_equals_a_scan(query):
     from datetime import datetime, timezone
 
-    from mockserver.vendors.gravy import fixtures
+    from mockserver.vendors.gravy import generator
     from mockserver.vendors.gravy.resources import ResourceSet, kind_for
     kind = kind_for("balances")
-    items = fixtures.generate(kind, "conn_x", 3000, 7, datetime(2024, 1, 1, tzinfo=timezone.utc))
+    items = generator.generate(kind, "conn_x", 3000, 7, datetime(2024, 1, 1, tzinfo=timezone.utc))
     rs = ResourceSet(items)
     assert list(rs.select(kind, query)) == _scan(rs, kind, query)
 

@@ -65,7 +65,7 @@ def test_the_default_credentials_are_specs(client):
     assert r.json()["groove"] == {"clientId": "groove-sandbox-client",
                                   "clientSecret": "groove-sandbox-secret",
                                   "redirectUri": "http://localhost:3000/oauth/callback"}
-    spec = {  # SPEC §3, for the vendors this server has
+    spec = {  # each tenant's credentials, for the vendors this server has
         "gravy": {"clientId": "gravy-sandbox-client", "clientSecret": "gravy-sandbox-secret",
                   "publishableKey": "pk-test-sandbox"},
         "gravitec": {"appKey": "1e26f7bb3f81e1ab789d3e20b9cf6325",

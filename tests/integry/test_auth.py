@@ -158,7 +158,7 @@ def test_only_the_right_secret_signs(client, user):
 def test_verified_signatures_are_remembered_within_a_bound(client, app):
     """A verified (key, user, hash) spares the next call's HMAC; more users than the memo holds
     still all sign in, the first one again after it was dropped, and a wrong hash never does."""
-    from mockserver.vendors.integry.auth import VERIFIED_MAX
+    from mockserver.vendors.integry.auth import VERIFIED_MEMO as VERIFIED_MAX
     users = [f"u{i}" for i in range(VERIFIED_MAX + 5)]
     for user in users + users[:1]:
         assert post(client, headers=headers(user)).status_code == 200

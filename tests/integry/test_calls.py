@@ -505,4 +505,5 @@ def test_a_long_text_is_answered_but_not_kept_in_the_render_memo(client):
     from mockserver.vendors.integry import backends
     text = "x" * (backends.RENDERED_TEXT_MAX + 1)
     assert _post(client, "random", text)["message"]["text"] == text
-    assert all(len(key[2]) <= backends.RENDERED_TEXT_MAX for key in backends._RENDERED)
+    rendered = client.app.vendors["integry"].service.rendered
+    assert all(len(key[2]) <= backends.RENDERED_TEXT_MAX for key in rendered)

@@ -1,5 +1,5 @@
 """Integry and tenants: a created tenant's App-Key and App-Secret sign its own users' calls, its
-state is its own, resets restore the fixtures, and the default credentials are SPEC §3's."""
+state is its own, resets restore the fixtures, and the default credentials are README.md's."""
 from __future__ import annotations
 
 from typing import Any

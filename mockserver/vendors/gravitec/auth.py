@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...core.http import VendorError, basic_credentials
-from ...core.memo import keep
+from ...core.memo import Memo
 from ...core.tenancy import attribute, same_secret
 from .errors import bad_auth
 from .store import NAME, store_of
@@ -17,22 +17,23 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from ...core.tenancy import Tenant, Tenants
+    from ...core.vendor import Context
     from .store import GravitecTemplate, Site
 
 # Authorization header values that opened a site, with its (tenant, role): saves decoding the
 # header and looking the pair up on every call of a suite or a load. Only accepted headers are
 # kept (a refused one is checked in full, in constant time, every time); an entry counts only
 # while its tenant exists (credentials never change, a deleted tenant's never work again).
-# At most OPENED headers of at most OPENED_HEADER bytes.
-OPENED, OPENED_HEADER = 256, 1024
+OPENED_MEMO = 256       # headers remembered (core/memo.py)
+OPENED_HEADER = 1024    # longest header remembered
 
 
 class GravitecAuth:
-    def __init__(self, tenants: "Tenants", template: "GravitecTemplate") -> None:
+    def __init__(self, ctx: "Context", tenants: "Tenants", template: "GravitecTemplate") -> None:
         self.tenants = tenants
         self.fixture_sites = template.by_key
         self.documented_refusals = template.documented.refusals
-        self._opened: dict[bytes, tuple[Tenant, str]] = {}
+        self._opened: Memo[bytes, tuple[Tenant, str]] = Memo(OPENED_MEMO)
 
     def site(self, request: "Request") -> "tuple[Tenant, Site]":
         """The tenant and site these credentials open; the documented 403 otherwise. A wrong
@@ -47,7 +48,7 @@ class GravitecAuth:
         if opened is None or self.tenants.get(opened[0].id) is not opened[0]:
             opened = self._open(scope)
             if header is not None and len(header) <= OPENED_HEADER:
-                keep(self._opened, header, opened, OPENED)
+                self._opened.keep(header, opened)
         tenant, role = opened
         attribute(scope, tenant)
         return tenant, store_of(tenant).sites[role]
@@ -70,7 +71,7 @@ class GravitecAuth:
             raise bad_auth(key)
         return found, "main"
 
-    def tenant_of(self, request: "Request") -> "Tenant | None":
+    def tenant_of(self, request: "Request", body: bytes | None) -> "Tenant | None":
         """The tenant `site` would resolve, without serving the call."""
         try:
             return self.site(request)[0]

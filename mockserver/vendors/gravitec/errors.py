@@ -2,8 +2,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from ...core.http import VendorError, reason
+from ...core.http import VendorError, basic_credentials, original_url, reason
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from .handlers import Gravitec
 
 REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
            413: "Payload Too Large", 415: "Unsupported Media Type",
@@ -48,13 +54,19 @@ def internal_error() -> VendorError:
     return spring(500, "No message available", "/", 0.0)
 
 
-def fault(status: int, app_key: str | None, path: str, now: float) -> VendorError:
+def fault(g: "Gravitec", request: "Request", status: int) -> VendorError:
     """Gravitec's answer for `status` when nothing more is said: its documented 403 (bad auth)
     and 422 shapes, else Spring Boot's error body with its default "No message available"."""
     if status == 403:
-        return bad_auth(app_key)
+        creds = basic_credentials(request.scope)
+        return bad_auth(creds[0] if creds else None)
     if status == 422:
         return wrong_param(reason(422))
-    return VendorError(status, {"timestamp": timestamp(now), "status": status,
+    return VendorError(status, {"timestamp": timestamp(g.ctx.clock.time()), "status": status,
                                 "error": reason(status), "message": "No message available",
-                                "path": path})
+                                "path": path_of(request)})
+
+
+def path_of(request: "Request") -> str:
+    """The servlet request URI Spring puts in its error bodies (no query string)."""
+    return original_url(request).split("?", 1)[0]

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .store import Documented, Follower, GravitecTemplate, SiteTemplate
 
 
-def load(fixtures_dir: Path, seed: int) -> GravitecTemplate:
-    root = fixtures_dir / "gravitec"  # fixtures/<vendor name>
+if TYPE_CHECKING:
+    from ...core.vendor import Context
+
+
+def load(ctx: "Context") -> GravitecTemplate:
+    root, seed = ctx.fixtures_dir / "gravitec", ctx.seed  # fixtures/<vendor name>
     data = json.loads((root / "sites.json").read_text())
     sites = data["sites"]
     generator = json.loads((root / "generator.json").read_text())

@@ -2,25 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, dump, header, json_response,
-                          load, original_url, read_limited)
+                          load, read_limited)
 from ...core.control import off_loop
-from ...core.memo import keep
-from .errors import missing_param, spring, wrong_param
-from .store import (FREE_PLAN_DAILY_PUSHES, MAX_TAGS_PER_FOLLOWER, Campaign, Documented,
-                    Follower, Site, java_length)
+from ...core.memo import Memo
+from ...core.vendor import Service
+from .auth import GravitecAuth
+from .errors import missing_param, path_of, spring, wrong_param
+from .store import (FREE_PLAN_DAILY_PUSHES, MAX_TAGS_PER_FOLLOWER, Campaign, Follower,
+                    GravitecTemplate, Site, java_length)
 from .validation import Push, SpringError, param, parse_params, read_push
-
-if TYPE_CHECKING:
-    from ...core.routing import Router
-    from ...core.tenancy import Tenants
-    from ...core.vendor import Context
-    from .auth import GravitecAuth
 
 BODY_LIMIT = 1024 * 1024   # larger bodies get Spring's 413 before they are held in memory
 INLINE_BODY = 64 * 1024   # a larger push body is checked off the event loop
@@ -28,16 +24,21 @@ NAME_MAX = 255             # regId and name: "1-255 symbols string"
 FORM = "application/x-www-form-urlencoded"
 
 
-@dataclass
-class Gravitec:
+# What the service remembers (core/memo.py), by entries
+PUSH_MEMO = 256        # checked push bodies (`send_push`), each at most PUSH_MEMO_BODY bytes
+PUSH_MEMO_BODY = 4096
+
+
+@dataclass(eq=False)
+class Gravitec(Service[GravitecTemplate]):
     """Per-app Gravitec runtime the handlers share."""
 
-    ctx: "Context"
-    tenants: "Tenants"
-    auth: "GravitecAuth"
-    router: "Router | None" = None   # set once routes are built: 405s list the allowed methods
-    pushes: "dict[bytes, Checked]" = field(default_factory=dict)  # see PUSH_MEMO
-    documented: Documented = field(default_factory=Documented)  # the doc's own exchanges
+    auth_type = GravitecAuth
+    auth: GravitecAuth = field(init=False)
+    # Validated push bodies whose answer depends on nothing but the body (no send_date time,
+    # no segment or audience to look up in the site), by their raw bytes: saves the JSON parse
+    # and the documented rules for a suite's or a load's repeated push.
+    pushes: "Memo[bytes, Checked]" = field(default_factory=lambda: Memo(PUSH_MEMO))
 
     def site(self, request: Request) -> Site:
         """The authenticated site, with its due campaigns sent first."""
@@ -47,11 +48,6 @@ class Gravitec:
 
     def fail(self, request: Request, exc: SpringError) -> VendorError:
         return spring(exc.status, exc.message, path_of(request), self.ctx.clock.time())
-
-
-def path_of(request: Request) -> str:
-    """The servlet request URI Spring puts in its error bodies (no query string)."""
-    return original_url(request).split("?", 1)[0]
 
 
 def _media_type(value: str | None) -> str:
@@ -170,11 +166,6 @@ async def delete_tag(g: Gravitec, request: Request) -> Void:
 
 
 # -- push campaigns -----------------------------------------------------------------------------
-# Validated push bodies whose answer depends on nothing but the body (no send_date time, no
-# segment or audience to look up in the site), by their raw bytes: saves the JSON parse and the
-# documented rules for a suite's or a load's repeated push. At most PUSH_MEMO bodies of at most
-# PUSH_MEMO_BODY bytes each.
-PUSH_MEMO, PUSH_MEMO_BODY = 256, 4096
 
 
 @dataclass(frozen=True)
@@ -227,7 +218,7 @@ async def send_push(g: Gravitec, request: Request) -> RawJSON:
             checked = _check_push(g, request, raw, site, now)
         if checked.send_at_ms is None and checked.audience is None \
                 and len(raw) <= PUSH_MEMO_BODY:
-            keep(g.pushes, raw, checked, PUSH_MEMO)
+            g.pushes.keep(raw, checked)
     if site.plan == "free" and site.pushes_today(now) >= FREE_PLAN_DAILY_PUSHES:
         raise wrong_param(f"For Free plan only {FREE_PLAN_DAILY_PUSHES} push campaigns per day "
                           "are available through API!")
@@ -259,7 +250,7 @@ def _check_push(g: Gravitec, request: Request, raw: bytes, site: Site, now: floa
         push = read_push(body, site, now)
     except SpringError as exc:
         raise g.fail(request, exc) from None
-    known = g.documented
+    known = g.template.documented
     if known.push is not None and body == known.push:
         # The doc's own request: its example answers ttl 86400 where the field's documented
         # default is 28800; that request gets the example's values, every other the default.
@@ -285,7 +276,7 @@ async def get_message(g: Gravitec, request: Request) -> RawJSON:
         raise missing_param("campaignID", path_of(request), now)
     campaign = site.campaigns.get(campaign_id)
     if campaign is None:
-        documented = g.documented.messages.get(campaign_id) if site.role == "main" else None
+        documented = g.template.documented.messages.get(campaign_id) if site.role == "main" else None
         if documented is not None:  # the doc's example URL: its documented stats
             return json_response(documented)
         raise wrong_param("There is no message with this id!")

@@ -24,8 +24,7 @@ def build(g: h.Gravitec, vendor: "GravitecVendor") -> VendorApp:
         ("POST", "/api/v3/tag", h.add_tag),
         ("DELETE", "/api/v3/tag", h.delete_tag),
     )
-    router = Router(routes, partial(vendor.not_found, g), trailing_slash=True, ignore_case=False,
-                    merge_slashes=True)
-    g.router = router
-    return VendorApp(router, internal_error, content_type=vendor.content_type,
+    g.router = Router(routes, partial(h.route_missing, g), trailing_slash=True,
+                      ignore_case=False, merge_slashes=True)
+    return VendorApp(g.router, internal_error, content_type=vendor.content_type,
                      cors=vendor.cors_policy(), body_limit=h.BODY_LIMIT)

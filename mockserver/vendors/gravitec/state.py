@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...core.state import BOOL, COUNT, INSTANT, MAYBE_TEXT, StateError, arr, duplicates, obj
+from ...core.state import BOOL, COUNT, INSTANT, MAYBE_TEXT, StateError, arr, closed, duplicates
 from .store import (MAX_TAGS_PER_FOLLOWER, OPERATORS, Campaign, Follower, GravitecStore,
                     GravitecTemplate)
+
+if TYPE_CHECKING:
+    from ...core.tenancy import Tenant
+    from .handlers import Gravitec
 
 # Snowflake-style ids pass 2**63 (19 digits) once the mock clock passes 2079 and reach ~1.06e21
 # (22 digits) at its end (9000-01-01): what the server can mint, an import must read back.
@@ -23,20 +27,20 @@ _AUDIENCE = {"oneOf": [
     {"type": "null", "description": "everyone"},
     {"type": "array", "prefixItems": [{"enum": ["tokens", "aliases", "tags"]}, _NAMES],
      "minItems": 2, "maxItems": 2},
-    {"type": "array", "prefixItems": [{"const": "tags_segment"}, arr(obj({
+    {"type": "array", "prefixItems": [{"const": "tags_segment"}, arr(closed({
         "association": {"enum": list(OPERATORS)}, "name": {"type": "string"}}))],
      "minItems": 2, "maxItems": 2},
     {"type": "array", "prefixItems": [{"const": "segment"}, {"type": "string"}],
      "minItems": 2, "maxItems": 2},
 ]}
-_FOLLOWER = obj({"regId": {"type": "string", "minLength": 1}, "active": BOOL,
+_FOLLOWER = closed({"regId": {"type": "string", "minLength": 1}, "active": BOOL,
                  "tags": {**_NAMES, "maxItems": MAX_TAGS_PER_FOLLOWER}, "alias": MAYBE_TEXT})
-_CAMPAIGN = obj({"id": _ID, "createdAt": INSTANT,
+_CAMPAIGN = closed({"id": _ID, "createdAt": INSTANT,
                  "sendAt": {"type": "integer", "minimum": 0, "maximum": 253402300799999},
                  "ttl": COUNT, "displayTime": COUNT, "payload": {"type": "object"},
                  "pushTag": MAYBE_TEXT, "isTransactional": BOOL, "audience": _AUDIENCE,
                  "send": {"oneOf": [COUNT, {"type": "null"}]}})
-_SITE = obj({"followers": arr(_FOLLOWER), "campaigns": arr(_CAMPAIGN),
+_SITE = closed({"followers": arr(_FOLLOWER), "campaigns": arr(_CAMPAIGN),
              "day": {"type": "array", "prefixItems": [COUNT, COUNT], "minItems": 2,
                      "maxItems": 2, "description": "[mock-clock UTC day, API pushes that day]"},
              "lastId": {"type": "integer", "minimum": 0, "maximum": MAX_ID}})
@@ -44,10 +48,11 @@ _SITE = obj({"followers": arr(_FOLLOWER), "campaigns": arr(_CAMPAIGN),
 
 def schema(template: GravitecTemplate) -> dict[str, Any]:
     roles = sorted(s.role for s in template.sites)
-    return obj({"sites": obj({r: _SITE for r in roles})})
+    return closed({"sites": closed({r: _SITE for r in roles})})
 
 
-def export(store: GravitecStore, now: float) -> dict[str, Any]:
+def export(g: "Gravitec", store: GravitecStore, tenant: "Tenant") -> dict[str, Any]:
+    now = g.ctx.clock.time()
     store.settle(now)  # due campaigns go out first, to the followers as they are now
     return {"sites": {role: {
         "followers": [f.to_json() for f in site.followers.values()],
@@ -56,7 +61,8 @@ def export(store: GravitecStore, now: float) -> dict[str, Any]:
     } for role, site in sorted(store.sites.items())}}
 
 
-def restore(data: dict[str, Any], template: GravitecTemplate, limit: int) -> GravitecStore:
+def restore(g: "Gravitec", data: dict[str, Any], tenant: "Tenant") -> GravitecStore:
+    template, limit = g.template, g.ctx.session_limit
     problems: list[str] = []
     fixture_counts = {s.role: len(s.followers) for s in template.sites}
     limit = max(1, limit)
@@ -79,7 +85,7 @@ def restore(data: dict[str, Any], template: GravitecTemplate, limit: int) -> Gra
     if problems:
         raise StateError("gravitec", problems)
 
-    store = GravitecStore(template, limit)
+    store = GravitecStore(template, g.ctx)
     for role, part in data["sites"].items():
         site = store.sites[role]
         site.followers, site.active, site.by_tag, site.by_alias = {}, set(), {}, {}
@@ -99,7 +105,14 @@ def restore(data: dict[str, Any], template: GravitecTemplate, limit: int) -> Gra
     return store
 
 
-def adopt(store: GravitecStore) -> None:
+def adopt(g: "Gravitec", store: GravitecStore) -> None:
     """Ids are unique across the server: later campaigns are numbered after the imported ones."""
     for site in store.sites.values():
         site.ids.last = max([site.ids.last, site.last_id] + [int(c) for c in site.campaigns])
+
+
+def snapshot(g: "Gravitec", store: GravitecStore) -> dict[str, Any]:
+    # Due campaigns are sent first: a request that settles them changed nothing a client
+    # could not already observe.
+    store.settle(g.ctx.clock.time())
+    return store.snapshot()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
     from ...core.tenancy import Tenant
+    from ...core.vendor import Context
 
 NAME = "gravitec"  # the vendor's name: its prefix, its key in each tenant's stores, its journal name
 
@@ -303,8 +304,8 @@ class GravitecTemplate:
 class GravitecStore:
     """One tenant's sites, by role ("main": the tenant's credentials; "free": a fixture site)."""
 
-    def __init__(self, template: GravitecTemplate, limit: int) -> None:
-        self.sites = {s.role: Site(s.role, s.plan, s.segments, s.followers, limit,
+    def __init__(self, template: GravitecTemplate, ctx: "Context") -> None:
+        self.sites = {s.role: Site(s.role, s.plan, s.segments, s.followers, ctx.session_limit,
                                    template.ids) for s in template.sites}
 
     def settle(self, now: float) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Callable, TypeVar
 from urllib.parse import unquote_to_bytes, urlsplit
 
@@ -286,7 +285,6 @@ def _condition(value: Any) -> dict[str, str | None] | None:
     return {"association": j_str(obj.get("association")), "name": j_str(obj.get("name"))}
 
 
-@lru_cache(maxsize=1024)  # clients repeat their URLs; saves the parse (see bench/README.md)
 def valid_url(url: str) -> bool:
     """An absolute http(s) URL with a host and nothing blank in it (RFC 3986 allows no
     spaces, tabs or control characters)."""

@@ -1,7 +1,14 @@
 """NestJS error bodies, as Gravy Connect's framework writes them."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...core.http import VendorError, reason
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from .handlers import Gravy
 
 REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            409: "Conflict", 413: "Payload Too Large", 500: "Internal Server Error"}
@@ -59,7 +66,7 @@ def internal_error() -> VendorError:
     return VendorError(500, {"statusCode": 500, "message": "Internal server error"})
 
 
-def fault(status: int) -> VendorError:
+def fault(g: "Gravy", request: "Request", status: int) -> VendorError:
     """What NestJS answers for `status` when nothing more is said: a bare `XxxException()` is
     `{"statusCode", "message": <its description>}`; 401 is the guard's, 500 the filter's."""
     if status == 401:

@@ -13,30 +13,38 @@ from starlette.requests import Request
 from ...core.http import (RawJSON, TooDeep, TooLarge, VendorError, authorization, base_url, dump,
                           header, json_response, load, original_url, read_limited)
 from ...core.control import encode_pieces, off_loop
-from ...core.memo import keep
+from ...core.memo import Memo
 from .errors import bad_request, http_error, not_found, payload_too_large, route_not_found, \
     unauthorized, validation_failed
+from ...core.vendor import Service
+from .auth import GravyAuth
 from .resources import ResourceSet, kind_for, read_limit, requested_errors
-from .store import NAME, Connection, GravyStore, IntentSession, ResourceState, store_of
+from .store import (NAME, Connection, GravyStore, GravyTemplate, IntentSession, ResourceState,
+                    store_of)
 from .validation import (Dto, EachString, IsArray, IsBoolean, IsNotEmpty, IsObject,
                          IsString, IsUrl, Prop, page_props, query_dict)
 
 if TYPE_CHECKING:
-    from ...core.tenancy import Tenant, Tenants
-    from ...core.vendor import Context
-    from .auth import GravyAuth
-    from .store import GravyTemplate
+    from ...core.tenancy import Tenant
 
-@dataclass
-class Gravy:
+# What the service remembers (core/memo.py), by entries
+LISTED_MEMO = 256    # answers to bearer tokens' page reads (`Listed`): each holds one page of at
+                     # most 100 items, which its resource set may have dropped; a suite or a
+                     # poller repeats few pages
+QUERIES_MEMO = 4096  # (DTO, raw query string) -> validated values or error (`query_key`)
+
+
+@dataclass(eq=False)
+class Gravy(Service[GravyTemplate]):
     """Per-app Gravy runtime the handlers share."""
 
-    ctx: "Context"
-    tenants: "Tenants"
-    auth: "GravyAuth"
-    template: "GravyTemplate"
+    auth_type = GravyAuth
+    auth: GravyAuth = field(init=False)
     # (bearer token, path, raw query) -> a resource page served to it (`list_resource`).
-    listed: dict[tuple[str, str, bytes], "Listed"] = field(default_factory=dict)
+    listed: "Memo[tuple[str, str, bytes], Listed]" = field(
+        default_factory=lambda: Memo(LISTED_MEMO))
+    queries: "Memo[tuple[Dto, bytes], tuple[Mapping[str, Any], tuple] | VendorError]" = field(
+        default_factory=lambda: Memo(QUERIES_MEMO))
 
     def store(self, tenant: "Tenant") -> GravyStore:
         return store_of(tenant)
@@ -107,22 +115,22 @@ def validate(dto: Dto, data: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-# (DTO, raw query string) -> its validated values (read-only) or its error: saves parsing and
-# validating the same query string on every request (bench/README.md, "cached query validation").
+# A query string this long is validated each time, never kept (Gravy.queries)
 QUERY_MEMO_MAX = 2048
-_QUERIES: dict[tuple[int, bytes], tuple[Mapping[str, Any], tuple] | VendorError] = {}
 
 
-def query(dto: Dto, request: Request) -> Mapping[str, Any]:
+def query(g: Gravy, dto: Dto, request: Request) -> Mapping[str, Any]:
     """The validated query. Parsing is pure, so each (DTO, query string) is validated once."""
-    return query_key(dto, request)[0]
+    return query_key(g, dto, request)[0]
 
 
-def query_key(dto: Dto, request: Request) -> tuple[Mapping[str, Any], tuple]:
-    """(validated values as a read-only mapping, a hashable key of them)."""
+def query_key(g: Gravy, dto: Dto, request: Request) -> tuple[Mapping[str, Any], tuple]:
+    """(validated values as a read-only mapping, a hashable key of them). Remembered in
+    `g.queries`: saves parsing and validating the same query string on every request
+    (bench/README.md, "cached query validation")."""
     qs = request.scope.get("query_string", b"")
-    key = (id(dto), qs)
-    hit = _QUERIES.get(key)
+    key = (dto, qs)
+    hit = g.queries.get(key)
     if hit is None:
         try:
             values = validate(dto, query_dict(parse_qsl(qs.decode("latin-1"),
@@ -130,8 +138,8 @@ def query_key(dto: Dto, request: Request) -> tuple[Mapping[str, Any], tuple]:
             hit = (MappingProxyType(values), tuple(sorted(values.items())))
         except VendorError as exc:
             hit = exc
-        if len(qs) <= QUERY_MEMO_MAX:  # a long query string is validated each time, never kept
-            keep(_QUERIES, key, hit, 4096)
+        if len(qs) <= QUERY_MEMO_MAX:
+            g.queries.keep(key, hit)
     if isinstance(hit, VendorError):
         # A fresh exception (no traceback build-up) with its own body.
         raise VendorError(hit.status, copy.deepcopy(hit.body))
@@ -295,7 +303,7 @@ def _short_code_session(g: Gravy, request: Request, code: str) -> IntentSession 
 
 async def get_intent_token(g: Gravy, request: Request) -> RawJSON:
     # No Authorization: the web SDK (shortcode.ts resolveShortCode) sends none.
-    values = query(SHORT_CODE_DTO, request)
+    values = query(g, SHORT_CODE_DTO, request)
     session = _short_code_session(g, request, values["shortCode"])
     if session is None:
         raise not_found("Intent token not found")
@@ -343,7 +351,7 @@ def _present(key: str, value: Any) -> dict[str, Any]:
 
 async def list_connections(g: Gravy, request: Request) -> RawJSON:
     tenant = g.auth.require_bearer(request)
-    q = query(CONNECTIONS_DTO, request)
+    q = query(g, CONNECTIONS_DTO, request)
     rows = g.store(tenant).sorted_connections(q.get("sortBy", "createdAt"),
                                               q.get("sortOrder", "desc"))
     for name in ("status", "integrationId", "userId"):
@@ -424,7 +432,7 @@ async def list_resource(g: Gravy, request: Request) -> RawJSON:
         raise route_not_found(request.method, original_url(request))
     # Guard, then pipe, then handler: 401 before 400 before 404, as NestJS orders them.
     tenant, conn = _authorize(g, request, params["connectionId"])
-    q, page_key = query_key(kind.dto, request)
+    q, page_key = query_key(g, kind.dto, request)
     if conn is None:
         raise not_found("Connection not found")
     store = store_of(tenant)
@@ -439,13 +447,8 @@ async def list_resource(g: Gravy, request: Request) -> RawJSON:
         entry = rs.keep_page(page_key, _render_page(rs, kind, q))
     listed = Listed(tenant, store, store.version, entry)
     if key is not None and g.auth.bearer(request) is tenant:  # not an x-intent-token's read
-        keep(g.listed, key, listed, LISTED_MAX)
+        g.listed.keep(key, listed)
     return RawJSON(listed.body(g, None))
-
-
-# Answers kept. Each holds one page (at most 100 items, head and whole body), which its
-# resource set may already have dropped: few, as a suite or a poller repeats few pages.
-LISTED_MAX = 256
 
 
 @dataclass(slots=True)
@@ -502,5 +505,5 @@ async def get_webhook_verification_key(g: Gravy, request: Request) -> RawJSON:
     return json_response({"key_id": g.auth.key_id, "key": g.auth.public_pem}, 201)
 
 
-async def route_missing(request: Request) -> RawJSON:
+async def route_missing(g: Gravy, request: Request) -> RawJSON:
     raise route_not_found(request.method, original_url(request))

@@ -1,16 +1,14 @@
 """The eight connection resources: their URL spellings, query DTOs, filters, and indexed lists."""
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from itertools import compress, repeat
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ...core.http import dump
-from ...core.memo import keep
+from ...core.memo import Memo
 from .validation import (MISSING, Dto, IsBoolean, IsDateString, IsEnum, IsInt, IsNumber,
                          IsString, Max, Min, Prop, Rule, js_bool, js_number, page_props,
                          parse_when)
@@ -58,7 +56,7 @@ class Kind:
 
 
 def normalise(segment: str) -> str:
-    return re.sub(r"[-_]", "", segment).lower()
+    return segment.replace("-", "").replace("_", "").lower()
 
 
 _PAGE = ("page", "limit", "sortBy", "sortOrder")
@@ -146,17 +144,17 @@ _ALIASES: dict[str, Kind] = {}
 for _k in KINDS:
     for _a in (normalise(_k.slug), normalise(_k.name)) + _k.aliases:
         _ALIASES[_a] = _k
+# The spellings clients and the fixtures use, exactly: one lookup for the common case (every
+# resource read and every snapshot resolves one), no normalising.
+_EXACT: dict[str, Kind] = {**_ALIASES, **{k.slug: k for k in KINDS}, **{k.name: k for k in KINDS}}
 
 
 def kind_for(segment: str) -> Kind | None:
     """Any spelling of a resource (kebab, camel, snake, singular) to its kind."""
-    # No spelling is this long; refusing early keeps client junk out of the cache below.
-    return _kind_for(segment) if len(segment) <= 64 else None
-
-
-@lru_cache(maxsize=4096)  # every request resolves one; spellings are few
-def _kind_for(segment: str) -> Kind | None:
-    return _ALIASES.get(normalise(segment))
+    kind = _EXACT.get(segment)
+    if kind is None:
+        kind = _ALIASES.get(normalise(segment))
+    return kind
 
 
 def _number(v: Any) -> Any:
@@ -253,6 +251,7 @@ def _sort_key(item: dict, field: str) -> Any:
 
 
 _NONE: frozenset[int] = frozenset()
+PAGES_MEMO = 512   # rendered pages kept per resource set: a suite or a poller repeats few
 
 
 class ResourceSet:
@@ -273,7 +272,7 @@ class ResourceSet:
         self._ranks: dict[tuple[str, str], list[int]] = {}  # item -> its place in an order
         self._cols: dict[tuple[str, str], list[Any]] = {}  # saves re-reading a field per filter
         self._index: dict[tuple[str, str], Any] = {}  # saves a scan per equality/range filter
-        self._pages: dict[tuple, list] = {}  # saves filtering and encoding a repeated page
+        self._pages: Memo[tuple, list] = Memo(PAGES_MEMO)  # saves filtering, encoding a page
 
     def __len__(self) -> int:
         return len(self.items)
@@ -286,8 +285,8 @@ class ResourceSet:
         return self._pages.get(key)
 
     def keep_page(self, key: tuple, head: bytes) -> list:
-        """Keep a page's rendered head (`cached_page`); all are dropped once 512 are kept."""
-        return keep(self._pages, key, [head, None, b""], 512)
+        """Keep a page's rendered head (`cached_page`)."""
+        return self._pages.keep(key, [head, None, b""])
 
     def order(self, sort_by: str, sort_order: str) -> tuple[int, ...]:
         key = (sort_by, sort_order)

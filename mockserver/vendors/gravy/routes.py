@@ -1,6 +1,7 @@
 """Gravy Connect URLs -> handlers. Express rules: case-insensitive, trailing slash optional."""
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ...core.routing import Router, VendorApp, bound
@@ -29,7 +30,7 @@ def build(g: h.Gravy, vendor: "GravyVendor") -> VendorApp:
         ("GET", "/automation/integrations/{slug}", h.get_integration),
         ("POST", "/webhook_verification_key/get", h.get_webhook_verification_key),
     )
-    router = Router(routes, vendor.not_found, trailing_slash=True, ignore_case=True)
-    return VendorApp(router, internal_error, headers={"X-Powered-By": "Express"},
+    g.router = Router(routes, partial(h.route_missing, g), trailing_slash=True, ignore_case=True)
+    return VendorApp(g.router, internal_error, headers={"X-Powered-By": "Express"},
                      content_type=vendor.content_type, cors=vendor.cors_policy(),
                      body_limit=h.BODY_LIMIT)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from ...core.state import (ANY, INSTANT, MAYBE_TEXT, TEXT, StateError, arr, duplicates,
-                           mapping, obj)
+from ...core.state import (ANY, INSTANT, MAYBE_TEXT, TEXT, StateError, arr, closed,
+                           duplicates, mapping)
 from ...core.tenancy import rescoped
 from .auth import AccessToken
 from .store import STATUSES, Connection, GravyStore, IntentSession, ResourceState
@@ -17,13 +17,14 @@ from .store import STATUSES, Connection, GravyStore, IntentSession, ResourceStat
 if TYPE_CHECKING:
     from ...core.tenancy import Tenant
     from .auth import GravyAuth
+    from .handlers import Gravy
     from .store import GravyTemplate
 
-_RESOURCE = obj({"type": TEXT, "operation": {"enum": ["read", "write"]},
+_RESOURCE = closed({"type": TEXT, "operation": {"enum": ["read", "write"]},
                  "status": {"enum": ["pending", "in_progress", "completed", "failed"]},
                  "startedAt": MAYBE_TEXT, "completedAt": MAYBE_TEXT, "errorMessage": MAYBE_TEXT,
                  "failureReason": MAYBE_TEXT})
-_CONNECTION = obj({
+_CONNECTION = closed({
     "id": {"type": "string", "minLength": 1}, "integrationId": TEXT,
     "status": {"enum": list(STATUSES)}, "userId": MAYBE_TEXT, "createdAt": TEXT,
     "updatedAt": TEXT, "resources": arr(_RESOURCE), "failureReason": MAYBE_TEXT,
@@ -31,13 +32,13 @@ _CONNECTION = obj({
     "connectionMetadata": {"type": "object"}, "webhookUrl": MAYBE_TEXT, "returnUrl": MAYBE_TEXT,
     "dataReadyAt": MAYBE_TEXT,
     "readLimits": mapping({"type": "integer", "minimum": 1, "maximum": 2**53})})
-SCHEMA: dict[str, Any] = obj({
+_SCHEMA: dict[str, Any] = closed({
     "connections": arr(_CONNECTION),
     "minted": {**arr(TEXT), "description": "connections intent tokens opened, oldest first: "
                                            "past --max-sessions the oldest goes"},
-    "tokens": arr(obj({"token": {"type": "string", "minLength": 1}, "scope": TEXT,
+    "tokens": arr(closed({"token": {"type": "string", "minLength": 1}, "scope": TEXT,
                        "expiresAt": INSTANT})),
-    "intents": arr(obj({"token": {"type": "string", "minLength": 1},
+    "intents": arr(closed({"token": {"type": "string", "minLength": 1},
                         "shortToken": {"type": "string", "pattern": "^[0-9]{10}$"},
                         "connectionId": TEXT, "integrationId": TEXT, "resources": ANY,
                         "returnUrl": MAYBE_TEXT, "exp": {**INSTANT, "type": "integer"}})),
@@ -60,8 +61,13 @@ def _connection(c: Connection) -> dict[str, Any]:
             "readLimits": dict(sorted(c.read_limits.items()))}
 
 
-def export(store: GravyStore, now: float) -> dict[str, Any]:
+def schema(template: "GravyTemplate") -> dict[str, Any]:
+    return _SCHEMA
+
+
+def export(g: "Gravy", store: GravyStore, tenant: "Tenant") -> dict[str, Any]:
     # Connections keep their order: a list sorted by a field orders ties by it.
+    now = g.ctx.clock.time()
     sessions: dict[int, IntentSession] = {}
     for _, _, s in store.intents.live(now):   # a session is under its token and short code
         sessions.setdefault(id(s), s)
@@ -92,8 +98,8 @@ def _resign(token: str, tenant: "Tenant", auth: "GravyAuth") -> str | None:
     return jwt.encode(claims, auth.intent_secret, algorithm="HS256")
 
 
-def restore(data: dict[str, Any], tenant: "Tenant", template: "GravyTemplate", auth: "GravyAuth",
-            seed: int, limit: int, now: float) -> GravyStore:
+def restore(g: "Gravy", data: dict[str, Any], tenant: "Tenant") -> GravyStore:
+    auth, template, limit, now = g.auth, g.template, g.ctx.session_limit, g.ctx.clock.time()
     problems: list[str] = []
     conns = data["connections"]
     ids = [c["id"] for c in conns]
@@ -131,7 +137,7 @@ def restore(data: dict[str, Any], tenant: "Tenant", template: "GravyTemplate", a
     if problems:
         raise StateError("gravy", problems)
 
-    store = GravyStore(template, seed, limit)
+    store = GravyStore(g.template, g.ctx)
     store.connections = {c["id"]: Connection(
         id=c["id"], integrationId=c["integrationId"], status=c["status"], userId=c["userId"],
         createdAt=c["createdAt"], updatedAt=c["updatedAt"],
@@ -151,3 +157,11 @@ def restore(data: dict[str, Any], tenant: "Tenant", template: "GravyTemplate", a
                                        s["integrationId"], s["resources"], s["returnUrl"],
                                        s["exp"]), now)
     return store
+
+
+def adopt(g: "Gravy", store: GravyStore) -> None:
+    """Nothing Gravy shares across tenants moves with a restored store."""
+
+
+def snapshot(g: "Gravy", store: GravyStore) -> dict[str, Any]:
+    return store.snapshot()

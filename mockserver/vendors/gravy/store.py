@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from ...core.clock import iso_ms, parse_iso
 from ...core.sessions import Sessions
-from . import fixtures
+from . import generator
 from .resources import KINDS, Kind, ResourceSet, kind_for
 
 if TYPE_CHECKING:
     from ...core.tenancy import Tenant
+    from ...core.vendor import Context
 
 NAME = "gravy"  # the vendor's name: its prefix, its key in each tenant's stores, its journal name
 
@@ -209,7 +210,7 @@ class GravyTemplate:
                     .randint(span["min"], span["max"])
             newest = parse_iso(conn.data_ready_at or conn.updatedAt)
             rs = self._sets[key] = ResourceSet(
-                fixtures.generate(kind, conn.id, count, self.seed, newest, example, self.books))
+                generator.generate(kind, conn.id, count, self.seed, newest, example, self.books))
         return rs
 
 
@@ -267,10 +268,10 @@ def store_of(tenant: "Tenant") -> "GravyStore":
 class GravyStore:
     """One tenant's Gravy state. Built from the template in well under a millisecond."""
 
-    def __init__(self, template: GravyTemplate, seed: int, session_limit: int) -> None:
+    def __init__(self, template: GravyTemplate, ctx: "Context") -> None:
         self.template = template
-        self.seed = seed
-        self.session_limit = session_limit
+        self.seed = ctx.seed
+        self.session_limit = session_limit = ctx.session_limit
         self.connections: dict[str, Connection] = {c.id: c.clone() for c in template.connections}
         self.tokens: Sessions = Sessions(session_limit)   # access token -> AccessToken
         # intent token and its short code -> the one IntentSession they share
@@ -353,7 +354,7 @@ class GravyStore:
         limit = conn.read_limits.get(kind.name)
         if limit is not None:
             count = max(1, min(count, limit))
-        rs = self._sets[key] = ResourceSet(fixtures.generate(
+        rs = self._sets[key] = ResourceSet(generator.generate(
             kind, conn.id, count, self.seed, parse_iso(conn.data_ready_at or conn.updatedAt),
             books=self.template.books))
         return rs

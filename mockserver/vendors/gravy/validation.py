@@ -273,7 +273,7 @@ class Prop:
     check: Callable[[Any, str], list[tuple[str, dict[str, str]]]] | None = None
 
 
-@dataclass
+@dataclass(eq=False)   # hashed by identity: a key of the validated-query memo (Gravy.queries)
 class Dto:
     props: tuple[Prop, ...]
     names: frozenset[str] = field(init=False)

@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 
     from ...core.tenancy import Tenant, Tenants
     from ...core.vendor import Context
+    from .store import GrooveTemplate
 
 
 class GrooveAuth:
-    def __init__(self, ctx: "Context", tenants: "Tenants") -> None:
+    def __init__(self, ctx: "Context", tenants: "Tenants", template: "GrooveTemplate") -> None:
         self.ctx = ctx
         self.tenants = tenants
 

@@ -1,8 +1,16 @@
 """Groove's error bodies: Doorkeeper's OAuth errors, Rails' 404, graphql-ruby's errors."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ...core.http import VendorError, reason
 from ...core.ratelimit import reset_at
+from .store import RATE_LIMIT, store_of
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from .handlers import Groove
 
 # Doorkeeper's descriptions (config/locales/en.yml)
 DESCRIPTIONS = {
@@ -75,12 +83,15 @@ def rate_limited(limit: int, now: float) -> VendorError:
                                                                      limit))})
 
 
-def fault(status: int, path: str, limit: int, now: float) -> VendorError:
+def fault(g: "Groove", request: "Request", status: int) -> VendorError:
     """Groove's answer for `status` when nothing more is said: the documented empty 429;
     Doorkeeper's own 400 and 401 on its OAuth routes, its empty invalid_token 401 on the API;
-    else Rails' public exception body."""
+    else Rails' public exception body. The 429 counts the tenant's own limit."""
+    path = request.scope["vendor_path"]
     if status == 429:
-        return rate_limited(limit, now)
+        tenant = g.tenants.get(request.scope["state"].get("tenant") or "")
+        limit = store_of(tenant).rate_limit if tenant is not None else RATE_LIMIT
+        return rate_limited(limit, g.ctx.clock.time())
     if path.startswith("/oauth/") and status in (400, 401):
         return oauth("invalid_request" if status == 400 else "invalid_client")
     if path.startswith("/api/") and status == 401:

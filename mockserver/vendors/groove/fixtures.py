@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import json
 import random
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faker import Faker
 
 from .store import Flow, GrooveTemplate, LabelInstance, Person, PersonFlow, Step
 
+if TYPE_CHECKING:
+    from ...core.vendor import Context
+
 _fake = Faker("en_US")  # built once: a Faker costs more than all of Groove's fixtures
 
 
-def load(fixtures_dir: Path, seed: int) -> GrooveTemplate:
-    root = fixtures_dir / "groove"  # fixtures/<vendor name>
+def load(ctx: "Context") -> GrooveTemplate:
+    data, flows, people, memberships = _generated(ctx.fixtures_dir / "groove", ctx.seed)
+    return GrooveTemplate({"user": dict(data["user"]), "scopes": data["scopes"],
+                           "defaultScopes": data["defaultScopes"], "flows": list(flows),
+                           "people": list(people), "memberships": list(memberships)})
+
+
+# The fixture files and the seed make the same frozen flows and people every time; faker makes
+# them slowly (about 25 ms, most of an app's start-up, once per test of a suite). Only a few
+# (directory, seed) pairs ever occur in a process.
+@lru_cache(maxsize=8)
+def _generated(root: Path, seed: int) -> tuple[dict[str, Any], tuple[Flow, ...],
+                                               tuple[Person, ...], tuple[PersonFlow, ...]]:
     data = json.loads((root / "fixtures.json").read_text())
     gen = json.loads((root / "generator.json").read_text())
     r = random.Random(f"groove:{seed}")
@@ -55,8 +70,6 @@ def load(fixtures_dir: Path, seed: int) -> GrooveTemplate:
                                                 "qrstuvwxyz0123456789") for _ in range(13))
         people.append(Person(str(next_person + n), f"{first} {last}",
                              f"{first}.{last}@{fake.domain_name()}".lower(), sfid))
-    memberships = [PersonFlow(m["flowId"], m["personId"], m["createdAt"])
-                   for m in data["memberships"]]
-    return GrooveTemplate({"user": data["user"], "scopes": data["scopes"],
-                           "defaultScopes": data["defaultScopes"], "flows": flows,
-                           "people": people, "memberships": memberships})
+    memberships = tuple(PersonFlow(m["flowId"], m["personId"], m["createdAt"])
+                        for m in data["memberships"])
+    return data, tuple(flows), tuple(people), memberships

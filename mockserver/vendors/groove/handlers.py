@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -11,29 +11,31 @@ from starlette.responses import HTMLResponse, Response
 
 from ...core.http import RawJSON, TooLarge, VendorError, header, json_response, load, read_limited
 from ...core.tenancy import attribute
+from ...core.vendor import Service
+from .auth import GrooveAuth
 from .errors import DESCRIPTIONS, NO_STORE, graphql_errors, missing, not_found, oauth, rails
 from .schema import Context as QueryContext
 from .schema import RESULT_MAX_REQUEST, Executor
-from .store import NAME, Grant, store_of
+from .store import NAME, Grant, GrooveTemplate, store_of
 
 if TYPE_CHECKING:
-    from ...core.tenancy import Tenant, Tenants
-    from ...core.vendor import Context
-    from .auth import GrooveAuth
-    from .store import GrooveTemplate
+    from ...core.tenancy import Tenant
 
 BODY_LIMIT = 1024 * 1024  # larger bodies are refused before they are held in memory
 
 
-@dataclass
-class Groove:
+@dataclass(eq=False)
+class Groove(Service[GrooveTemplate]):
     """Per-app Groove runtime the handlers share."""
 
-    ctx: "Context"
-    tenants: "Tenants"
-    auth: "GrooveAuth"
-    template: "GrooveTemplate"
-    executor: Executor
+    auth_type = GrooveAuth
+    auth: GrooveAuth = field(init=False)
+    # GraphQL: the schema, its prepared documents and answers (schema.py's memos)
+    executor: Executor = field(init=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.executor = Executor(flows=len(self.template.flows))
 
 
 # -- request parsing (Rails params) -------------------------------------------------------------
@@ -312,6 +314,6 @@ def _graphql_request(raw: bytes, ctype: str) -> tuple[str, dict[str, Any] | None
 
 
 # -- everything else ----------------------------------------------------------------------------
-async def route_missing(request: Request) -> RawJSON:
+async def route_missing(g: Groove, request: Request) -> RawJSON:
     """Rails' 404 for a JSON client (a wrong method is a routing error too)."""
     raise not_found()

@@ -2,6 +2,7 @@
 slashes squeezed; a path with the wrong method is a 404 like any unknown route."""
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ...core.routing import Router, VendorApp, bound
@@ -23,7 +24,7 @@ def build(g: h.Groove, vendor: "GrooveVendor") -> VendorApp:
         ("POST", "/oauth/token/refresh", h.create_token),
         ("POST", "/api/public/v1/graphql", h.graphql),
     )
-    router = Router(routes, vendor.not_found, trailing_slash=True, ignore_case=False,
-                    merge_slashes=True)
-    return VendorApp(router, internal_error, content_type=vendor.content_type,
-                     cors=vendor.cors_policy())
+    g.router = Router(routes, partial(h.route_missing, g), trailing_slash=True,
+                      ignore_case=False, merge_slashes=True)
+    return VendorApp(g.router, internal_error, content_type=vendor.content_type,
+                     cors=vendor.cors_policy(), body_limit=h.BODY_LIMIT)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections import OrderedDict
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,6 +31,7 @@ from graphql.language import DocumentNode, FieldNode, OperationDefinitionNode
 from graphql.language.visitor import EnterLeaveVisitor
 
 from ...core.http import dump
+from ...core.memo import Memo
 from ...core.paths import data_dir
 from .cost import Cost, Costs, list_items, refusals
 
@@ -43,7 +43,7 @@ MAX_PAGE_SIZE = 100         # first/last above it are capped, as graphql-ruby's 
 MAX_TOKENS = 1_000          # longer documents are refused before parsing: parsing and
                             # validating cost 25 to 60 us a token (graphql-core's fullest
                             # introspection query is 183 tokens)
-CACHE_SIZE = 512
+CACHE_SIZE = 512             # prepared documents kept (core/memo.py)
 CACHE_TOKENS = 10_000        # tokens of the documents kept, all together: a kept document holds
                              # about 3 objects a token, and each full garbage collection walks
                              # them all with every client waiting (512 documents of the largest
@@ -440,7 +440,7 @@ class Executor:
         self.lists = list_items(self.schema, {("Query", "flows"): flows})
         # query string -> Prepared: saves parsing and validating the documents a suite or a
         # client repeats (see bench/README.md)
-        self._documents: OrderedDict[str, Prepared] = OrderedDict()
+        self._documents: Memo[str, Prepared] = Memo(CACHE_SIZE, max_weight=CACHE_TOKENS)
         # (store serial, store version, request) -> the encoded answer: saves decoding the
         # body, executing the query and encoding its answer when a client repeats a request
         # (about 90% of a flow query's cost). The request is the raw body and its content type,
@@ -449,8 +449,7 @@ class Executor:
         # write (GrooveStore.changed), the tenant's query limits too; a reset or an import
         # makes a store with a new serial.
         # Only read-only answers are kept (`respond`): a mutation runs every time.
-        self._results: OrderedDict[tuple[int, int, Any], bytes] = OrderedDict()
-        self._kept_tokens = 0       # of the documents kept (CACHE_TOKENS)
+        self._results: Memo[tuple[int, int, Any], bytes] = Memo(RESULT_CACHE_SIZE)
         # query string -> its preparation under way in a worker thread (prepare_off_loop)
         self._pending: dict[str, _Pending] = {}
 
@@ -460,10 +459,7 @@ class Executor:
     # before it is done. A worker thread running a query: see `respond`.
     def cached(self, query: str) -> Prepared | None:
         """The prepared document of a query string seen before, if kept."""
-        hit = self._documents.get(query)
-        if hit is not None:
-            self._documents.move_to_end(query)
-        return hit
+        return self._documents.get(query)
 
     def document(self, query: str) -> Prepared:
         """The prepared document of a query string, prepared here if not kept."""
@@ -511,10 +507,7 @@ class Executor:
     def _keep(self, query: str, prepared: Prepared) -> None:
         if len(query) > CACHE_MAX_QUERY or query in self._documents:
             return
-        self._documents[query] = prepared
-        self._kept_tokens += prepared.tokens
-        while len(self._documents) > CACHE_SIZE or self._kept_tokens > CACHE_TOKENS:
-            self._kept_tokens -= self._documents.popitem(last=False)[1].tokens
+        self._documents.keep(query, prepared, prepared.tokens)
 
     def _prepare(self, query: str) -> tuple[DocumentNode | None, list[dict]]:
         try:
@@ -535,17 +528,12 @@ class Executor:
 
     def recall(self, store: "GrooveStore", request: Any) -> bytes | None:
         """The answer kept for this request on this store's data, if any."""
-        hit = self._results.get((store.serial, store.version, request))
-        if hit is not None:
-            self._results.move_to_end((store.serial, store.version, request))
-        return hit
+        return self._results.get((store.serial, store.version, request))
 
     def remember(self, data: tuple[int, int], request: Any, body: bytes) -> None:
         """Keep an answer for `recall`, under the data `respond` said it read."""
         if len(body) <= RESULT_MAX_BYTES:
-            self._results[(*data, request)] = body
-            if len(self._results) > RESULT_CACHE_SIZE:
-                self._results.popitem(last=False)
+            self._results.keep((*data, request), body)
 
     def cost(self, prepared: Prepared, variables: dict[str, Any] | None,
              operation: str | None) -> Cost | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from ...core.state import (BOOL, COUNT, INSTANT, MAYBE_TEXT, TEXT, StateError, arr, duplicates,
-                           obj)
+from ...core.state import (BOOL, COUNT, INSTANT, MAYBE_TEXT, TEXT, StateError, arr, closed,
+                           duplicates)
 from ...core.tenancy import rescoped
 from .admin import COMPLEXITY_MAX, DEPTH_MAX, RATE_LIMIT_MAX
 from .store import (MAX_COMPLEXITY, MAX_DEPTH, NAME, Grant, GrooveStore, GrooveTemplate, Person,
@@ -19,22 +19,23 @@ from .store import (MAX_COMPLEXITY, MAX_DEPTH, NAME, Grant, GrooveStore, GrooveT
 if TYPE_CHECKING:
     from ...core.sessions import Sessions
     from ...core.tenancy import Tenant
+    from .handlers import Groove
 
 _KEY = {"type": "string", "minLength": 1}
-_GRANT = obj({"key": _KEY, "until": {**INSTANT, "description": "when the server forgets it"},
+_GRANT = closed({"key": _KEY, "until": {**INSTANT, "description": "when the server forgets it"},
               "userId": TEXT, "scope": TEXT, "redirectUri": MAYBE_TEXT, "createdAt": COUNT,
               "expiresAt": INSTANT, "revoked": BOOL, "refreshToken": MAYBE_TEXT,
               "accessToken": MAYBE_TEXT})
-SCHEMA: dict[str, Any] = obj({
-    "people": arr(obj({"id": {"type": "string", "minLength": 1}, "name": TEXT,
+_SCHEMA: dict[str, Any] = closed({
+    "people": arr(closed({"id": {"type": "string", "minLength": 1}, "name": TEXT,
                        "emailAddress": TEXT, "salesforceId": MAYBE_TEXT})),
     "nextPerson": {**COUNT, "minimum": 1},
-    "memberships": arr(obj({"flowId": TEXT, "personId": TEXT, "createdAt": TEXT})),
+    "memberships": arr(closed({"flowId": TEXT, "personId": TEXT, "createdAt": TEXT})),
     "codes": arr(_GRANT), "tokens": arr(_GRANT), "refresh": arr(_GRANT),
     "rateLimit": {"type": "integer", "minimum": 1, "maximum": RATE_LIMIT_MAX},
     "maxComplexity": {"type": ["integer", "null"], "minimum": 1, "maximum": COMPLEXITY_MAX},
     "maxDepth": {"type": ["integer", "null"], "minimum": 1, "maximum": DEPTH_MAX},
-    "window": arr(obj({"token": _KEY, "minute": COUNT, "current": COUNT, "previous": COUNT})),
+    "window": arr(closed({"token": _KEY, "minute": COUNT, "current": COUNT, "previous": COUNT})),
 }, optional=("maxComplexity", "maxDepth"))
 
 
@@ -45,7 +46,12 @@ def _grants(table: "Sessions[Grant]", now: float) -> list[dict[str, Any]]:
              "accessToken": g.access_token} for key, until, g in table.live(now)]
 
 
-def export(store: GrooveStore, now: float) -> dict[str, Any]:
+def schema(template: GrooveTemplate) -> dict[str, Any]:
+    return _SCHEMA
+
+
+def export(g: "Groove", store: GrooveStore, tenant: "Tenant") -> dict[str, Any]:
+    now = g.ctx.clock.time()
     return {
         "people": [p.to_json() for p in store.people.values()],
         "nextPerson": store.next_person,
@@ -63,8 +69,8 @@ def _maybe(token: str | None, tenant: "Tenant") -> str | None:
     return rescoped(token, tenant) if token is not None else None
 
 
-def restore(data: dict[str, Any], tenant: "Tenant", template: GrooveTemplate, limit: int,
-            now: float) -> GrooveStore:
+def restore(g: "Groove", data: dict[str, Any], tenant: "Tenant") -> GrooveStore:
+    template, limit, now = g.template, g.ctx.session_limit, g.ctx.clock.time()
     problems: list[str] = []
     people = data["people"]
     ids = [p["id"] for p in people]
@@ -95,7 +101,7 @@ def restore(data: dict[str, Any], tenant: "Tenant", template: GrooveTemplate, li
     if problems:
         raise StateError("groove", problems)
 
-    store = GrooveStore(template, limit)
+    store = GrooveStore(template, g.ctx)
     store.people = {p["id"]: Person(p["id"], p["name"], p["emailAddress"], p["salesforceId"])
                     for p in people}
     store.by_salesforce = {p.salesforceId: p.id for p in store.people.values()
@@ -121,3 +127,11 @@ def restore(data: dict[str, Any], tenant: "Tenant", template: GrooveTemplate, li
                                      for w in window))
     store.changed()  # its data were written here, not through its methods
     return store
+
+
+def adopt(g: "Groove", store: GrooveStore) -> None:
+    """Nothing Groove shares across tenants moves with a restored store."""
+
+
+def snapshot(g: "Groove", store: GrooveStore) -> dict[str, Any]:
+    return store.snapshot()

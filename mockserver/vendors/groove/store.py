@@ -3,7 +3,7 @@ OAuth grants (codes, access and refresh tokens) with each token's rate-limit win
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...core.ratelimit import SlidingWindow
@@ -11,6 +11,7 @@ from ...core.sessions import Sessions
 
 if TYPE_CHECKING:
     from ...core.tenancy import Tenant
+    from ...core.vendor import Context
 
 NAME = "groove"  # the vendor's name: its prefix, its key in each tenant's stores, its journal name
 
@@ -110,7 +111,8 @@ class GrooveTemplate:
 @dataclass
 class GrooveStore:
     template: GrooveTemplate
-    limit: int                                   # --max-sessions: live grants and added people
+    ctx: InitVar["Context"]
+    limit: int = field(init=False)               # --max-sessions: live grants and added people
     people: dict[str, Person] = field(init=False)
     by_salesforce: dict[str, str] = field(init=False)
     memberships: dict[tuple[str, str], PersonFlow] = field(init=False)
@@ -127,7 +129,8 @@ class GrooveStore:
     serial: int = field(init=False)
     version: int = field(init=False, default=0)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, ctx: "Context") -> None:
+        self.limit = ctx.session_limit
         t = self.template
         self.people = dict(t.people)
         self.by_salesforce = {p.salesforceId: p.id for p in t.people.values() if p.salesforceId}

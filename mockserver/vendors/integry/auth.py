@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from ...core.http import VendorError
+from ...core.memo import Memo
 from ...core.tenancy import attribute, same_secret
 from .errors import incorrect, not_provided
 from .store import NAME
@@ -17,10 +18,12 @@ if TYPE_CHECKING:
     from starlette.requests import Request
 
     from ...core.tenancy import Tenant, Tenants
+    from ...core.vendor import Context
+    from .store import IntegryTemplate
 
 # The request headers an Integry call reads: the credentials and the body's type and size.
 WANTED = frozenset({b"app-key", b"user-id", b"hash", b"content-type", b"content-length"})
-VERIFIED_MAX = 256  # signatures remembered (see IntegryAuth._verified)
+VERIFIED_MEMO = 256  # signatures remembered (see IntegryAuth._verified)
 
 
 def signature(secret: str, user_id: str) -> str:
@@ -48,16 +51,16 @@ def query_of(scope: dict[str, Any]) -> dict[str, str]:
 
 
 class IntegryAuth:
-    def __init__(self, tenants: "Tenants", documented: frozenset[tuple[str, str]]) -> None:
+    def __init__(self, ctx: "Context", tenants: "Tenants", template: "IntegryTemplate") -> None:
         self.tenants = tenants
         # The doc's curls carry a Hash made with Integry's real secret: accepted for the
         # default tenant's key, so the documented examples run as written.
-        self.documented = documented
+        self.documented = template.documented
         # (app key, user id, hash) already verified -> (tenant id, app secret then): saves the
         # HMAC of a client's repeated calls. A hit still needs the key to name that tenant with
         # that secret, so a deleted tenant or a changed secret is verified afresh. Ids, not
         # Tenant objects, so a deleted tenant's stores are not kept alive here.
-        self._verified: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self._verified: Memo[tuple[str, str, str], tuple[str, str]] = Memo(VERIFIED_MEMO)
 
     @staticmethod
     def credentials(headers: dict[bytes, str], query: dict[str, str]) \
@@ -97,14 +100,11 @@ class IntegryAuth:
             if not same_secret(given, signature(creds["appSecret"], user_id)) and not (
                     tenant.is_default and (user_id, given) in self.documented):
                 raise incorrect()
-            verified = self._verified
-            if len(verified) >= VERIFIED_MAX and key not in verified:
-                del verified[next(iter(verified))]  # the oldest
-            verified[key] = (tenant.id, creds["appSecret"])
+            self._verified.keep(key, (tenant.id, creds["appSecret"]))
         attribute(scope, tenant)
         return tenant, user_id
 
-    def tenant_of(self, request: "Request") -> "Tenant | None":
+    def tenant_of(self, request: "Request", body: bytes | None) -> "Tenant | None":
         """The tenant `user` would resolve, without serving the call."""
         try:
             return self.user(request)[0]

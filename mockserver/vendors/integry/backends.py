@@ -7,12 +7,15 @@ from __future__ import annotations
 import base64
 from collections import OrderedDict, deque
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ...core.http import dump
-from ...core.memo import keep
+from ...core.memo import Memo
 from .store import IntegryStore
+
+if TYPE_CHECKING:
+    from .handlers import Integry
 
 PAGE = 10
 SLACK_KEPT = 1000      # messages kept per channel
@@ -64,12 +67,12 @@ def _iso(now: float) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def run(store: IntegryStore, fn: dict[str, Any], args: dict[str, Any], cursor: Any,
-        now: float) -> tuple[str, Any, Any]:
+def run(g: "Integry", store: IntegryStore, fn: dict[str, Any], args: dict[str, Any],
+        cursor: Any, now: float) -> tuple[str, Any, Any]:
     """(network_code, output, _cursor or NO_CURSOR) of one call."""
     name = fn["name"]
     if name == "slack-post-message":
-        return "200", _slack_post(store, args, now), NO_CURSOR
+        return "200", _slack_post(g.rendered, store, args, now), NO_CURSOR
     if name == "slack-list-conversations":
         channels = [{"id": cid, "name": cname, "is_channel": True, "is_archived": False}
                     for cname, cid in sorted(SLACK_CHANNELS.items())]
@@ -152,19 +155,21 @@ _SLACK_PIECES, _SLACK_ORDER = _template(_slack_output, "channel", "ts", "text")
 assert _SLACK_ORDER == [0, 1, 1, 2, 2], _SLACK_ORDER  # the order _slack_post fills them in
 
 
-# (channel id, clock time, text) -> (ts, the rendered answer) of recent posts: a repeated post
-# (a suite's, a load's; the mock clock frozen or within one microsecond) is not rendered again.
-_RENDERED: dict[tuple[str, float, str], tuple[str, Rendered]] = {}
-RENDERED_MAX = 256
+# (channel id, clock time, text) -> (ts, the rendered answer) of recent posts (Integry.rendered):
+# a repeated post (a suite's, a load's; the mock clock frozen or within one microsecond) is not
+# rendered again.
+RENDERED_MEMO = 256
 RENDERED_TEXT_MAX = 4096  # longer texts are rendered each time, never kept
+Posts = Memo[tuple[str, float, str], tuple[str, Rendered]]
 
 
-def _slack_post(store: IntegryStore, args: dict[str, Any], now: float) -> Rendered:
+def _slack_post(rendered: Posts, store: IntegryStore, args: dict[str, Any],
+                now: float) -> Rendered:
     channel = str(args["channel"]).lstrip("#")
     channel_id = SLACK_CHANNELS.get(channel) or _channel_id(channel)
     text = str(args["text"])
     key = (channel_id, now, text)
-    done = _RENDERED.get(key)
+    done = rendered.get(key)
     if done is None:
         ts = f"{now:.6f}"
         c = dump(channel_id)
@@ -173,7 +178,7 @@ def _slack_post(store: IntegryStore, args: dict[str, Any], now: float) -> Render
         p = _SLACK_PIECES
         done = ts, Rendered(b"".join((p[0], c, p[1], t, p[2], t, p[3], x, p[4], x, p[5])))
         if len(text) <= RENDERED_TEXT_MAX:
-            keep(_RENDERED, key, done, RENDERED_MAX)
+            rendered.keep(key, done)
     ts, rendered = done
     kept = store.slack.get(channel_id)
     if kept is None:

@@ -1,9 +1,14 @@
 """Integry's error bodies: Django REST Framework's `{"detail": ...}` and the documented ones."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...core.http import VendorError
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from .handlers import Integry
 
 CALL_INVALID = ("Could not call the function due to invalid input. Please see `error_details` "
                 "for further information.")
@@ -62,11 +67,11 @@ DEFAULT_DETAIL = {400: "Malformed request.",                       # ParseError
                   429: "Request was throttled.", 500: "A server error occurred."}
 
 
-def fault(status: int, method: str, content_type: str) -> VendorError:
+def fault(g: "Integry", request: "Request", status: int) -> VendorError:
     """DRF's answer for `status` when nothing more is said: the default detail of its exception
     for it, else APIException's own ("A server error occurred.")."""
     if status == 405:
-        return method_not_allowed(method)
+        return method_not_allowed(request.method)
     if status == 415:
-        return unsupported_media(content_type)
+        return unsupported_media(request.headers.get("content-type", ""))
     return detail(status, DEFAULT_DETAIL.get(status, DEFAULT_DETAIL[500]))

@@ -11,16 +11,19 @@ import json
 import random
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .store import Account, IntegryTemplate
+
+if TYPE_CHECKING:
+    from ...core.vendor import Context
 
 ICON = "https://storage.googleapis.com/app-services-prod--bucket/public/{}.png"
 PASSTHROUGH_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
-def load(fixtures_dir: Path, seed: int) -> IntegryTemplate:
-    root = fixtures_dir / "integry"  # fixtures/<vendor name>
+def load(ctx: "Context") -> IntegryTemplate:
+    root, seed = ctx.fixtures_dir / "integry", ctx.seed  # fixtures/<vendor name>
     apps_doc = json.loads((root / "apps.json").read_text())
     functions_doc = json.loads((root / "functions.json").read_text())
     accounts_doc = json.loads((root / "accounts.json").read_text())

@@ -3,51 +3,48 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
 from jsonschema import Draft7Validator
 from starlette.requests import Request
 
 from ...core.control import off_loop
+from ...core.memo import Memo
+from ...core.vendor import Service
 from ...core.http import (MAX_DEPTH, RawJSON, TooLarge, _js_float, _js_int, dump, json_response,
                           load, read_limited)
 from . import backends, predict
-from .auth import query_of, wanted_headers
+from .auth import IntegryAuth, query_of, wanted_headers
 from .errors import (CALL_INVALID, CALL_NOT_CONNECTED, REQUIRED, call_failed, detail,
                      field_errors, method_not_allowed, not_found, parse_error,
                      unsupported_media)
-from .store import NAME, IntegryStore, store_of
-
-if TYPE_CHECKING:
-    from ...core.routing import Router
-    from ...core.tenancy import Tenants
-    from ...core.vendor import Context
-    from .auth import IntegryAuth
-    from .store import IntegryTemplate
+from .store import NAME, IntegryStore, IntegryTemplate, store_of
 
 PAGE_SIZE = 50            # "Default page size is 50"
 BODY_LIMIT = 1024 * 1024  # larger bodies are refused before they are held in memory
-CALL_MEMO, CALL_MEMO_BODY = 256, 4096  # valid call bodies remembered, and the largest one
+CALL_MEMO = 256          # valid call bodies remembered (Integry.known_calls)
+CALL_MEMO_BODY = 4096    # and the largest one
 INLINE_BODY = 64 * 1024  # a larger call body is read off the event loop
 TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
-@dataclass
-class Integry:
+@dataclass(eq=False)
+class Integry(Service[IntegryTemplate]):
     """Per-app Integry runtime the handlers share."""
 
-    ctx: "Context"
-    tenants: "Tenants"
-    auth: "IntegryAuth"
-    template: "IntegryTemplate"
-    router: "Router | None" = None
+    auth_type = IntegryAuth
+    auth: IntegryAuth = field(init=False)
+    # one per catalogue function, built when first called: bounded by the immutable catalogue
     validators: dict[str, Draft7Validator] = field(default_factory=dict)
     # (function name, content type, body) of a valid call -> (function, arguments as items,
     # body's `_cursor`): a repeated call skips parsing, tag replacement and validation, which
     # depend on nothing else (the catalogue is immutable). Only calls whose arguments are all
-    # scalars, so each call gets its own dict and shares nothing mutable; CALL_MEMO at most.
-    known_calls: dict[tuple[str, str, bytes], tuple[Any, ...]] = field(default_factory=dict)
+    # scalars, so each call gets its own dict and shares nothing mutable.
+    known_calls: "Memo[tuple[str, str, bytes], tuple[Any, ...]]" = field(
+        default_factory=lambda: Memo(CALL_MEMO))
+    rendered: "backends.Posts" = field(
+        default_factory=lambda: Memo(backends.RENDERED_MEMO))  # see backends._slack_post
 
     def validator(self, fn: dict[str, Any]) -> Draft7Validator:
         v = self.validators.get(fn["name"])
@@ -420,9 +417,7 @@ async def call_function(g: Integry, request: Request) -> RawJSON:
             fn, args, sent = _call_args(g, key[0], _parse(raw, headers))
         if len(raw) <= CALL_MEMO_BODY and (sent is UNSENT or type(sent) in _SCALARS) \
                 and all(type(v) in _SCALARS for v in args.values()):
-            if len(g.known_calls) >= CALL_MEMO:
-                del g.known_calls[next(iter(g.known_calls))]  # the oldest
-            g.known_calls[key] = (fn, tuple(args.items()), sent)
+            g.known_calls.keep(key, (fn, tuple(args.items()), sent))
     else:
         fn, items, sent = known
         args = dict(items)  # the call's own
@@ -435,7 +430,7 @@ async def call_function(g: Integry, request: Request) -> RawJSON:
         except backends.BadCursor:
             raise call_failed(CALL_INVALID, {"_cursor": "Invalid cursor"}) from None
     now = g.ctx.clock.time()
-    network_code, output, next_cursor = backends.run(store, fn, args, cursor, now)
+    network_code, output, next_cursor = backends.run(g, store, fn, args, cursor, now)
     store.log(user, {"function": fn["name"], "at": now, "account": account.id,
                      "network_code": network_code})
     # {"network_code", "output"[, "_cursor"]} written piecewise: compact JSON of an object is

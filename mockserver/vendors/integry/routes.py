@@ -23,9 +23,8 @@ def build(g: h.Integry, vendor: "IntegryVendor") -> VendorApp:
         ("POST", "/functions/{name}/get", h.get_function),
         ("POST", "/functions/{name}/call", h.call_function),
     )
-    router = Router(routes, partial(vendor.not_found, g), trailing_slash=True,
-                    ignore_case=False, merge_slashes=True)
-    g.router = router
-    return VendorApp(router, internal_error, headers={"Allow": "POST, OPTIONS"},
+    g.router = Router(routes, partial(h.route_missing, g), trailing_slash=True,
+                      ignore_case=False, merge_slashes=True)
+    return VendorApp(g.router, internal_error, headers={"Allow": "POST, OPTIONS"},
                      content_type=vendor.content_type, cors=vendor.cors_policy(),
                      body_limit=h.BODY_LIMIT)

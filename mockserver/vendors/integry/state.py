@@ -6,24 +6,28 @@ call changes; they come from the importing server."""
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...core.state import COUNT, INSTANT, TEXT, StateError, arr, duplicates, mapping, obj
+from ...core.state import COUNT, INSTANT, TEXT, StateError, arr, closed, duplicates, mapping
 from .backends import HUBSPOT_PROPERTIES, SLACK_KEPT
 from .store import CALL_LOG, Account, IntegryStore, IntegryTemplate
 
-_ACCOUNT = obj({"id": COUNT, "display_name": TEXT, "modified_at": TEXT})
+if TYPE_CHECKING:
+    from ...core.tenancy import Tenant
+    from .handlers import Integry
+
+_ACCOUNT = closed({"id": COUNT, "display_name": TEXT, "modified_at": TEXT})
 _ACCOUNTS = mapping(arr(_ACCOUNT))          # app name -> accounts
-SCHEMA: dict[str, Any] = obj({
-    "users": arr(obj({"userId": TEXT, "apps": _ACCOUNTS})),
+_SCHEMA: dict[str, Any] = closed({
+    "users": arr(closed({"userId": TEXT, "apps": _ACCOUNTS})),
     "workspace": _ACCOUNTS,
     "nextAccount": {**COUNT, "minimum": 1}, "nextObject": {**COUNT, "minimum": 1},
-    "slack": arr(obj({"channel": TEXT, "messages": arr(obj({"ts": TEXT, "text": TEXT}))})),
+    "slack": arr(closed({"channel": TEXT, "messages": arr(closed({"ts": TEXT, "text": TEXT}))})),
     "hubspot": {"type": "object", "additionalProperties": False,
                 "properties": {k: arr({"type": "object", "required": ["id"],
                                        "properties": {"id": TEXT}})
                                for k in sorted(HUBSPOT_PROPERTIES)}},
-    "calls": arr(obj({"userId": TEXT, "calls": arr(obj({
+    "calls": arr(closed({"userId": TEXT, "calls": arr(closed({
         "function": TEXT, "at": INSTANT, "account": COUNT, "network_code": TEXT}))})),
 })
 
@@ -32,7 +36,11 @@ def _accounts(apps: dict[str, list[Account]]) -> dict[str, list[dict[str, Any]]]
     return {a: [x.to_json() for x in accs] for a, accs in sorted(apps.items())}
 
 
-def export(store: IntegryStore) -> dict[str, Any]:
+def schema(template: IntegryTemplate) -> dict[str, Any]:
+    return _SCHEMA
+
+
+def export(g: "Integry", store: IntegryStore, tenant: "Tenant") -> dict[str, Any]:
     return {
         "users": [{"userId": u, "apps": _accounts(apps)} for u, apps in store.users.items()],
         "workspace": _accounts(store.workspace),
@@ -43,7 +51,8 @@ def export(store: IntegryStore) -> dict[str, Any]:
     }
 
 
-def restore(data: dict[str, Any], template: IntegryTemplate, limit: int) -> IntegryStore:
+def restore(g: "Integry", data: dict[str, Any], tenant: "Tenant") -> IntegryStore:
+    template, limit = g.template, g.ctx.session_limit
     problems: list[str] = []
     users = data["users"]
     problems += [f"/users: duplicate userId {d!r}" for d in duplicates(u["userId"] for u in users)]
@@ -76,7 +85,7 @@ def restore(data: dict[str, Any], template: IntegryTemplate, limit: int) -> Inte
 
     # Each table kept within the bound the running server keeps (the oldest go first).
     limit = max(1, limit)
-    store = IntegryStore(template, limit)
+    store = IntegryStore(template, g.ctx)
     store.users = OrderedDict((u["userId"], {a: [Account(**x) for x in accs]
                                              for a, accs in u["apps"].items()})
                               for u in users[-limit:])
@@ -89,3 +98,11 @@ def restore(data: dict[str, Any], template: IntegryTemplate, limit: int) -> Inte
                      for k, objects in data["hubspot"].items()}
     store.calls = {c["userId"]: deque(c["calls"], maxlen=CALL_LOG) for c in data["calls"][-limit:]}
     return store
+
+
+def adopt(g: "Integry", store: IntegryStore) -> None:
+    """Nothing Integry shares across tenants moves with a restored store."""
+
+
+def snapshot(g: "Integry", store: IntegryStore) -> dict[str, Any]:
+    return store.snapshot()

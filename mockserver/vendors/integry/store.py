@@ -4,11 +4,12 @@ functions catalogues are the template's, shared and immutable."""
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ...core.tenancy import Tenant
+    from ...core.vendor import Context
 
 NAME = "integry"  # the vendor's name: its prefix, its key in each tenant's stores, its journal name
 CALL_LOG = 100    # calls kept per user
@@ -50,7 +51,8 @@ class IntegryTemplate:
 @dataclass
 class IntegryStore:
     template: IntegryTemplate
-    limit: int                                   # --max-sessions: users, objects, messages kept
+    ctx: InitVar["Context"]
+    limit: int = field(init=False)               # --max-sessions: users, objects, messages kept
     users: OrderedDict[str, dict[str, list[Account]]] = field(init=False)
     workspace: dict[str, list[Account]] = field(init=False)
     next_account: int = field(init=False)
@@ -60,7 +62,8 @@ class IntegryStore:
     next_object: int = 1
     calls: dict[str, deque] = field(default_factory=dict)           # user -> call log
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, ctx: "Context") -> None:
+        self.limit = max(1, ctx.session_limit)
         t = self.template
         self.users = OrderedDict((u, {a: [Account(**vars(x)) for x in accs]
                                       for a, accs in apps.items()})
