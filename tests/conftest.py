@@ -167,11 +167,16 @@ def client(app) -> Iterator[MockClient]:
 
 
 class Receiver:
-    """A real HTTP endpoint on loopback that records what is POSTed to it (webhooks)."""
+    """A real HTTP endpoint on loopback that records what is POSTed to it (webhooks). It answers
+    `answer`; with `gated`, only once `gate` is set (a test decides when a delivery ends, without
+    sleeping)."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, answer: bytes = b"ok", gated: bool = False) -> None:
         self.status = status
         self.requests: list[dict[str, Any]] = []
+        self.gate = threading.Event()
+        if not gated:
+            self.gate.set()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -180,10 +185,11 @@ class Receiver:
                 body = self.rfile.read(length)
                 outer.requests.append({"path": self.path, "headers": dict(self.headers),
                                        "body": body})
+                outer.gate.wait(30)
                 self.send_response(outer.status)
-                self.send_header("content-length", "2")
+                self.send_header("content-length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(answer)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -198,6 +204,7 @@ class Receiver:
         return json.loads(self.requests[n]["body"])
 
     def close(self) -> None:
+        self.gate.set()
         self.server.shutdown()
         self.server.server_close()
 

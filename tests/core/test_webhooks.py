@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import pytest
 
@@ -16,45 +13,6 @@ from mockserver.core.journal import REDACTED, Call, Journal
 from mockserver.core.webhooks import DELIVERY_TIMEOUT, WAIT_BUDGET, Outbound, Webhooks, delivered
 
 from ..conftest import DOC_TIME, Receiver
-
-
-class Gated:
-    """A loopback receiver that answers each POST only once `gate` is set, with `answer` bytes
-    (so a test decides when a delivery ends, without sleeping)."""
-
-    def __init__(self, answer: bytes = b"ok", status: int = 200) -> None:
-        self.gate = threading.Event()
-        self.bodies: list[bytes] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                outer.bodies.append(self.rfile.read(int(self.headers["content-length"])))
-                outer.gate.wait(30)
-                self.send_response(status)
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-
-    def close(self) -> None:
-        self.gate.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def hooks(**kw) -> tuple[Webhooks, Clock, Journal]:
@@ -125,14 +83,13 @@ def test_a_url_that_cannot_be_posted_to_is_an_error_in_the_journal(url):
 
 
 def test_a_long_answer_is_read_only_as_far_as_64_kib():
-    gated = Gated(answer=b"x" * 200_000)
-    gated.gate.set()
+    long = Receiver(answer=b"x" * 200_000)
     try:
         w, _, _ = hooks()
-        call = asyncio.run(w.deliver("acme", "default", Outbound(gated.url, b"{}", {})))
+        call = asyncio.run(w.deliver("acme", "default", Outbound(long.url, b"{}", {})))
         assert call.status == 200 and call.response_body == b"x" * 65536
     finally:
-        gated.close()
+        long.close()
 
 
 def test_send_delivers_in_order_and_returns_each_outcome(receiver):
@@ -153,7 +110,7 @@ def test_send_of_nothing_starts_nothing():
 def test_send_returns_at_the_wait_budget_and_the_rest_lands_in_the_journal_later():
     """The receiver answers only once the caller has its result: whatever the machine's load,
     the caller got None for each message still on its way, and `drain` waits for them."""
-    gated = Gated()
+    gated = Receiver(gated=True)
     w, _, journal = hooks(timeout=30, wait_budget=0.05)
     msgs = [Outbound(gated.url, str(n).encode(), {}) for n in range(2)]
 
@@ -171,11 +128,11 @@ def test_send_returns_at_the_wait_budget_and_the_rest_lands_in_the_journal_later
     assert outcome == [None, None] and before == 0
     kept = sorted(journal.filter(kind="webhook"), key=lambda c: c.id)
     assert [c.raw_body for c in kept] == [b"0", b"1"]
-    assert gated.bodies == [b"0", b"1"] and not w._running
+    assert [r["body"] for r in gated.requests] == [b"0", b"1"] and not w._running
 
 
 def test_a_hanging_receiver_times_out_into_the_journal():
-    gated = Gated()
+    gated = Receiver(gated=True)
     w, _, journal = hooks(timeout=0.2)
     try:
         call = asyncio.run(w.deliver("acme", "default", Outbound(gated.url, b"{}", {})))
