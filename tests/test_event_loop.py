@@ -28,8 +28,10 @@ KINDS = ["gravy-page", "gravitec-push", "integry-call", "groove-graphql", "admin
          "admin-export", "admin-journal", "admin-journal-page"]
 # The bound is the issue's; a busy machine (other tests, other servers) can stall any process
 # now and then, so a kind passes when one of these measurements keeps every probe within it.
-# A server that holds its event loop for the request misses it every time.
-ATTEMPTS = 3
+# A server that holds its event loop for the request misses it every time. Five: under the
+# suite's own parallel load one kind once missed three measurements in a row by 3-40 ms (its
+# worst probe alone is about 23 ms); an attempt that passes ends the loop, so it costs nothing.
+ATTEMPTS = 5
 
 
 @pytest.fixture(scope="module")
