@@ -123,7 +123,9 @@ class Tenants:
         if tenant is None:
             return None
         creds = tenant.credentials[vendor]
-        if creds.get(key_field) != key or not same_secret(secret, creds.get(secret_field, "")):
+        expected = creds.get(secret_field)
+        # A tenant without that secret is nobody's to open: an empty secret must not match it.
+        if creds.get(key_field) != key or expected is None or not same_secret(secret, expected):
             return None
         return tenant
 

@@ -139,6 +139,13 @@ def test_authenticate_needs_the_key_and_its_own_secret(tenants):
     assert auth("other", "key", creds["key"], "secret", creds["secret"]) is None
 
 
+def test_authenticate_never_opens_a_tenant_without_the_named_secret(tenants):
+    """Credentials that lack the secret field asked for are opened by no secret, the empty
+    one included."""
+    assert tenants.authenticate("acme", "key", "acme-key", "password", "") is None
+    assert tenants.authenticate("acme", "key", "acme-key", "password", "acme-secret") is None
+
+
 @pytest.mark.parametrize("secret", ["é", "\x00", "\ud800", "a" * 100_000, ""])
 def test_authenticate_refuses_any_wrong_secret_without_raising(tenants, secret):
     assert tenants.authenticate("acme", "key", "acme-key", "secret", secret) is None
