@@ -102,17 +102,22 @@ def keys(value: Any) -> int:
     return 0
 
 
-@pytest.fixture
-def runs(monkeypatch) -> list:
-    """Each execution graphql-core is asked for (none when a request is refused before)."""
+def calls_to(monkeypatch, name: str) -> list:
+    """The arguments of each call of `schema.<name>` from now on (the calls still run)."""
     calls: list = []
-    real = schema.execute
+    real = getattr(schema, name)
 
     def spy(*args: Any, **kw: Any) -> Any:
         calls.append(args)
         return real(*args, **kw)
-    monkeypatch.setattr(schema, "execute", spy)
+    monkeypatch.setattr(schema, name, spy)
     return calls
+
+
+@pytest.fixture
+def runs(monkeypatch) -> list:
+    """Each execution graphql-core is asked for (none when a request is refused before)."""
+    return calls_to(monkeypatch, "execute")
 
 
 def measure(client, token: str, query: str, variables: dict | None = None) -> tuple[int, int]:
@@ -180,14 +185,7 @@ def test_a_too_deep_and_too_complex_mutation_changes_nothing(client, token, app,
 
 @pytest.fixture
 def validations(monkeypatch) -> list:
-    calls: list = []
-    real = schema.validate
-
-    def spy(*args: Any, **kw: Any) -> Any:
-        calls.append(args)
-        return real(*args, **kw)
-    monkeypatch.setattr(schema, "validate", spy)
-    return calls
+    return calls_to(monkeypatch, "validate")
 
 
 def test_an_invalid_document_is_validated_once(client, token, validations, runs):
