@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from time import perf_counter
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -65,6 +65,10 @@ class MockServer:
         self.specs = Specs(data_dir("contracts"), self.vendors)
         self._admin = build_admin(Plane(self.clock, self.journal, self.tenants, self.vendors,
                                         ca_pem=ca_pem, faults=self.faults), admin_token)
+        # serve --record (mockserver/verify/record.py): its Recorder, and each recorded vendor's
+        # forwarding app by name; set by create_app.
+        self.recorder: Any = None
+        self.recorded: dict[str, ASGIApp] = {}
 
     @property
     def apps(self) -> dict[str, ASGIApp]:
@@ -79,7 +83,7 @@ class MockServer:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, self.recorder)
             return
         if kind != "http":
             await send({"type": "websocket.close", "code": 1000})
@@ -114,6 +118,9 @@ class MockServer:
         vscope["vendor_path"] = path[len(prefix):] or "/"
         vscope["state"] = state = {}
         scope[ACCESS_KEY] = (vendor, state)  # the access log's tenant and vendor, read after
+        if self.recorded and vendor in self.recorded:  # the real API answers, faults aside
+            await self.recorded[vendor](vscope, receive, send)
+            return
         if self.faults.items:  # the one check a call pays while no fault is set
             await self._faulted(vendor, vscope, receive, send)
             return
@@ -244,12 +251,14 @@ class MockServer:
             "connection dropped" if dropped else None, state.get("fault"))
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(receive: Receive, send: Send, recorder: Any = None) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            if recorder is not None:  # its HTTP client's connections
+                await recorder.aclose()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
@@ -303,14 +312,18 @@ def create_app(seed: int = DEFAULTS["seed"], clock: Clock | None = None,
                ca_pem: bytes | None = None, cors_origins: list[str] | None = None,
                max_faults: int = DEFAULTS["max_faults"], max_tenants: int = DEFAULTS["max_tenants"],
                state: dict | None = None,
-               journal_bytes: int = DEFAULTS["journal_bytes"]) -> MockServer:
+               journal_bytes: int = DEFAULTS["journal_bytes"],
+               record: Mapping[str, str | None] | None = DEFAULTS["record"],
+               record_dir: str | Path | None = DEFAULTS["record_dir"]) -> MockServer:
     """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data;
     `max_sessions` bounds the live tokens each tenant keeps per vendor, `max_faults` the active
     faults, `max_tenants` the tenants; `journal_size` and `journal_bytes` bound the journal
     in entries and in approximate bytes; `ca_pem` is the CA that `serve --tls` made, served at /__admin/ca.pem; `cors_origins`
     limits the browser origins each vendor's CORS answers allow (None: any); `state` is a
     snapshot (GET /__admin/state) loaded into the default tenant (`StateError` when it does not
-    fit)."""
+    fit); `record` names the vendors whose calls go to a real API ({vendor: URL}, None for its
+    own), each exchange also written as a fixture in `record_dir` (`RecordError` when they
+    cannot be set up)."""
     clock = clock or Clock()
     journal = Journal(maxlen=journal_size, max_bytes=journal_bytes)
     ctx = Context(seed=seed, clock=clock, journal=journal, webhooks=Webhooks(clock, journal),
@@ -324,4 +337,11 @@ def create_app(seed: int = DEFAULTS["seed"], clock: Clock | None = None,
         from .core.state import Importer, parse
         # Through the JSON text, so a dict is read exactly as a file or a PUT body would be.
         Importer(server.vendors).load(parse(dump(state)), server.tenants.default)
+    if record_dir is not None and not record:
+        raise ValueError("record_dir is for record")
+    if record:
+        from .verify.record import Recorder
+
+        server.recorder = Recorder(server, record, record_dir)
+        server.recorded = dict(server.recorder.apps)
     return server

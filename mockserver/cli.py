@@ -1,4 +1,4 @@
-"""Command line: ``mockserver serve``.
+"""Command line: ``mockserver serve``, ``mockserver verify`` and ``mockserver record``.
 
 Heavy imports (uvicorn, the app) happen inside ``serve`` so that ``--help`` and
 argument errors are instant and start-up stays well under the 1 s budget.
@@ -34,15 +34,37 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the HTTP server. Every option can also come from its "
         "environment variable; a flag wins over the environment.",
     )
+    _serve_options(serve)
+    from .verify import NAMES, add_parser as add_verify  # argparse only: nothing heavy
+
+    add_verify(sub)
+    record = sub.add_parser(
+        "record",
+        help="serve, forwarding one vendor's calls to its real API",
+        description="`serve --record VENDOR=URL`: VENDOR's calls go to its real API (or URL) "
+        "and the client gets the real answer; each exchange is journaled beside what the mock "
+        "answered and their differences (GET /__admin/requests?kind=recorded). The other "
+        "vendors are the mock's. Every serve option applies.")
+    record.add_argument("vendor", choices=NAMES, metavar="VENDOR", help=", ".join(NAMES))
+    record.add_argument("url", nargs="?", metavar="URL",
+                        help="where to forward (default: the vendor's real API)")
+    _serve_options(record, skip=("record",))
+    return parser
+
+
+def _serve_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """Every setting's flag (`serve`'s options; `record` takes them too)."""
     for setting in SETTINGS.values():
+        if setting.dest in skip:
+            continue
         # Defaults are None so that parse_args can tell "not given" from "given".
         if setting.switch:
-            serve.add_argument(setting.flag, action="store_true", default=None,
-                               help=setting.help_text)
+            parser.add_argument(setting.flag, action="store_true", default=None,
+                                help=setting.help_text)
             continue
-        serve.add_argument(setting.flag, type=setting.kind, metavar=setting.metavar,
-                           choices=setting.choices, help=setting.help_text)
-    return parser
+        parser.add_argument(setting.flag, type=setting.kind, metavar=setting.metavar,
+                            choices=setting.choices, help=setting.help_text,
+                            action="append" if setting.many else "store")
 
 
 def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> argparse.Namespace:
@@ -53,6 +75,10 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
     if args.command is None:
         parser.print_help(sys.stderr)
         parser.exit(2)
+    if args.command not in ("serve", "record"):
+        return args
+    if args.command == "record":  # `serve --record VENDOR=URL`, the variable not read
+        args.record = [args.vendor if args.url is None else f"{args.vendor}={args.url}"]
     for setting in SETTINGS.values():
         if getattr(args, setting.dest) is None:
             setattr(args, setting.dest, _from_env(parser, setting, env))
@@ -67,6 +93,12 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
         args.cors_origins = parse_origins(args.cors_origins)
     except ValueError as exc:
         parser.error(f"--cors-origins: {exc}")
+    try:
+        args.record = parse_record(args.record)
+    except ValueError as exc:
+        parser.error(f"--record: {exc}")
+    if args.record_dir is not None and args.record is None:
+        parser.error("--record-dir (MOCKSERVER_RECORD_DIR) is for --record (MOCKSERVER_RECORD)")
     return args
 
 
@@ -103,6 +135,45 @@ def parse_origins(value: str | None) -> list[str] | None:
     return items
 
 
+def parse_record(value: str | list[str] | None) -> dict[str, str | None] | None:
+    """`--record` values (each may be comma-separated; the variable is one text) as
+    {vendor: URL}, None for the vendor's real API; None when nothing is recorded. ValueError
+    for an unknown vendor, a vendor named twice, or a URL that is no http(s) base URL."""
+    from .verify import NAMES
+
+    texts = [value] if isinstance(value, str) else value or []
+    out: dict[str, str | None] = {}
+    for item in (i.strip() for text in texts for i in text.split(",")):
+        if not item:
+            continue
+        vendor, sep, url = item.partition("=")
+        vendor = vendor.strip()
+        if vendor not in NAMES:
+            raise ValueError(f"{vendor!r} is no vendor ({', '.join(NAMES)})")
+        if vendor in out:
+            raise ValueError(f"{vendor} is named twice")
+        out[vendor] = _base_url(url.strip()) if sep else None
+    return out or None
+
+
+def _base_url(url: str) -> str:
+    """An http(s) URL the vendor's paths are appended to (a path prefix is kept)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is no http(s) URL")
+    if parts.query or parts.fragment or "#" in url or "?" in url:
+        raise ValueError(f"{url!r}: a base URL has no query or fragment")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{url!r}: credentials go in the client's requests, not in the URL")
+    return url.rstrip("/")
+
+
 def _bind(host: str, port: int):
     import socket
 
@@ -122,15 +193,22 @@ def _bind(host: str, port: int):
     return sock
 
 
-def banner(url: str, admin_token: str | None = None, tls: bool = False) -> str:
+def banner(url: str, admin_token: str | None = None, tls: bool = False,
+           recorded: Mapping[str, str] | None = None) -> str:
     """What `serve` prints once it listens. The first line is parsed by tests and scripts
-    (README.md, "More", Running): it never changes. The rest is for a person's first minutes."""
+    (README.md, "More", Running): it never changes. The rest is for a person's first minutes.
+    `recorded`: each recorded vendor and where its calls go."""
     token = "?token=<your --admin-token>" if admin_token else ""
     header = " with header X-Admin-Token" if admin_token else ""
-    return (f"mockserver listening on {url}\n"
-            f"  sandbox page  {url}/__admin/{token}\n"
-            f"  credentials   GET {url}/__admin/credentials{header}, or README.md"
-            + (f"\n  CA to trust   GET {url}/__admin/ca.pem" if tls else ""))
+    lines = [f"mockserver listening on {url}",
+             f"  sandbox page  {url}/__admin/{token}",
+             f"  credentials   GET {url}/__admin/credentials{header}, or README.md"]
+    if tls:
+        lines.append(f"  CA to trust   GET {url}/__admin/ca.pem")
+    for vendor, where in (recorded or {}).items():
+        lines.append(f"  recording     {vendor} -> {where} "
+                     f"(GET {url}/__admin/requests?kind=recorded)")
+    return "\n".join(lines)
 
 
 def read_state(path: str):
@@ -158,6 +236,7 @@ def serve(args: argparse.Namespace) -> int:
     from mockserver import create_app
     from mockserver.core.state import StateError
     from mockserver.http1 import connection_bound, open_files_limit, protocol
+    from mockserver.verify.record import RecordError
 
     ca = None
     if args.tls:
@@ -182,7 +261,12 @@ def serve(args: argparse.Namespace) -> int:
             ca_pem=ca.cert_pem.bytes() if ca else None,
             cors_origins=args.cors_origins,
             state=read_state(args.state) if args.state else None,
+            record=args.record,
+            record_dir=args.record_dir,
         )
+    except RecordError as exc:
+        print(f"mockserver: {exc}".replace("\n", " "), file=sys.stderr)
+        return 1
     except StateError as exc:
         first = f": {exc.details[0]}" if exc.details else ""
         more = f" (and {len(exc.details) - 1} more)" if len(exc.details) > 1 else ""
@@ -190,6 +274,7 @@ def serve(args: argparse.Namespace) -> int:
         # one line, whatever a detail holds
         print(line.replace("\r", " ").replace("\n", " "), file=sys.stderr)
         return 1
+    recorder = app.recorder  # serve --record's, else None
     leaf = None
     if ca is not None:
         from mockserver.tls import hostnames, issue
@@ -229,7 +314,8 @@ def serve(args: argparse.Namespace) -> int:
             app,
             http=protocol(max_head=args.max_header_bytes, header_timeout=args.header_timeout,
                           max_connections=max_connections),
-            lifespan="off",
+            # the recorder's HTTP client is closed at shutdown (MockServer answers lifespan)
+            lifespan="on" if recorder is not None else "off",
             log_level=args.log_level,
             log_config=log_config,
             access_log=False,  # AccessLog's line, with the duration, replaces uvicorn's
@@ -242,7 +328,8 @@ def serve(args: argparse.Namespace) -> int:
         port = sock.getsockname()[1]
         host = f"[{args.host}]" if ":" in args.host else args.host
         scheme = "https" if ca is not None else "http"
-        print(banner(f"{scheme}://{host}:{port}", args.admin_token, tls=ca is not None), flush=True)
+        print(banner(f"{scheme}://{host}:{port}", args.admin_token, tls=ca is not None,
+                     recorded=recorder.describe() if recorder is not None else None), flush=True)
         # After a graceful shutdown uvicorn re-raises the signal that caused it:
         # SIGTERM then ends the process as killed by it, SIGINT arrives here.
         # Everything built so far (fixtures, schemas, imported modules) lives as long as the
@@ -267,8 +354,12 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.command == "serve":
+    if args.command in ("serve", "record"):
         return serve(args)
+    if args.command == "verify":
+        from .verify import command
+
+        return command(args)
     return 2  # unreachable: argparse rejects unknown commands
 
 

@@ -414,6 +414,54 @@ def test_the_page_asks_for_the_admin_token(context: BrowserContext):
         guarded.close()
 
 
+def test_a_recorded_call_is_marked_real_with_the_mocks_answer_and_the_differences(
+        context: BrowserContext):
+    """`serve --record`: the row says the real API answered and how far the mock's answer
+    differs; the detail shows both answers and each difference."""
+    from .verify.upstream import Drifted, serve
+
+    def renamed(method, path, status, headers, body):  # the real API renamed a key
+        if path == "/api/v3/alias" and body:
+            body = body.replace(b'"regIdExists"', b'"regIdFound"')
+        return status, headers, body
+
+    with serve(Drifted(create_app(), renamed)) as real:
+        recorder = Server(record={"gravitec": f"{real}/gravitec"})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            page.goto(f"{recorder.url}/__admin/?poll={POLL}")
+            text(page, "#status", "live")
+            recorder.http.get("/gravitec/api/v3/alias", params={"regId": "nobody"}, auth=GRAVITEC)
+            recorder.http.get("/gravy/integrations")  # not recorded: an ordinary row
+            count(page, "#rows tr", 2)
+            count(page, "#rows tr.recorded", 1)
+            text(page, "#rows tr.recorded .badge.real", "real")
+            text(page, "#rows tr.recorded .badge.diff", "1 difference")
+            count(page, "#rows tr:not(.recorded) .badge", 0)
+            page.select_option("#f-kind", "recorded")
+            count(page, "#rows tr", 1)
+            page.locator("#rows tr").first.click()
+            has(page, "#d-title", "Recorded #")
+            has(page, "#detail", f"{real}/gravitec/api/v3/alias")  # where it was forwarded
+            has(page, "#detail", '"regIdFound": "false"')   # the real API's answer
+            has(page, "#detail", "Mock answered")
+            has(page, "#detail", '"regIdExists": "false"')  # the mock's
+            text(page, "#detail ul.differences li code", "$.regIdExists")
+            has(page, "#detail ul.differences li", "renamed")
+            page.select_option("#f-kind", "request")  # an ordinary entry: no mark, no extras
+            count(page, "#rows tr", 1)
+            page.locator("#rows tr").first.click()
+            has(page, "#d-title", "Request #")
+            assert "null" not in page.locator("#d-title").inner_text()
+            expect(page.locator("#detail")).not_to_contain_text("Mock answered")
+        finally:
+            page.close()
+            recorder.close()
+    assert errors == []
+
+
 def test_polls_never_overlap_even_when_the_server_is_slow(context: BrowserContext,
                                                           server: Server):
     # Every journal poll takes 600 ms, more than twice the 200 ms poll interval, and buttons

@@ -91,7 +91,8 @@ def test_create_app_and_mock_server_take_the_tables_defaults():
     shared = [name for name in inspect.signature(create_app).parameters if name in SETTINGS]
     assert sorted(shared) == sorted(["seed", "fixtures", "admin_token", "journal_size",
                                      "journal_bytes", "max_sessions", "max_faults",
-                                     "max_tenants", "cors_origins", "state"])
+                                     "max_tenants", "cors_origins", "state", "record",
+                                     "record_dir"])
     for name in shared:
         assert _default(create_app, name) == DEFAULTS[name], name
     for name in ("max_faults", "max_tenants"):
@@ -142,6 +143,7 @@ UNRELATED = {
     ("RESULT_MAX_BYTES", 16_384),    # Groove: largest answer memoised
     ("MAX_COMPLEXITY", 10_000),   # Groove: graphql-ruby's max_complexity
     ("SLACK_KEPT", 1000),         # Integry: Slack messages kept per channel
+    ("MAX_WAIT", 60.0),           # verify: the longest Retry-After honoured
 }
 _OPS = {ast.Mult: operator.mul, ast.Add: operator.add, ast.Sub: operator.sub,
         ast.Pow: operator.pow, ast.LShift: operator.lshift}

@@ -29,6 +29,8 @@ DEFAULT_JOURNAL_BYTES: int = DEFAULTS["journal_bytes"]  # --journal-bytes
 # 200 bytes, so the bound errs low).
 ENTRY_OVERHEAD = 640
 HEADER_OVERHEAD = 100  # per request header: a tuple and two bytes objects
+DIFFERENCE_OVERHEAD = 200  # per difference of a recorded call: its tuple and three strings
+RECORDED = "recorded"  # the kind of a call `serve --record` forwarded to the real API
 PENDING_MAX = 64  # served requests noted before they are kept in one pass (Journal._flush)
 
 
@@ -119,7 +121,8 @@ class Call:
     it. A new one goes among them, in `summary()` (the JSON) and in the server's call
     (`MockServer._record`); the journal's storage follows by itself. The fields from `id` on
     are the journal's own: it numbers and sizes each entry, and a served request's kind, url
-    and secrets follow from what it is.
+    and secrets follow from what it is. A recorded call (`kind="recorded"`) also keeps the
+    mock's answer and the differences, and is recorded as a `Call` (`Journal.record`).
     """
 
     vendor: str
@@ -137,15 +140,24 @@ class Call:
     fault: str | None = None      # the id of the fault that shaped this call
     id: int = 0
     kind: str = "request"
-    url: str | None = None        # where a webhook went
+    url: str | None = None        # where a webhook went; where a recorded call was forwarded
     secrets: Secrets = BASE_SECRETS
     size: int = field(default=0, compare=False, repr=False)  # set by Journal.record
+    # A recorded call (`kind="recorded"`, `serve --record`): its status and response body are
+    # the real API's; these are what the mock answered the same call, and each difference
+    # between the two as (path, kind, message).
+    mock_status: int | None = None
+    mock_body: bytes = b""
+    differences: tuple[tuple[str, str, str], ...] = ()
 
     def approx_size(self) -> int:
         """What this entry holds in memory, roughly: bodies, header bytes and a fixed overhead
         (the journal's byte bound counts this)."""
         return (ENTRY_OVERHEAD + len(self.raw_body) + len(self.response_body)
-                + _request_size(self.path, self.query, self.raw_headers))
+                + _request_size(self.path, self.query, self.raw_headers)
+                + len(self.mock_body)
+                + sum([DIFFERENCE_OVERHEAD + len(p) + len(k) + len(m)
+                       for p, k, m in self.differences]))
 
     @property
     def time(self) -> str:
@@ -173,12 +185,18 @@ class Call:
             "query": self.secrets.query(self.query),
             "url": self.url, "status": self.status, "durationMs": round(self.duration_ms, 3),
             "error": self.error, "fault": self.fault,
+            **({"mockStatus": self.mock_status, "differenceCount": len(self.differences)}
+               if self.kind == RECORDED else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:
         out = self.summary()
         out["request"] = {"headers": self.request_headers, "body": self.request_body}
         out["response"] = {"body": self.secrets.answer(self.response_body)}
+        if self.kind == RECORDED:
+            out["mockResponse"] = {"body": self.secrets.answer(self.mock_body)}
+            out["differences"] = [{"path": p, "kind": k, "message": m}
+                                  for p, k, m in self.differences]
         return out
 
 
@@ -196,7 +214,8 @@ PARTS_MAX_SIZE = 8192
 # The journal's field list: Call's fields before `id`, in order (see Call).
 _NAMES = tuple(f.name for f in fields(Call))
 REQUEST_FIELDS = _NAMES[:_NAMES.index("id")]
-_OWN_FIELDS = ("id", "kind", "url", "secrets", "size")  # in Journal._call's order
+# In Journal._call's order; the recorded call's fields after them keep their defaults there.
+_OWN_FIELDS = ("id", "kind", "url", "secrets", "size", "mock_status", "mock_body", "differences")
 if _NAMES[len(REQUEST_FIELDS):] != _OWN_FIELDS:
     raise TypeError(f"Call's last fields are {', '.join(_OWN_FIELDS)}, in this order")
 # Of those, the request itself, kept as one tuple shared by identical requests (RequestParts).

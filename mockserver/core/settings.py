@@ -39,6 +39,7 @@ class Setting:
     minimum: int | None = None  # the smallest value accepted (from the flag or the environment)
     maximum: int | None = None
     switch: bool = False        # a flag without a value (store_true); its variable takes `boolean`
+    many: bool = False          # a flag given again adds a value; its variable: comma-separated
 
     @property
     def flag(self) -> str:
@@ -121,6 +122,15 @@ _TABLE = (
     Setting("max_header_bytes", "MOCKSERVER_MAX_HEADER_BYTES", int, 16 * 1024,
             "largest request head (request line and headers), past it 431 and closed",
             metavar="N", minimum=64),
+    # Text here, as given (flags are a list, the variable comma-separated); the CLI turns it into
+    # {vendor: URL or None}, None being the vendor's real API (mockserver/verify/record.py).
+    Setting("record", "MOCKSERVER_RECORD", str, None,
+            "forward VENDOR's calls to its real API (or URL) and journal each beside the mock's "
+            "answer and their differences; repeat or comma-separate", unset="none",
+            metavar="VENDOR[=URL]", many=True),
+    Setting("record_dir", "MOCKSERVER_RECORD_DIR", str, None,
+            "with --record: write each exchange there as a fixture (--fixtures reads it)",
+            unset="none", metavar="DIR"),
 )
 
 # By dest, in --help's order.

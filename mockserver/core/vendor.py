@@ -6,7 +6,8 @@ is written by copying any one of the four:
     __init__.py   the `Vendor` subclass: names, hosts, credentials, secrets, content type, CORS,
                   and the package's modules and types below, declared (no code of its own but
                   `new_credentials`)
-    fixtures.py   `load(ctx) -> Template`, the fixture state every tenant starts from  (Fixtures)
+    fixtures.py   `load(ctx) -> Template`, the fixture state every tenant starts from;
+                  `learn(root, exchange)`, fixtures from a recorded exchange    (Fixtures)
     store.py      the `Store` class: a tenant's state, `Store(template, ctx)`; `NAME`
     auth.py       the `Auth` class: `Auth(ctx, tenants, template)`, `tenant_of(request, body)`
     handlers.py   the `Service` subclass the handlers share (`g`), one `async (g, request)` per
@@ -17,6 +18,8 @@ is written by copying any one of the four:
     state.py      snapshots: `schema(template)`, `export(g, store, tenant)`,
                   `restore(g, data, tenant)`, `adopt(g, store)`, `snapshot(g, store)`  (State)
     admin.py      `routes(g)` under `/__admin/<name>/`, `OPENAPI`, `SUMMARY`           (Admin)
+    verify.py     `mockserver verify`'s probes: `BASE_URLS`, `INPUTS`, `sandbox(server)`,
+                  `probes()`, `base_of(path)`                          (Verify)
 
 The Protocols below state each module's contract once; tests/core/test_vendor_shape.py holds
 every package to them. The core lends each vendor a `Context`; adding a vendor touches
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from .clock import Clock
     from .cors import CorsPolicy
     from .journal import Journal
+    from .probe import Exchange, Input, Probe
     from .routing import Router, VendorApp
     from .tenancy import Tenant, Tenants
     from .webhooks import Webhooks
@@ -103,6 +107,13 @@ class Fixtures(Protocol[TemplateT]):
     def load(self, ctx: Context) -> TemplateT:
         """The fixture state every tenant starts from, read and generated once per app."""
 
+    def learn(self, root: Path, exchange: "Exchange") -> bool:
+        """`serve --record-dir`: what one recorded exchange shows (a 2xx read) merged into the
+        fixture files under `root/<name>/`, redacted and checked against contracts/, written
+        atomically (mockserver/verify/recording.py has the shared helpers); an item recorded
+        again replaces the earlier one, the generated extras stay. True when files changed;
+        False for what it does not learn (writes, other reads); `NotLearned` says why not."""
+
 
 class Routes(Protocol[ServiceT]):
     def build(self, g: ServiceT, vendor: "Vendor[Any, Any, ServiceT]") -> "VendorApp":
@@ -153,6 +164,25 @@ class Admin(Protocol[ServiceT]):
         """Starlette routes under `/__admin/<name>/`."""
 
 
+class Verify(Protocol):
+    """`mockserver verify`: the real API's base URLs by name (a `Call.base`; "api" for most), what
+    the real side takes from the user (credentials, ids of their account), and the probes
+    (core/probe.py), each safe on a production account or marked `write`."""
+
+    BASE_URLS: Mapping[str, str]
+    INPUTS: Mapping[str, "Input"]
+
+    def sandbox(self, server: Any) -> dict[str, str]:
+        """The mock side's inputs, from the in-process server (`MockServer`): the default
+        tenant's credentials, and a token or an id of its fixtures where a probe needs one."""
+
+    def probes(self) -> "list[Probe]":
+        """The probe suite, in the order it is sent (a probe may use what an earlier kept)."""
+
+    def base_of(self, path: str) -> str:
+        """The `BASE_URLS` key a vendor path belongs to (where `record` forwards it)."""
+
+
 class Vendor(ABC, Generic[TemplateT, StoreT, ServiceT]):
     """One vendor's declaration: class attributes, its package's modules and types, and
     `new_credentials`. Everything else is done here, the same way for every vendor.
@@ -178,6 +208,7 @@ class Vendor(ABC, Generic[TemplateT, StoreT, ServiceT]):
     errors: ClassVar[Errors[Any]]
     state: ClassVar[State[Any, Any, Any]]
     admin: ClassVar[Admin[Any]]
+    verify: ClassVar[Verify]
     store_type: ClassVar[type]       # store.py's class: Store(template, ctx)
     service_type: ClassVar[type]     # handlers.py's Service subclass
 

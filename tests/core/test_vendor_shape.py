@@ -12,9 +12,10 @@ import pytest
 from mockserver.app import default_vendors
 from mockserver.core import vendor as seam
 
-FILES = ("__init__", "fixtures", "store", "auth", "handlers", "routes", "errors", "state", "admin")
+FILES = ("__init__", "fixtures", "store", "auth", "handlers", "routes", "errors", "state", "admin",
+         "verify")
 MODULES = {"fixtures": seam.Fixtures, "routes": seam.Routes, "errors": seam.Errors,
-           "state": seam.State, "admin": seam.Admin}
+           "state": seam.State, "admin": seam.Admin, "verify": seam.Verify}
 VENDORS = {type(v).__module__: type(v) for v in default_vendors()}
 
 

@@ -209,11 +209,21 @@ function query() {
   return q;
 }
 function filtered() { return ['f-vendor', 'f-status', 'f-kind', 'f-path'].some(id => $(id).value.trim()); }
+// A recorded entry (serve --record): the real API answered; how far the mock's answer differs.
+function realBadges(r) {
+  if (r.kind !== 'recorded') return null;
+  const n = Number(r.differenceCount) || 0;
+  return [h('span', {class: 'badge real', title: 'answered by the real API (serve --record); ' +
+                     'the mock answered ' + (r.mockStatus ?? 'nothing')}, 'real'),
+          h('span', {class: 'badge ' + (n ? 'diff' : 'same'),
+                     title: n ? 'the mock\u2019s answer differs from the real one' : 'the mock answers the same'},
+            n ? n + (n === 1 ? ' difference' : ' differences') : 'same')];
+}
 function row(r) {
   const hook = r.kind === 'webhook', where = target(r);
   return h('tr', {tabindex: '0', data: {id: String(r.id)},
-                  class: [hook && 'hook', r.fault && 'faulted', r.id === S.selected && 'selected']
-                    .filter(Boolean).join(' ')},
+                  class: [hook && 'hook', r.kind === 'recorded' && 'recorded', r.fault && 'faulted',
+                          r.id === S.selected && 'selected'].filter(Boolean).join(' ')},
     h('td', {class: 'mono', title: r.time}, shortTime(r.time)),
     h('td', null, vendorChip(r.vendor)),
     h('td', {class: 'tenant mono', title: r.tenant}, r.tenant ?? '\u2014'),
@@ -221,7 +231,7 @@ function row(r) {
     h('td', {class: 'path mono', title: where},
       hook && h('span', {class: 'badge hook', title: 'a webhook the mock delivered'}, 'webhook'),
       r.fault && h('span', {class: 'badge fault', title: 'answered by fault ' + r.fault}, 'fault ' + r.fault),
-      ' ', where),
+      realBadges(r), ' ', where),
     h('td', null, statusPill(r.status, r.error)),
     h('td', {class: 'num mono'}, fmtMs(r.durationMs)));
 }
@@ -357,14 +367,21 @@ function headerTable(headers) {
     h('td', null, k), h('td', null, v === '[redacted]' ? h('span', {class: 'redacted'}, v) : v)))));
 }
 const bodyBlock = text => text ? h('pre', null, block(pretty(text))) : h('p', {class: 'muted'}, 'No body.');
+function differenceList(list) {
+  if (!Array.isArray(list) || !list.length) return h('p', {class: 'muted'}, 'None: the mock answers the same.');
+  return h('ul', {class: 'differences'}, list.map(d => h('li', null,
+    h('code', null, String(d && d.path)), ' ', h('span', {class: 'muted'}, String(d && d.kind)), ': ',
+    String(d && d.message))));
+}
 function renderDetail(e) {
-  const hook = e.kind === 'webhook';
+  const hook = e.kind === 'webhook', recorded = e.kind === 'recorded';
   $('d-title').replaceChildren(h('span', {class: methodClass(e.method)}, e.method), ' ',
-    statusPill(e.status, e.error), ' ', hook ? 'Webhook #' : 'Request #', String(e.id));
+    statusPill(e.status, e.error), ' ', hook ? 'Webhook #' : recorded ? 'Recorded #' : 'Request #',
+    String(e.id), ...(realBadges(e) || []));
   const meta = [['Time', e.time], ['Vendor', vendorChip(e.vendor)], ['Tenant', e.tenant ?? '\u2014'],
     ['Kind', e.kind], ['Duration', fmtMs(e.durationMs) + ' ms']];
   if (e.fault) meta.push(['Fault', h('span', {class: 'badge fault'}, String(e.fault))]);
-  if (e.url) meta.push(['Delivered to', e.url]);
+  if (e.url) meta.push([recorded ? 'Forwarded to' : 'Delivered to', e.url]);
   if (e.error) meta.push(['Error', e.error]);
   const req = e.request || {}, resp = e.response || {};
   $('detail').replaceChildren(
@@ -372,8 +389,13 @@ function renderDetail(e) {
     h('dl', {class: 'meta'}, meta.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
     h('h3', null, hook ? 'Webhook headers' : 'Request headers'), headerTable(req.headers),
     h('h3', null, hook ? 'Webhook body' : 'Request body'), bodyBlock(req.body),
-    h('h3', null, hook ? 'Receiver answered ' : 'Response ', statusPill(e.status, e.error)),
-    bodyBlock(resp.body));
+    h('h3', null, hook ? 'Receiver answered ' : recorded ? 'Real API answered ' : 'Response ',
+      statusPill(e.status, e.error)),
+    bodyBlock(resp.body),
+    ...(recorded ? [
+      h('h3', null, 'Mock answered ', statusPill(e.mockStatus, 'no answer')),
+      bodyBlock((e.mockResponse || {}).body),
+      h('h3', null, 'Differences'), differenceList(e.differences)] : []));
 }
 async function openDetail(id) {
   S.selected = id;

@@ -5,7 +5,7 @@ import secrets
 
 from ...core.cors import SpringCors
 from ...core.vendor import Vendor
-from . import admin, errors, fixtures, routes, state
+from . import admin, errors, fixtures, routes, state, verify
 from .handlers import Gravitec
 from .store import NAME, GravitecStore, GravitecTemplate
 
@@ -24,6 +24,7 @@ class GravitecVendor(Vendor[GravitecTemplate, GravitecStore, Gravitec]):
     cors = SpringCors()    # @CrossOrigin's defaults on the controllers
 
     fixtures, routes, errors, state, admin = fixtures, routes, errors, state, admin
+    verify = verify
     store_type = GravitecStore
     service_type = Gravitec
 

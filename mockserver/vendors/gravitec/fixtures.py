@@ -1,16 +1,24 @@
 """Gravitec fixture data: the doc's regIds, aliases and tags verbatim, then deterministic fake
-followers seeded from (seed, site), so the same --seed gives byte-identical sites."""
+followers seeded from (seed, site), so the same --seed gives byte-identical sites.
+
+A recording (`serve --record-dir`, `learn`) keeps the campaign stats the real API answered as
+documented messages: a file of documented/ named in sites.json's `documented.messages`."""
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, unquote
 
-from .store import Documented, Follower, GravitecTemplate, SiteTemplate
+from ...verify.recording import NotLearned, answer_json, read_fixture, route, scrub, write_json
+from .store import NAME, Documented, Follower, GravitecTemplate, SiteTemplate
 
 
 if TYPE_CHECKING:
+    from ...core.probe import Exchange
     from ...core.vendor import Context
 
 
@@ -62,3 +70,43 @@ def fake_followers(generator: dict, role: str, seed: int, taken: set[str]) -> li
             else None
         out.append(Follower(reg_id, r.random() >= generator["inactiveShare"], tags, alias))
     return out
+
+
+# -- learning from a recording -----------------------------------------------------------------
+def learn(root: Path, exchange: "Exchange") -> bool:
+    """Campaign reads (GET /api/v3/messages/{id}, or ?campaignID=): the stats the API answered,
+    served for that id on the main site (the mock's campaigns are those its pushes made, so a
+    recorded id is a documented message)."""
+    if exchange.method.upper() != "GET" or not 200 <= exchange.answer.status < 300:
+        return False
+    found = route(r"/api/v3/messages(?:/([^/]*))?", exchange.path)
+    if found is None:
+        return False
+    campaign = unquote(found.group(1) or "") or \
+        (parse_qs(exchange.query).get("campaignID") or [""])[0]
+    if not campaign:
+        return False
+    stats = scrub(answer_json(exchange))
+    sites_path = root / NAME / "sites.json"
+    sites = read_fixture(sites_path)
+    documented = sites.setdefault("documented", {})
+    messages = documented.setdefault("messages", {}) if isinstance(documented, dict) else None
+    if not isinstance(messages, dict):
+        raise NotLearned("not learned: sites.json's documented.messages is no object")
+    # A file name from the id itself where it is plain (Gravitec's ids are digits), else a hash.
+    stem = campaign if re.fullmatch(r"[A-Za-z0-9_-]{1,80}", campaign) else \
+        hashlib.sha256(campaign.encode()).hexdigest()[:32]
+    name = messages.get(campaign) if isinstance(messages.get(campaign), str) \
+        and messages[campaign].startswith("recorded-") else f"recorded-message-{stem}"
+    path = root / NAME / "documented" / f"{name}.json"
+    try:
+        unchanged = json.loads(path.read_text(encoding="utf-8")) == stats
+    except (OSError, ValueError):
+        unchanged = False
+    if unchanged and messages.get(campaign) == name:
+        return False
+    write_json(path, stats)      # the stats first: sites.json never names a missing file
+    if messages.get(campaign) != name:
+        messages[campaign] = name
+        write_json(sites_path, sites)
+    return True

@@ -5,7 +5,7 @@ import secrets
 
 from ...core.cors import ExpressCors
 from ...core.vendor import Vendor
-from . import admin, errors, fixtures, routes, state
+from . import admin, errors, fixtures, routes, state, verify
 from .handlers import Gravy
 from .store import NAME, GravyStore, GravyTemplate
 
@@ -24,6 +24,7 @@ class GravyVendor(Vendor[GravyTemplate, GravyStore, Gravy]):
     cors = ExpressCors()   # NestJS app.enableCors(): the cors package's defaults
 
     fixtures, routes, errors, state, admin = fixtures, routes, errors, state, admin
+    verify = verify
     store_type = GravyStore
     service_type = Gravy
 

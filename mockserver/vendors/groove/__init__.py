@@ -5,7 +5,7 @@ import secrets
 
 from ...core.cors import RackCors
 from ...core.vendor import Vendor
-from . import admin, errors, fixtures, routes, state
+from . import admin, errors, fixtures, routes, state, verify
 from .handlers import Groove
 from .store import NAME, GrooveStore, GrooveTemplate
 
@@ -25,6 +25,7 @@ class GrooveVendor(Vendor[GrooveTemplate, GrooveStore, Groove]):
     cors = RackCors()      # rack-cors as Rails' generated cors.rb configures it
 
     fixtures, routes, errors, state, admin = fixtures, routes, errors, state, admin
+    verify = verify
     store_type = GrooveStore
     service_type = Groove
 

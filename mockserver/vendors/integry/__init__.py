@@ -7,7 +7,7 @@ import uuid
 
 from ...core.cors import DJANGO_HEADERS, DjangoCors
 from ...core.vendor import Vendor
-from . import admin, errors, fixtures, routes, state
+from . import admin, errors, fixtures, routes, state, verify
 from .handlers import Integry
 from .store import NAME, IntegryStore, IntegryTemplate
 
@@ -26,6 +26,7 @@ class IntegryVendor(Vendor[IntegryTemplate, IntegryStore, Integry]):
     cors = DjangoCors(allow_headers=DJANGO_HEADERS + ("app-key", "user-id", "hash"))
 
     fixtures, routes, errors, state, admin = fixtures, routes, errors, state, admin
+    verify = verify
     store_type = IntegryStore
     service_type = Integry
 
