@@ -503,3 +503,27 @@ def test_scrub_replaces_credentials_and_personal_data_but_not_schemas():
     assert scrub({"ownerName": "Zelda"}) == {"ownerName": stand_in_name("Zelda")}
     assert scrub({"integrationName": "Airbnb"}) == {"integrationName": "Airbnb"}
     assert scrub({"integrationName": "Airbnb"}, loose=True) != {"integrationName": "Airbnb"}
+
+
+@pytest.mark.parametrize("vendor", sorted(READS))
+def test_serve_record_with_a_record_dir_round_trips(upstream, tmp_path, vendor):
+    """End to end: a client's reads go through `serve --record VENDOR=URL --record-dir DIR`;
+    a mock started on DIR then answers the same reads as the client got them (redacted)."""
+    from .test_record import Through
+
+    through = Through(create_app(record={vendor: f"{upstream}/{vendor}"}, record_dir=tmp_path))
+    try:
+        real = Side(through, vendor)
+        READS[vendor](real)
+        recorded = through.recorded()
+    finally:
+        through.close()
+    assert len(recorded) >= len(real.exchanges)         # the reads, journaled as recorded
+    assert {e["kind"] for e in recorded} == {"recorded"}
+    mock = replayed(tmp_path, upstream, vendor)
+    READS[vendor](mock)
+    for was, now in zip(real.exchanges, mock.exchanges):
+        assert now.answer.status == was.answer.status, (was.path, now.answer.body[:300])
+        assert untimed(json.loads(now.answer.body)) == redacted(untimed(json.loads(
+            was.answer.body))), (was.path, was.query)
+    assert_nothing_planted(tmp_path)
