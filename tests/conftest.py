@@ -6,11 +6,14 @@ response body against contracts/ before the test sees it, so contract drift fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -53,6 +56,38 @@ def load_script(path: Path, name: str):
         yield module
     finally:
         sys.modules.pop(spec.name, None)
+# -- tests that need the machine to themselves ----------------------------------------------
+# A latency bound (tests/test_event_loop.py) measures the server and whatever else runs: under
+# pytest-xdist another worker's test (a nested pytest, a browser, a load) stalls every process
+# for tens of ms now and then. A test marked `alone` holds a lock exclusively; every other test
+# holds it shared. The turnstile keeps the others from starving it: while an `alone` test waits,
+# no other test starts.
+@contextlib.contextmanager
+def _machine_share(alone: bool) -> Iterator[None]:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:  # one process: nothing else runs meanwhile
+        yield
+        return
+    base = Path(tempfile.gettempdir()) / f"mockserver-tests-{run}"
+    with open(f"{base}.turnstile", "a") as turnstile, open(f"{base}.lock", "a") as lock:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        if not alone:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
+
+
+@pytest.fixture(autouse=True)
+def _share_the_machine(request) -> Iterator[None]:
+    with _machine_share(request.node.get_closest_marker("alone") is not None):
+        yield
+
+
 CONTRACTS = load_contracts()
 # (vendor, schema, digest of the body) already validated: a suite sends the same answers again
 # and again, and a body's validation against a schema never changes (about a third of the hostile

@@ -26,8 +26,9 @@ from .conftest import DOC_TIME, load_script
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "health_latency.py"
 KINDS = ["gravy-page", "gravitec-push", "integry-call", "groove-graphql", "admin-import",
          "admin-export", "admin-journal", "admin-journal-page"]
-# The bound is the issue's; a busy machine (other tests, other servers) can stall any process
-# now and then, so a kind passes when one of these measurements keeps every probe within it.
+# The bound is the issue's; a busy machine (other processes, other servers; the suite's other
+# tests wait: `alone`) can stall any process now and then, so a kind passes when one of these
+# measurements keeps every probe within it.
 # A server that holds its event loop for the request misses it every time. Five: under the
 # suite's own parallel load one kind once missed three measurements in a row by 3-40 ms (its
 # worst probe alone is about 23 ms); an attempt that passes ends the loop, so it costs nothing.
@@ -59,12 +60,14 @@ def test_the_groove_kind_sends_the_heaviest_query_the_limits_allow(bench):
     assert bench.GROOVE_HEAVY_QUERY == HEAVIEST_ALLOWED_QUERY
 
 
+@pytest.mark.alone  # measured while no other test of the run loads the machine
 @pytest.mark.parametrize("kind", KINDS)
 def test_health_answers_within_50_ms_while_the_heaviest_request_runs(bench, server, kind):
     requests = bench.HEAVY[kind](server)
     attempts = []
     for _ in range(ATTEMPTS):
-        result = bench.measure(server.port, kind, requests, seconds=2.0)
+        # a second holds a dozen heavy requests or more, each of which would show a held loop
+        result = bench.measure(server.port, kind, requests, seconds=1.0)
         summary = result.summary()
         attempts.append(summary)
         assert result.heavy, f"no heavy request completed: {summary}"

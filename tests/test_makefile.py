@@ -84,7 +84,7 @@ def test_make_test_installs_the_test_extra_and_runs_pytest(tmp_path):
     assert r.stdout.splitlines() == [
         f"creating .venv with {py} 3.11.7 ...",
         "installing mockserver and its test dependencies (first run only) ...",
-        ".venv/bin/python -m pytest -n auto",
+        "PYTHONDONTWRITEBYTECODE= .venv/bin/python -m pytest -n auto",
         "pytest ran",
     ]
     assert pip_calls(tmp_path) == ["-m pip install -q -e .[test]"]
@@ -97,11 +97,12 @@ def test_make_fuzz_runs_the_fuzz_tests_with_their_long_budget(tmp_path):
     r = make(tmp_path, "fuzz", f"PYTHON={py}")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-2:] == [
-        "MOCKSERVER_FUZZ_CASES=10000 .venv/bin/python -m pytest -n auto tests/fuzz",
+        "PYTHONDONTWRITEBYTECODE= MOCKSERVER_FUZZ_CASES=10000 .venv/bin/python -m pytest -n auto "
+        "tests/fuzz",
         "pytest ran",
     ]
     r = make(tmp_path, "fuzz", "MOCKSERVER_FUZZ_CASES=500")
-    assert r.stdout.splitlines()[0].startswith("MOCKSERVER_FUZZ_CASES=500 ")
+    assert r.stdout.splitlines()[0].startswith("PYTHONDONTWRITEBYTECODE= MOCKSERVER_FUZZ_CASES=500 ")
 
 
 @pytest.mark.parametrize("version", ["3.11.0", "3.12.4", "3.13.0", "3.20.1", "4.0.0"])
