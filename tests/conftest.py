@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -63,13 +62,12 @@ def load_script(path: Path, name: str):
 # holds it shared. The turnstile keeps the others from starving it: while an `alone` test waits,
 # no other test starts.
 @contextlib.contextmanager
-def _machine_share(alone: bool) -> Iterator[None]:
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run is None:  # one process: nothing else runs meanwhile
+def _machine_share(alone: bool, run_dir: Path | None) -> Iterator[None]:
+    if run_dir is None:  # one process: nothing else runs meanwhile
         yield
         return
-    base = Path(tempfile.gettempdir()) / f"mockserver-tests-{run}"
-    with open(f"{base}.turnstile", "a") as turnstile, open(f"{base}.lock", "a") as lock:
+    with open(run_dir / "alone.turnstile", "a") as turnstile, \
+            open(run_dir / "alone.lock", "a") as lock:
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         if not alone:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
@@ -82,9 +80,18 @@ def _machine_share(alone: bool) -> Iterator[None]:
                 fcntl.flock(turnstile, fcntl.LOCK_UN)
 
 
+@pytest.fixture(scope="session")
+def _run_dir(tmp_path_factory) -> Path | None:
+    """The directory every xdist worker of this run shares (each one's base temporary directory
+    is in it; pytest removes old ones); None without workers."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return None
+    return tmp_path_factory.getbasetemp().parent
+
+
 @pytest.fixture(autouse=True)
-def _share_the_machine(request) -> Iterator[None]:
-    with _machine_share(request.node.get_closest_marker("alone") is not None):
+def _share_the_machine(request, _run_dir) -> Iterator[None]:
+    with _machine_share(request.node.get_closest_marker("alone") is not None, _run_dir):
         yield
 
 
