@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import quote
 
 import httpx
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope, Send
 
 from ..app import MAX_JOURNAL_BODY
-from ..core.control import off_loop
-from ..core.http import dump
+from ..core.control import off_loop, read_parts
+from ..core.http import TooLarge, dump
 from ..core.journal import RECORDED, Call as Entry
 from ..core.probe import Answer, Exchange, Probe
 from .compare import compare
@@ -377,23 +377,10 @@ async def _send(send: Send, real: _Real, head: bool) -> None:
 async def _body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
     """The whole request body, or None when it is over `limit` (announced or sent: the rest
     is left unread)."""
-    declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
-    if declared.isdigit() and int(declared) > limit:
+    try:
+        return b"".join(await read_parts(Request(scope, receive), limit))
+    except TooLarge:
         return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _raw_path(scope: Scope) -> str:

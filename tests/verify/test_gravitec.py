@@ -8,22 +8,13 @@ import pytest
 from mockserver import create_app
 from mockserver.verify.run import run
 
-from .upstream import Drifted, json_change, serve
+from .upstream import json_change, no_sleep, serve
 
 GRAVITEC = {"appKey": "1e26f7bb3f81e1ab789d3e20b9cf6325",
             "appSecret": "9bb59fcbff38b85647c421c65cca06ce",
             # the doc's stats example and a fixture subscriber: the upstream's, as the mock's
             "campaignId": "1603861504654835713", "regId": "someregid"}
 WRITES = ["push", "campaign read, the pushed campaign", "tag add"]
-
-
-async def no_sleep(seconds: float) -> None:
-    """The runner's politeness waits, skipped: the upstream is local."""
-
-
-@pytest.fixture(scope="module")
-def mock():
-    return create_app()
 
 
 def verify(mock, url: str, inputs: dict[str, str] = GRAVITEC, **options):
@@ -43,35 +34,9 @@ def upstream(served):
     return served[1]
 
 
-class Switch:
-    """One drifted upstream for the module; each test sets the change it serves."""
-
-    def __init__(self) -> None:
-        self.change = None
-
-    def __call__(self, method, path, status, headers, body):
-        if self.change is None:
-            return status, headers, body
-        return self.change(method, path, status, headers, body)
-
-
-@pytest.fixture(scope="module")
-def switch():
-    return Switch()
-
-
-@pytest.fixture(scope="module")
-def drifted(switch):
-    with serve(Drifted(create_app(), switch)) as url:
-        yield url
-
-
 def drift_of(mock, url, switch, change):
-    switch.change = change
-    try:
+    with switch.serving(change):
         return verify(mock, url)
-    finally:
-        switch.change = None
 
 
 def tags(app, reg_id: str = "someregid") -> list[str]:

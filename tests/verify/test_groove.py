@@ -17,7 +17,7 @@ from mockserver.verify.report import Scrub, write
 from mockserver.verify.run import Report, run
 from mockserver.vendors.groove import verify as groove_verify
 
-from .upstream import Drifted, json_change, serve
+from .upstream import Drifted, Switch, json_change, no_sleep, serve
 
 CLIENT_ID, CLIENT_SECRET = "groove-sandbox-client", "groove-sandbox-secret"
 REDIRECT_URI = "http://localhost:3000/oauth/callback"
@@ -25,10 +25,6 @@ GRAPHQL = "/api/public/v1/graphql"
 WRITE = "add person to flow"
 ADA = "0035e00000Ada001AAA"   # fixtures/groove: a person with a Salesforce id, in no flow
 DRAFT = "1003"                # fixtures/groove: a flow of no steps
-
-
-async def nap(seconds: float) -> None:
-    """The runner's sleep, not slept: politeness is the runner's own tests' concern."""
 
 
 def access_token(url: str, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET) -> str:
@@ -44,18 +40,6 @@ def access_token(url: str, client_id: str = CLIENT_ID, secret: str = CLIENT_SECR
             "client_id": client_id, "client_secret": secret})
         assert r.status_code == 200, r.text
         return r.json()["access_token"]
-
-
-class Switch:
-    """The upstream's one change, set per test (none: the unmodified mockserver)."""
-
-    def __init__(self) -> None:
-        self.change: Callable[..., Any] | None = None
-
-    def __call__(self, method, path, status, headers, body):
-        if self.change is None:
-            return status, headers, body
-        return self.change(method, path, status, headers, body)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +66,7 @@ def verify(url: str, given: dict[str, str] | None = None, **options: Any) -> Rep
     for the real side (each run sends about 20 calls of the 100 a token may make a minute)."""
     mock = create_app(journal_size=0)
     return run(mock.vendors["groove"], mock, inputs(url) if given is None else given,
-               {"api": f"{url}/groove", "auth": f"{url}/groove"}, rate=5, sleep=nap,
+               {"api": f"{url}/groove", "auth": f"{url}/groove"}, rate=5, sleep=no_sleep,
                **options)
 
 

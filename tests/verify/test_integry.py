@@ -8,20 +8,11 @@ import pytest
 from mockserver import create_app
 from mockserver.verify.run import run
 
-from .upstream import Drifted, json_change, serve
+from .upstream import json_change, no_sleep, serve
 
 INTEGRY = {"appKey": "002d4f23-778a-11e7-bf2a-42010a8002c7",
            "appSecret": "integry-sandbox-secret", "userId": "123456"}
 WRITES = ["function call"]
-
-
-async def no_sleep(seconds: float) -> None:
-    """The runner's politeness waits, skipped: the upstream is local."""
-
-
-@pytest.fixture(scope="module")
-def mock():
-    return create_app()
 
 
 def verify(mock, url: str, inputs: dict[str, str] = INTEGRY, **options):
@@ -35,35 +26,9 @@ def upstream():
         yield url
 
 
-class Switch:
-    """One drifted upstream for the module; each test sets the change it serves."""
-
-    def __init__(self) -> None:
-        self.change = None
-
-    def __call__(self, method, path, status, headers, body):
-        if self.change is None:
-            return status, headers, body
-        return self.change(method, path, status, headers, body)
-
-
-@pytest.fixture(scope="module")
-def switch():
-    return Switch()
-
-
-@pytest.fixture(scope="module")
-def drifted(switch):
-    with serve(Drifted(create_app(), switch)) as url:
-        yield url
-
-
 def drift_of(mock, url, switch, change):
-    switch.change = change
-    try:
+    with switch.serving(change):
         return verify(mock, url)
-    finally:
-        switch.change = None
 
 
 def apps_list(method: str, path: str, status: int) -> bool:

@@ -34,11 +34,6 @@ class Sleeps:
         self.asked.append(seconds)
 
 
-@pytest.fixture(scope="module")
-def mock():
-    return create_app()
-
-
 def verify(mock, url: str, sleeps: Sleeps | None = None, **options):
     vendor = mock.vendors["gravy"]
     return run(vendor, mock, dict(GRAVY), {"api": f"{url}/gravy"},

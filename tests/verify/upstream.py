@@ -86,6 +86,32 @@ class Drifted:
         await send({"type": "http.response.body", "body": body})
 
 
+class Switch:
+    """One drifted upstream for a whole module (`Drifted(app, switch)`), its change set per
+    test: none, the unmodified mockserver."""
+
+    def __init__(self) -> None:
+        self.change: Change | None = None
+
+    def __call__(self, method, path, status, headers, body):
+        if self.change is None:
+            return status, headers, body
+        return self.change(method, path, status, headers, body)
+
+    @contextmanager
+    def serving(self, change: Change) -> Iterator[None]:
+        self.change = change
+        try:
+            yield
+        finally:
+            self.change = None
+
+
+async def no_sleep(seconds: float) -> None:
+    """The verify runner's politeness waits, not slept: the upstream is local (the runner's own
+    tests check what it asked for)."""
+
+
 def json_change(when: Callable[[str, str, int], bool],
                 edit: Callable[[Any], Any]) -> Change:
     """A change of the JSON body of the answers `when(method, path, status)` picks."""
