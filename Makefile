@@ -14,9 +14,10 @@ serve: $(VENV)/.stamp-serve
 # One worker per core (pytest-xdist): the suite stays within CI's time on two cores. Bytecode is
 # written even where PYTHONDONTWRITEBYTECODE is set: without it every worker and every server
 # the tests start compiles each module again, and pytest rewrites each test module's asserts
-# again (collection alone went from 5 s to 16 s).
+# again (collection alone went from 5 s to 16 s). loadgroup: the latency tests (`alone`) run in a
+# row on one worker.
 test: $(VENV)/.stamp-test
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto --dist loadgroup
 
 # The fuzz tests (tests/fuzz, in `make test` with a short budget) at length: cases per vendor,
 # then the counts per vendor. make fuzz MOCKSERVER_FUZZ_CASES=50000 for more.

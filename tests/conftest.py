@@ -6,7 +6,6 @@ response body against contracts/ before the test sees it, so contract drift fail
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import hashlib
 import json
@@ -60,39 +59,50 @@ def load_script(path: Path, name: str):
 # pytest-xdist another worker's test (a nested pytest, a browser, a load) stalls every process
 # for tens of ms now and then. A test marked `alone` holds a lock exclusively; every other test
 # holds it shared. The turnstile keeps the others from starving it: while an `alone` test waits,
-# no other test starts.
-@contextlib.contextmanager
-def _machine_share(alone: bool, run_dir: Path | None) -> Iterator[None]:
-    if run_dir is None:  # one process: nothing else runs meanwhile
-        yield
-        return
-    with open(run_dir / "alone.turnstile", "a") as turnstile, \
-            open(run_dir / "alone.lock", "a") as lock:
+# no other test starts. Consecutive `alone` tests (one xdist_group: one worker, in a row) keep
+# the lock from the first to the last, so the other workers wait for them once.
+class MachineShare:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.files: tuple[Any, Any] | None = None  # (turnstile, lock) while held
+        self.alone = False
+
+    def enter(self, alone: bool) -> None:
+        if self.files is not None and self.alone == alone:
+            return  # a run of `alone` tests: still held
+        self.leave()
+        turnstile = open(self.run_dir / "alone.turnstile", "a")
+        lock = open(self.run_dir / "alone.lock", "a")
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         if not alone:
             fcntl.flock(turnstile, fcntl.LOCK_UN)
         fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            if alone:
-                fcntl.flock(turnstile, fcntl.LOCK_UN)
+        self.files, self.alone = (turnstile, lock), alone
+
+    def leave(self) -> None:
+        if self.files is not None:
+            for f in reversed(self.files):  # the lock, then the turnstile (closing unlocks)
+                f.close()
+            self.files = None
 
 
-@pytest.fixture(scope="session")
-def _run_dir(tmp_path_factory) -> Path | None:
-    """The directory every xdist worker of this run shares (each one's base temporary directory
-    is in it; pytest removes old ones); None without workers."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        return None
-    return tmp_path_factory.getbasetemp().parent
+def _alone(item: Any) -> bool:
+    return item is not None and item.get_closest_marker("alone") is not None
 
 
-@pytest.fixture(autouse=True)
-def _share_the_machine(request, _run_dir) -> Iterator[None]:
-    with _machine_share(request.node.get_closest_marker("alone") is not None, _run_dir):
-        yield
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    share = getattr(item.config, "_machine_share", None)
+    if share is None and "PYTEST_XDIST_WORKER" in os.environ:  # one process: nothing to share
+        # the directory every worker of this run shares (each one's base temporary directory
+        # is in it; pytest removes old ones)
+        run_dir = item.config._tmp_path_factory.getbasetemp().parent
+        share = item.config._machine_share = MachineShare(run_dir)
+    if share is not None:
+        share.enter(_alone(item))
+    yield
+    if share is not None and not (_alone(item) and _alone(nextitem)):
+        share.leave()
 
 
 CONTRACTS = load_contracts()

@@ -60,7 +60,9 @@ def test_the_groove_kind_sends_the_heaviest_query_the_limits_allow(bench):
     assert bench.GROOVE_HEAVY_QUERY == HEAVIEST_ALLOWED_QUERY
 
 
-@pytest.mark.alone  # measured while no other test of the run loads the machine
+# measured while no other test of the run loads the machine; one after the other on one worker
+@pytest.mark.alone
+@pytest.mark.xdist_group("alone")
 @pytest.mark.parametrize("kind", KINDS)
 def test_health_answers_within_50_ms_while_the_heaviest_request_runs(bench, server, kind):
     requests = bench.HEAVY[kind](server)

@@ -322,3 +322,24 @@ def test_tenant_a_cannot_reach_tenant_b(client, world, case):
     assert stored(client, world.b_id) == before
     # none of A's calls was served as B's (the journal names the tenant a call resolved to)
     assert _b_calls(client, world) == journaled
+
+
+def test_apps_of_the_same_fixtures_and_seed_share_no_state():
+    """Each app's fixture data is made once per process and shared read-only (a Gravy template's
+    connections, a Gravitec site's generated followers): a change in one app's store reaches no
+    other app, nor an app built after it."""
+    from mockserver import create_app
+
+    first, second = create_app(), create_app()
+    conn = next(iter(first.tenants.default.stores["gravy"].connections.values()))
+    site = first.tenants.default.stores["gravitec"].sites["main"]
+    follower = next(f for f in site.followers.values() if f.tags)
+    conn.status, conn.resources[0].status = "failed_login", "failed"
+    follower.tags.append("changed-in-the-first-app")
+    for app in (second, create_app()):
+        other = app.tenants.default.stores["gravy"].connections[conn.id]
+        assert (other.status, other.resources[0].status) != ("failed_login", "failed")
+        twin = app.tenants.default.stores["gravitec"].sites["main"].followers[follower.regId]
+        assert "changed-in-the-first-app" not in twin.tags
+    assert first.vendors["gravy"].template.connections[0] is \
+        second.vendors["gravy"].template.connections[0]          # shared, not made again

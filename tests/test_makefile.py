@@ -84,7 +84,7 @@ def test_make_test_installs_the_test_extra_and_runs_pytest(tmp_path):
     assert r.stdout.splitlines() == [
         f"creating .venv with {py} 3.11.7 ...",
         "installing mockserver and its test dependencies (first run only) ...",
-        "PYTHONDONTWRITEBYTECODE= .venv/bin/python -m pytest -n auto",
+        "PYTHONDONTWRITEBYTECODE= .venv/bin/python -m pytest -n auto --dist loadgroup",
         "pytest ran",
     ]
     assert pip_calls(tmp_path) == ["-m pip install -q -e .[test]"]

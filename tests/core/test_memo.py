@@ -44,7 +44,8 @@ def test_no_process_wide_memo_of_request_data():
     (Groove's schema, the contracts) may use one; everything a request fills is a Memo its app
     owns."""
     allowed = {("vendors/groove/schema.py", "build"), ("core/contracts.py", "load"),
-               ("vendors/groove/fixtures.py", "_generated")}   # frozen fixture data, by seed
+               ("vendors/groove/fixtures.py", "_generated"),  # frozen fixture data, by seed
+               ("vendors/gravy/store.py", "_made"), ("vendors/gravitec/fixtures.py", "_faked")}
     found = {(str(p.relative_to(PACKAGE)), name)
              for p in PACKAGE.rglob("*.py") for name, _ in _decorators(ast.parse(p.read_text()))}
     assert found <= allowed, found - allowed

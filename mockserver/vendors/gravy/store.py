@@ -1,9 +1,11 @@
 """Gravy domain state per tenant: connections and their lifecycle, resource data, intent sessions."""
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter, deque
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +135,53 @@ class IntentSession:
     exp: int
 
 
+# The fixture connections and the ones generated from the seed, made once per process for each
+# (fixtures, seed): read-only prototypes every template shares and every store clones. Making
+# them was most of an app's start-up (about 20 ms, once per test of a suite); only a few
+# (fixtures, seed) pairs occur.
+@lru_cache(maxsize=8)
+def _made(spec: str, seed: int) -> tuple[Connection, ...]:
+    """`spec`: the JSON of [the fixture connections, each integration's (slug, resource
+    names), the generator's settings]."""
+    documented, integrations, settings = json.loads(spec)
+    integrations = [{"slug": slug, "resources": [{"name": n} for n in names]}
+                    for slug, names in integrations]
+    out = []
+    for c in documented:
+        done = c["updatedAt"]
+        conn = Connection(
+            id=c["id"], integrationId=c["integrationId"], status=c["status"],
+            userId=c["userId"], createdAt=c["createdAt"], updatedAt=c["updatedAt"],
+            resources=[ResourceState(r, "read", "completed", c["createdAt"], done)
+                       for r in c["resources"]],
+            data_ready_at=done)
+        if c["status"] not in DATA_STATUSES:  # no data yet: resources as that status has them
+            conn.data_ready_at = None
+            _settle(conn, c["status"], done)
+        out.append(conn)
+    r = random.Random(f"gravy-connections:{seed}")
+    lo = parse_iso(settings["connectionsCreatedFrom"]).timestamp()
+    hi = parse_iso(settings["connectionsCreatedTo"]).timestamp()
+    users = [f"user_{r.randrange(10**9, 10**10)}" for _ in range(24)]
+    for _ in range(settings["connections"] - len(out)):
+        integ = r.choice(integrations)
+        names = [res["name"] for res in integ["resources"]]
+        picked = sorted(r.sample(names, r.randint(1, min(3, len(names)))), key=names.index)
+        created_ts = r.uniform(lo, hi)
+        updated_ts = created_ts + r.uniform(60, 7 * 86400)
+        created = iso_ms(datetime.fromtimestamp(round(created_ts), tz=timezone.utc))
+        updated = iso_ms(datetime.fromtimestamp(round(updated_ts), tz=timezone.utc))
+        status = r.choice(STATUSES + ("data_available",) * 4)
+        conn = Connection(
+            id=f"conn_{''.join(r.choice('0123456789abcdefghijklmnopqrstuvwxyz') for _ in range(12))}",
+            integrationId=integ["slug"], status=status, userId=r.choice(users),
+            createdAt=created, updatedAt=updated,
+            resources=[ResourceState(n) for n in picked])
+        _settle(conn, status, updated, failed=_default_failed(conn))
+        out.append(conn)
+    return tuple(out)
+
+
 class GravyTemplate:
     """Fixture state shared read-only by every tenant; resource sets are built on first read."""
 
@@ -148,7 +197,12 @@ class GravyTemplate:
         # (the documented intent-token request, its documented answer's branding), if stored
         self.documented_intent: tuple[dict[str, Any], dict[str, Any]] | None = data.get("intent")
         self.by_slug = {i["slug"]: i for i in self.integrations}
-        self.connections = self._connections(data["connections"])
+        # shared by every template of the same fixtures and seed, read-only as all of a template
+        # (each store works on clones); the list is the template's own (recorded fixtures)
+        self.connections = list(_made(
+            json.dumps([data["connections"], [(i["slug"], [r["name"] for r in i["resources"]])
+                                              for i in self.integrations], self.settings],
+                       sort_keys=True), seed))
         self.connections_by_id = {c.id: c for c in self.connections}
         self._sets: dict[tuple[str, str], ResourceSet] = {}
         # The documented example of each kind, on the documented connection listing that kind
@@ -160,42 +214,6 @@ class GravyTemplate:
                 example = self.examples[kind.slug]
                 if example.get("connectionId", c["id"]) == c["id"]:
                     self._documented[(c["id"], kind.slug)] = example
-
-    def _connections(self, documented: list[dict]) -> list[Connection]:
-        out = []
-        for c in documented:
-            done = c["updatedAt"]
-            conn = Connection(
-                id=c["id"], integrationId=c["integrationId"], status=c["status"],
-                userId=c["userId"], createdAt=c["createdAt"], updatedAt=c["updatedAt"],
-                resources=[ResourceState(r, "read", "completed", c["createdAt"], done)
-                           for r in c["resources"]],
-                data_ready_at=done)
-            if c["status"] not in DATA_STATUSES:  # no data yet: resources as that status has them
-                conn.data_ready_at = None
-                _settle(conn, c["status"], done)
-            out.append(conn)
-        r = random.Random(f"gravy-connections:{self.seed}")
-        lo = parse_iso(self.settings["connectionsCreatedFrom"]).timestamp()
-        hi = parse_iso(self.settings["connectionsCreatedTo"]).timestamp()
-        users = [f"user_{r.randrange(10**9, 10**10)}" for _ in range(24)]
-        for _ in range(self.settings["connections"] - len(out)):
-            integ = r.choice(self.integrations)
-            names = [res["name"] for res in integ["resources"]]
-            picked = sorted(r.sample(names, r.randint(1, min(3, len(names)))), key=names.index)
-            created_ts = r.uniform(lo, hi)
-            updated_ts = created_ts + r.uniform(60, 7 * 86400)
-            created = iso_ms(datetime.fromtimestamp(round(created_ts), tz=timezone.utc))
-            updated = iso_ms(datetime.fromtimestamp(round(updated_ts), tz=timezone.utc))
-            status = r.choice(STATUSES + ("data_available",) * 4)
-            conn = Connection(
-                id=f"conn_{''.join(r.choice('0123456789abcdefghijklmnopqrstuvwxyz') for _ in range(12))}",
-                integrationId=integ["slug"], status=status, userId=r.choice(users),
-                createdAt=created, updatedAt=updated,
-                resources=[ResourceState(n) for n in picked])
-            _settle(conn, status, updated, failed=_default_failed(conn))
-            out.append(conn)
-        return out
 
     def resource_set(self, conn: Connection, kind: Kind) -> ResourceSet:
         key = (conn.id, kind.slug)
