@@ -17,7 +17,7 @@ from .core.http import REQUEST_BODY, dump
 from .core.journal import Journal
 from .core.memo import Memo
 from .core.openapi import SPEC_SUFFIXES, Specs
-from .core.paths import data_dir
+from .core.paths import data_dir as bundled
 from .core.routing import ANSWER, VendorApp, noting
 from .core.settings import DEFAULTS
 from .core.tenancy import Tenants
@@ -46,7 +46,7 @@ class MockServer:
 
     def __init__(self, ctx: Context, vendors: Iterable[Vendor], admin_token: str | None,
                  ca_pem: bytes | None = None, max_faults: int = DEFAULTS["max_faults"],
-                 max_tenants: int = DEFAULTS["max_tenants"]) -> None:
+                 max_tenants: int = DEFAULTS["max_tenants"], data: Any = None) -> None:
         self.clock = ctx.clock
         self.journal = ctx.journal
         self.webhooks = ctx.webhooks
@@ -62,13 +62,16 @@ class MockServer:
         self._by_host = {h: n for n, v in self.vendors.items() for h in v.hosts}
         self._hosts: Memo[bytes, str | None] = Memo(HOSTS_MEMO)  # raw Host -> _by_host's answer
         # /<prefix>/openapi.json and /groove/schema.graphql: mock features, not vendor calls
-        self.specs = Specs(data_dir("contracts"), self.vendors)
+        self.specs = Specs(bundled("contracts"), self.vendors)
         self._admin = build_admin(Plane(self.clock, self.journal, self.tenants, self.vendors,
-                                        ca_pem=ca_pem, faults=self.faults), admin_token)
+                                        ca_pem=ca_pem, faults=self.faults, data=data),
+                                  admin_token)
         # serve --record (mockserver/verify/record.py): its Recorder, and each recorded vendor's
         # forwarding app by name; set by create_app.
         self.recorder: Any = None
         self.recorded: dict[str, ASGIApp] = {}
+        # --data-dir (core/datadir.py): the state kept across restarts (loaded by create_app).
+        self.data: Any = data
 
     @property
     def apps(self) -> dict[str, ASGIApp]:
@@ -83,7 +86,7 @@ class MockServer:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "lifespan":
-            await _lifespan(receive, send, self.recorder)
+            await _lifespan(receive, send, self.recorder, self.data)
             return
         if kind != "http":
             await send({"type": "websocket.close", "code": 1000})
@@ -103,6 +106,9 @@ class MockServer:
         if path[:1] != "/" and "://" in path:
             scope, path, host = _absolute_form(scope, path)
         if path == ADMIN_PREFIX or path.startswith(_ADMIN_SUB):
+            if self.data is not None and scope["method"] not in ("GET", "HEAD"):
+                await self._admin_kept(scope, receive, send)
+                return
             await self._admin(scope, receive, send)
             return
         vendor, prefix = self._route(host, path)
@@ -121,6 +127,9 @@ class MockServer:
         if self.recorded and vendor in self.recorded:  # the real API answers, faults aside
             await self.recorded[vendor](vscope, receive, send)
             return
+        if self.data is not None:  # --data-dir: its tenant's state written after the call
+            await self._kept(vendor, vscope, receive, send)
+            return
         if self.faults.items:  # the one check a call pays while no fault is set
             await self._faulted(vendor, vscope, receive, send)
             return
@@ -134,6 +143,32 @@ class MockServer:
             await app(vscope, receive, send)
         finally:
             self._record(vendor, vscope, started)
+
+    async def _kept(self, vendor: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """A vendor call with --data-dir: served as any other, then its tenant marked for the
+        next write (core/datadir.py; the write leaves the request path)."""
+        try:
+            if self.faults.items:
+                await self._faulted(vendor, scope, receive, send)
+            else:
+                await self._journaled(vendor, self._apps[vendor], scope, receive, send)
+        finally:
+            state = scope["state"]
+            self.data.touched(state.get("tenant"))
+            if "fault" in state:  # a fault's count moved
+                self.data.touched(None)
+
+    async def _admin_kept(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A control-plane change with --data-dir: the tenants it acted on (`datadir.note`)
+        and the server's own state (clock, faults, the tenant list) marked for the next
+        write."""
+        token = self.data.tracking()
+        try:
+            await self._admin(scope, receive, send)
+        finally:
+            for tid in self.data.noted(token):
+                self.data.touched(tid)
+            self.data.touched(None)
 
     async def _faulted(self, vendor: str, scope: Scope, receive: Receive, send: Send) -> None:
         """Apply the first fault matching this call, if any. A fault may name a tenant, known
@@ -251,7 +286,7 @@ class MockServer:
             "connection dropped" if dropped else None, state.get("fault"))
 
 
-async def _lifespan(receive: Receive, send: Send, recorder: Any = None) -> None:
+async def _lifespan(receive: Receive, send: Send, recorder: Any = None, data: Any = None) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -259,6 +294,8 @@ async def _lifespan(receive: Receive, send: Send, recorder: Any = None) -> None:
         elif message["type"] == "lifespan.shutdown":
             if recorder is not None:  # its HTTP client's connections
                 await recorder.aclose()
+            if data is not None:  # the last changes written, the data dir's lock released
+                data.close()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
@@ -314,7 +351,9 @@ def create_app(seed: int = DEFAULTS["seed"], clock: Clock | None = None,
                state: dict | None = None,
                journal_bytes: int = DEFAULTS["journal_bytes"],
                record: Mapping[str, str | None] | None = DEFAULTS["record"],
-               record_dir: str | Path | None = DEFAULTS["record_dir"]) -> MockServer:
+               record_dir: str | Path | None = DEFAULTS["record_dir"],
+               data_dir: str | Path | None = DEFAULTS["data_dir"],
+               data_dir_recover: bool = DEFAULTS["data_dir_recover"]) -> MockServer:
     """The ASGI app. `clock` and `seed` are the seams tests inject; `fixtures` overrides the data;
     `max_sessions` bounds the live tokens each tenant keeps per vendor, `max_faults` the active
     faults, `max_tenants` the tenants; `journal_size` and `journal_bytes` bound the journal
@@ -323,20 +362,37 @@ def create_app(seed: int = DEFAULTS["seed"], clock: Clock | None = None,
     snapshot (GET /__admin/state) loaded into the default tenant (`StateError` when it does not
     fit); `record` names the vendors whose calls go to a real API ({vendor: URL}, None for its
     own), each exchange also written as a fixture in `record_dir` (`RecordError` when they
-    cannot be set up)."""
+    cannot be set up); `data_dir` keeps every tenant, the clock and the faults across restarts
+    (core/datadir.py; `DataDirError` in one line when it cannot be used, `data_dir_recover`
+    moving bad files aside instead). The caller closes it: `server.data.close()`."""
     clock = clock or Clock()
     journal = Journal(maxlen=journal_size, max_bytes=journal_bytes)
     ctx = Context(seed=seed, clock=clock, journal=journal, webhooks=Webhooks(clock, journal),
-                  fixtures_dir=Path(fixtures) if fixtures else data_dir("fixtures"),
+                  fixtures_dir=Path(fixtures) if fixtures else bundled("fixtures"),
                   session_limit=max_sessions,
                   cors_origins=None if cors_origins is None or "*" in cors_origins
                   else list(cors_origins))
-    server = MockServer(ctx, vendors if vendors is not None else default_vendors(), admin_token,
-                        ca_pem=ca_pem, max_faults=max_faults, max_tenants=max_tenants)
+    vendors = list(vendors) if vendors is not None else default_vendors()
+    data = None
+    if data_dir is not None:  # locked and checked before anything is built on it
+        from .core.datadir import DataDir, fixtures_digest
+
+        data = DataDir(data_dir, seed=seed, recover=data_dir_recover,
+                       fixtures_digest=fixtures_digest(ctx.fixtures_dir,
+                                                       [v.name for v in vendors]))
+        data.open()
+    server = MockServer(ctx, vendors, admin_token, ca_pem=ca_pem, max_faults=max_faults,
+                        max_tenants=max_tenants, data=data)
     if state is not None:
         from .core.state import Importer, parse
         # Through the JSON text, so a dict is read exactly as a file or a PUT body would be.
         Importer(server.vendors).load(parse(dump(state)), server.tenants.default)
+    if data is not None:
+        try:  # over --state: the data dir holds what happened since
+            data.load(server)
+        except BaseException:
+            data.close()
+            raise
     if record_dir is not None and not record:
         raise ValueError("record_dir is for record")
     if record:

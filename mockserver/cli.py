@@ -234,6 +234,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mockserver import create_app
+    from mockserver.core.datadir import DataDirError
     from mockserver.core.state import StateError
     from mockserver.http1 import connection_bound, open_files_limit, protocol
     from mockserver.verify.record import RecordError
@@ -263,7 +264,12 @@ def serve(args: argparse.Namespace) -> int:
             state=read_state(args.state) if args.state else None,
             record=args.record,
             record_dir=args.record_dir,
+            data_dir=args.data_dir,
+            data_dir_recover=args.data_dir_recover,
         )
+    except DataDirError as exc:
+        print(f"mockserver: --data-dir {exc}".replace("\n", " "), file=sys.stderr)
+        return 1
     except RecordError as exc:
         print(f"mockserver: {exc}".replace("\n", " "), file=sys.stderr)
         return 1
@@ -275,6 +281,7 @@ def serve(args: argparse.Namespace) -> int:
         print(line.replace("\r", " ").replace("\n", " "), file=sys.stderr)
         return 1
     recorder = app.recorder  # serve --record's, else None
+    app_data = app.data      # --data-dir's, else None
     leaf = None
     if ca is not None:
         from mockserver.tls import hostnames, issue
@@ -314,8 +321,9 @@ def serve(args: argparse.Namespace) -> int:
             app,
             http=protocol(max_head=args.max_header_bytes, header_timeout=args.header_timeout,
                           max_connections=max_connections),
-            # the recorder's HTTP client is closed at shutdown (MockServer answers lifespan)
-            lifespan="on" if recorder is not None else "off",
+            # at shutdown (MockServer answers lifespan) the recorder's HTTP client is closed and
+            # --data-dir's last changes are written: before uvicorn re-raises SIGTERM
+            lifespan="on" if recorder is not None or app_data is not None else "off",
             log_level=args.log_level,
             log_config=log_config,
             access_log=False,  # AccessLog's line, with the duration, replaces uvicorn's

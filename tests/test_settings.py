@@ -92,7 +92,7 @@ def test_create_app_and_mock_server_take_the_tables_defaults():
     assert sorted(shared) == sorted(["seed", "fixtures", "admin_token", "journal_size",
                                      "journal_bytes", "max_sessions", "max_faults",
                                      "max_tenants", "cors_origins", "state", "record",
-                                     "record_dir"])
+                                     "record_dir", "data_dir", "data_dir_recover"])
     for name in shared:
         assert _default(create_app, name) == DEFAULTS[name], name
     for name in ("max_faults", "max_tenants"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -18,6 +18,7 @@ from ..core.control import (JSON, ControlError, Pieces, body_json, encode_pieces
 from ..core.http import TooLarge, dump
 from ..core.journal import FILTERS
 from ..core.state import BODY_LIMIT as STATE_LIMIT
+from ..core.datadir import note
 from ..core.state import Importer, StateError, export
 from ..core.tenancy import TooManyTenants
 from . import faults as fault_routes
@@ -42,6 +43,7 @@ class Plane:
     vendors: Mapping[str, "Vendor"]
     ca_pem: bytes | None = None  # the TLS CA when serving with --tls
     faults: "Faults | None" = None
+    data: Any = None             # the --data-dir (core/datadir.py), when one is kept
 
 
 def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
@@ -50,7 +52,10 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
     server.journal.only_tenants(server.tenants.live)
 
     async def health(request: Request) -> Response:
-        return JSON({"status": "ok"})
+        if server.data is None:
+            return JSON({"status": "ok"})
+        kept = server.data.health()  # where the state is kept; why writes fail, if they do
+        return JSON({"status": "degraded" if "degraded" in kept else "ok", **kept})
 
     async def credentials(request: Request) -> Response:
         return JSON(server.tenants.default.credentials)
@@ -58,13 +63,15 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
     async def reset(request: Request) -> Response:
         body = await body_json(request)
         if body.get("tenant") is not None:
-            tenant = tenant_of(server.tenants, body)
+            tenant = tenant_of(server.tenants, body)  # noted for --data-dir
             server.tenants.reset(tenant.id)
             server.journal.clear(tenant.id)
             if server.faults is not None:  # reset = back to fixtures: no faults either
                 server.faults.clear(tenant.id)
             return JSON({"reset": [tenant.id]})
         server.tenants.reset()
+        for t in server.tenants:
+            note(t.id)
         server.journal.clear()
         if server.faults is not None:
             server.faults.clear()
@@ -147,6 +154,7 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
                 tenant = server.tenants.create()
             except TooManyTenants as exc:
                 raise ControlError(409, str(exc)) from None
+            note(tenant.id)
             return JSON({"id": tenant.id, "credentials": tenant.credentials}, 201)
         return JSON({"tenants": [{"id": t.id} for t in server.tenants]})
 
@@ -198,6 +206,7 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             if server.tenants.get(tenant.id) is not tenant:  # deleted while it was checked
                 raise ControlError(404, f"no tenant {tenant.id}")
             snapshots.commit(tenant, stores)
+            note(tenant.id)
         return JSON({"imported": tenant.id})
 
     async def state_schema(request: Request) -> Response:

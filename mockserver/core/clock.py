@@ -100,6 +100,21 @@ class Clock:
         self._frozen = None
         self._offset = 0.0
 
+    def saved(self) -> dict:
+        """What a data dir keeps of the clock (core/datadir.py): frozen at an instant, or real
+        time plus an offset."""
+        return {"frozen": self._frozen, "offset": self._offset}
+
+    def restore(self, saved: dict) -> None:
+        """The clock as `saved` says; ValueError (and no change) for anything else."""
+        frozen, offset = saved["frozen"], saved["offset"]
+        if frozen is not None:
+            self._check(float(frozen))
+        if not (isinstance(offset, (int, float)) and math.isfinite(offset)):
+            raise ValueError("the clock's offset is no finite number")
+        self._frozen = None if frozen is None else float(frozen)
+        self._offset = float(offset)
+
     def describe(self) -> dict:
         return {"now": self.iso(), "mode": "frozen" if self.frozen else "real",
                 "offsetSeconds": 0.0 if self.frozen else self._offset}

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
+from .datadir import note
 from .http import TooLarge, dump, finite, header, load, read_limited
 
 T = TypeVar("T")
@@ -68,11 +69,11 @@ async def body_json(request: Request) -> dict[str, Any]:
 def tenant_of(tenants: "Tenants", body: dict[str, Any]) -> "Tenant":
     """The tenant a vendor admin call acts on: the body's "tenant", else the default."""
     tid = body.get("tenant")
-    if tid is None:
-        return tenants.default
-    tenant = tenants.get(str(tid)) if isinstance(tid, str) else None
+    tenant = tenants.default if tid is None else \
+        tenants.get(str(tid)) if isinstance(tid, str) else None
     if tenant is None:
         raise ControlError(404, f"no tenant {tid}")
+    note(tenant.id)  # --data-dir writes its state after the call
     return tenant
 
 

@@ -137,6 +137,29 @@ class Faults:
         else:
             self.items[:] = [f for f in self.items if f.tenant != tenant]
 
+    def saved(self) -> dict[str, Any]:
+        """What a data dir keeps (core/datadir.py): each fault as given, with its id and count,
+        and the next id."""
+        return {"faults": [f.to_dict() for f in self.items], "next": self._next_id()}
+
+    def restore(self, saved: Mapping[str, Any]) -> None:
+        """The faults as `saved` lists them, each checked as `add` checks it (FaultError)."""
+        items = []
+        for d in saved["faults"]:
+            spec = {k: v for k, v in d.items() if k not in ("id", "remaining", "hits")
+                    and v is not None}
+            fault = parse(spec, self.vendors)
+            fault.id, fault.hits, fault.remaining = str(d["id"]), int(d["hits"]), d["remaining"]
+            items.append(fault)
+        self.items[:] = items
+        self._ids = count(int(saved["next"]))
+
+    def _next_id(self) -> int:
+        """The number the next fault's id takes, without taking it."""
+        n = next(self._ids)
+        self._ids = count(n)
+        return n
+
     def candidates(self, vendor: str, method: str, path: str) -> list[Fault]:
         return [f for f in self.items if f.applies(vendor, method, path)]
 

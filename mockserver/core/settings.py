@@ -131,6 +131,12 @@ _TABLE = (
     Setting("record_dir", "MOCKSERVER_RECORD_DIR", str, None,
             "with --record: write each exchange there as a fixture (--fixtures reads it)",
             unset="none", metavar="DIR"),
+    Setting("data_dir", "MOCKSERVER_DATA_DIR", str, None,
+            "keep every tenant, its state, the clock and the faults in DIR across restarts",
+            unset="none: in memory", metavar="DIR"),
+    Setting("data_dir_recover", "MOCKSERVER_DATA_DIR_RECOVER", boolean, False,
+            "start even when a file in --data-dir is bad: move it aside (DIR/recovered/) and "
+            "go on with the rest", unset="off", switch=True),
 )
 
 # By dest, in --help's order.

@@ -154,6 +154,29 @@ class Tenants:
         self._add(tenant)
         return tenant
 
+    def restore(self, tenant_id: str, credentials: dict[str, dict[str, str]]) -> Tenant:
+        """A tenant as a data dir kept it (core/datadir.py): its id and credentials, stores
+        built from the fixtures until the caller swaps restored ones in. ValueError for
+        credentials of other vendors or shapes."""
+        if set(credentials) != set(self._vendors) or not all(
+                isinstance(c, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                            for k, v in c.items())
+                for c in credentials.values()):
+            raise ValueError("credentials of other vendors or shapes")
+        old = self._tenants.get(tenant_id)
+        if old is not None:  # the default tenant, made at start: its saved credentials
+            self.delete(tenant_id) if not old.is_default else self._forget(old)
+        tenant = Tenant(tenant_id, {n: dict(c) for n, c in credentials.items()},
+                        Stores(self._vendors))
+        self._add(tenant)
+        return tenant
+
+    def _forget(self, tenant: Tenant) -> None:
+        self._tenants.pop(tenant.id, None)
+        for name, vendor in self._vendors.items():
+            for key in vendor.credential_keys(tenant.credentials[name]):
+                self._by_key.pop((name, key), None)
+
     def delete(self, tenant_id: str) -> bool:
         if tenant_id == DEFAULT_TENANT or tenant_id not in self._tenants:
             return False
