@@ -12,9 +12,15 @@ COPY contracts ./contracts
 # A regular (non-editable) install: fixtures and contracts go into the package.
 RUN pip install . && rm -rf /src
 
-RUN useradd --create-home --uid 10001 mockserver
+RUN useradd --create-home --uid 10001 mockserver \
+    && mkdir /data && chown mockserver /data
 USER mockserver
 WORKDIR /home/mockserver
+
+# The sandbox's state (every tenant, the clock, the faults) survives a restart of the container
+# in this volume; MOCKSERVER_DATA_DIR= (empty) keeps it in memory only.
+ENV MOCKSERVER_DATA_DIR=/data
+VOLUME /data
 
 EXPOSE 8080
 # slim has no curl; python is always there. Any error or non-2xx exits 1.

@@ -248,13 +248,15 @@ def serve_main(argv: list[str]) -> None:
     p.add_argument("--status", type=int, default=200)
     p.add_argument("--loop", required=True)
     p.add_argument("--http", required=True)
+    p.add_argument("--data-dir", help="the mock keeps its state in this dir (bench/datadir.py)")
     a = p.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     import uvicorn
 
     if a.kind == "mock":
         from mockserver import Clock, create_app
-        app = create_app(seed=0, clock=Clock(CLOCK_AT), journal_size=10000)
+        app = create_app(seed=0, clock=Clock(CLOCK_AT), journal_size=10000,
+                         data_dir=a.data_dir)
     else:
         app = bare_app(Path(a.body_file).read_bytes(),
                        json.loads(Path(a.headers_file).read_text()), a.method, a.path, a.status)
@@ -263,8 +265,10 @@ def serve_main(argv: list[str]) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))
     sock.listen(2048)
+    # lifespan on with a data dir, as `mockserver serve` runs it: a stop writes the last changes
     config = uvicorn.Config(app, host=HOST, port=0, log_level="warning", access_log=False,
-                            lifespan="off", loop=a.loop, http=HTTP_PROTOCOLS[a.http])
+                            lifespan="on" if a.data_dir else "off", loop=a.loop,
+                            http=HTTP_PROTOCOLS[a.http])
     config.load()  # the protocol's module too, before the freeze, as `mockserver serve` does
     server = uvicorn.Server(config)
     # As `mockserver serve` does (cli.py), for both servers alike.

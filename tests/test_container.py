@@ -170,6 +170,12 @@ def test_cmd_serves_and_healthcheck_passes(image):
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     env.pop("VIRTUAL_ENV", None)
     workdir = image["workdir"]
+    # The image keeps the sandbox in its /data volume: here a directory stands in for it.
+    (data_env,) = [rest for word, rest in dockerfile_instructions() if word == "ENV"
+                   and rest.startswith("MOCKSERVER_DATA_DIR=")]
+    volume = data_env.split("=", 1)[1]
+    assert ("VOLUME", volume) in dockerfile_instructions()
+    env["MOCKSERVER_DATA_DIR"] = str(workdir / "data")
 
     stderr = (workdir / "serve.stderr").open("w+")
     proc = subprocess.Popen(
@@ -188,7 +194,7 @@ def test_cmd_serves_and_healthcheck_passes(image):
 
         resp = httpx.get(f"http://127.0.0.1:{port}/__admin/health", timeout=5)
         assert resp.status_code == 200
-        assert resp.json() == {"status": "ok"}
+        assert resp.json() == {"status": "ok", "dataDir": str(workdir / "data")}
     finally:
         stop_process(proc)
         first = proc.stdout.readline()

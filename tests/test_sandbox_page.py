@@ -95,6 +95,8 @@ class Server:
         self.http.close()
         self.server.should_exit = True
         self.thread.join(10)
+        if self.app.data is not None:  # --data-dir: its lock released
+            self.app.data.close()
 
 
 @pytest.fixture(scope="module")
@@ -460,6 +462,29 @@ def test_a_recorded_call_is_marked_real_with_the_mocks_answer_and_the_difference
             page.close()
             recorder.close()
     assert errors == []
+
+
+def test_the_page_says_where_the_state_is_kept(context: BrowserContext, server: Server,
+                                               tmp_path):
+    """In memory only without --data-dir; with one, its directory, and while writes fail, why
+    (GET /__admin/health)."""
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/__admin/?poll={POLL}")
+        has(page, "#kept", "Kept in memory only")
+    finally:
+        page.close()
+    kept = Server(data_dir=str(tmp_path / "data"))
+    page = context.new_page()
+    try:
+        page.goto(f"{kept.url}/__admin/?poll={POLL}")
+        has(page, "#kept", f"Kept in {tmp_path / 'data'}")
+        kept.app.data.failure = "cannot write tenants/default.json: the disk is full"
+        has(page, "#kept", "Not saved: cannot write tenants/default.json: the disk is full")
+        expect(page.locator("#kept")).to_have_class("kept muted bad")
+    finally:
+        page.close()
+        kept.close()
 
 
 def test_polls_never_overlap_even_when_the_server_is_slow(context: BrowserContext,

@@ -109,7 +109,11 @@ class DataDir:
         self._lock_file.truncate()
         self._lock_file.write(f"pid {os.getpid()}\n")
         self._lock_file.flush()
-        self._check_format()
+        try:
+            self._check_format()
+        except BaseException:
+            self.close()  # a refused dir is left unlocked
+            raise
 
     def _check_format(self) -> None:
         path = self.path / "format.json"

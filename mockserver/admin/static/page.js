@@ -300,6 +300,21 @@ async function loadSummary() {
   $('summary').replaceChildren(...Object.entries(s.vendors || {}).map(([n, c]) => vendorCard(n, c)));
 }
 
+// Where the state is kept (GET /__admin/health): --data-dir's directory, or only in memory;
+// and why writes fail, while they do.
+async function loadKept() {
+  const hl = await call('GET', '/__admin/health');
+  const sig = JSON.stringify(hl);
+  if (sig === S.sig.kept) return;
+  S.sig.kept = sig;
+  const el = $('kept');
+  el.classList.toggle('bad', !!hl.degraded);
+  el.textContent = hl.dataDir
+    ? (hl.degraded ? 'Not saved: ' + visible(hl.degraded) + ' (kept in memory meanwhile)'
+                   : 'Kept in ' + visible(hl.dataDir) + ': survives a restart')
+    : 'Kept in memory only: a restart goes back to the fixtures (serve --data-dir DIR keeps it)';
+}
+
 function faultEffect(f) {
   const out = [];
   if (f.drop) out.push('drops the connection');
@@ -427,7 +442,8 @@ function setStatus(text, cls) { $('status').textContent = text; $('status').clas
 async function tick() {
   const results = await Promise.allSettled([loadClock(), loadTenants(), loadCreds()]);
   // The tenant list first: a deleted tenant's selection falls back before the rest asks.
-  results.push(...await Promise.allSettled([loadJournal(), loadSummary(), loadFaults()]));
+  results.push(...await Promise.allSettled([loadJournal(), loadSummary(), loadFaults(),
+                                            loadKept()]));
   const failed = results.find(r => r.status === 'rejected');
   if (S.blocked) setStatus('admin token required', 'bad');
   else if (failed) setStatus('poll failed, retrying: ' + visible(failed.reason.message), 'bad');

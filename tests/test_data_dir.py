@@ -1,0 +1,216 @@
+"""`--data-dir`, in process: what persists comes back exactly (every tenant's export byte for
+byte, credentials, the clock, the faults, per-tenant limits), deletions and resets persist too,
+writes coalesce, and a dir made with another seed or other fixtures is refused. The promises
+about processes (SIGTERM, kill -9, bad files, the lock, a full disk) are
+tests/test_data_dir_durability.py's and tests/test_data_dir_files.py's."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mockserver import create_app
+from mockserver.core.datadir import DataDirError
+from mockserver.core.http import dump
+from mockserver.core.paths import data_dir as bundled
+from mockserver.core.state import export
+
+GRAPHQL = "/groove/api/public/v1/graphql"
+
+
+def exports(app) -> dict[str, bytes]:
+    return {t.id: dump(export(t, app.vendors)) for t in app.tenants}
+
+
+class Session:
+    """An app with a data dir, driven on one event loop (its writes run as a server's would)."""
+
+    def __init__(self, root: Path, **kw) -> None:
+        self.app = create_app(data_dir=root, **kw)
+        self.loop = asyncio.new_event_loop()
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
+                                      base_url="http://mock")
+
+    def call(self, method: str, url: str, **kw) -> httpx.Response:
+        return self.loop.run_until_complete(self.http.request(method, url, **kw))
+
+    def settle(self, seconds: float = 0.5) -> None:
+        """Let the coalesced writes run (FLUSH_DELAY, then the writer thread)."""
+        self.loop.run_until_complete(asyncio.sleep(seconds))
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.http.aclose())
+        self.loop.close()
+        self.app.data.close()
+
+
+def work(s: Session) -> str:
+    """A day of a developer's sandbox: a tenant of their own, writes to every vendor through the
+    APIs and the control plane, the clock moved, a fault set. The new tenant's id."""
+    r = s.call("POST", "/__admin/tenants")
+    tid, creds = r.json()["id"], r.json()["credentials"]
+    g = creds["gravitec"]
+    assert s.call("POST", "/__admin/gravitec/subscribers",
+                  json={"regId": "dev-1", "tags": ["beta"], "tenant": tid}).status_code == 201
+    assert s.call("POST", "/gravitec/api/v3/tag", params={"regId": "dev-1", "name": "news"},
+                  auth=(g["appKey"], g["appSecret"])).status_code == 200
+    assert s.call("POST", "/gravitec/api/v3/push", auth=(g["appKey"], g["appSecret"]), json={
+        "payload": {"message": "m", "title": "t", "redirect_url": "https://example.com"},
+        "audience": {"tags": ["news"]}}).status_code == 200
+    assert s.call("POST", "/__admin/groove/people", json={
+        "name": "Ann Lee", "emailAddress": "ann@example.com", "salesforceId": "003AAA",
+        "tenant": tid}).status_code == 201
+    assert s.call("POST", "/__admin/groove/rate-limit",
+                  json={"limit": 7, "tenant": tid}).status_code == 200
+    assert s.call("POST", "/__admin/groove/query-limits",
+                  json={"maxComplexity": 500, "maxDepth": 9, "tenant": tid}).status_code == 200
+    assert s.call("POST", "/__admin/integry/connected-accounts",
+                  json={"userId": "123456", "app": "hubspot", "tenant": tid}).status_code == 201
+    gv = creds["gravy"]
+    token = s.call("POST", "/gravy/oauth/token", json={
+        "grant_type": "client_credentials", "client_id": gv["clientId"],
+        "client_secret": gv["clientSecret"]}).json()["access_token"]
+    assert s.call("POST", "/gravy/intent-token", headers={"authorization": f"Bearer {token}"},
+                  json={"integrationId": "audible", "userId": "dev"}).status_code == 201
+    # the default tenant too, through a vendor API only
+    i = create_app().vendors["integry"].default_credentials
+    digest = hmac.new(i["appSecret"].encode(), i["userId"].encode(), hashlib.sha256).hexdigest()
+    assert s.call("POST", "/integry/functions/slack-post-message/call/", headers={
+        "App-Key": i["appKey"], "User-ID": i["userId"], "Hash": digest},
+        json={"channel": "random", "text": "kept?"}).status_code == 200
+    assert s.call("POST", "/__admin/clock", json={"set": "2031-02-03T04:05:06Z"}).status_code == 200
+    assert s.call("POST", "/__admin/faults", json={"vendor": "gravy", "status": 503,
+                                                   "times": 5}).status_code == 201
+    return tid
+
+
+def test_everything_comes_back_exactly_after_a_restart(tmp_path):
+    s = Session(tmp_path)
+    tid = work(s)
+    s.settle()
+    before, creds = exports(s.app), s.app.tenants.get(tid).credentials
+    faults = [f.to_dict() for f in s.app.faults.items]
+    s.close()
+    again = create_app(data_dir=tmp_path)
+    try:
+        assert exports(again) == before                       # byte for byte, every tenant
+        assert again.tenants.get(tid).credentials == creds
+        assert again.clock.iso() == "2031-02-03T04:05:06.000Z" and again.clock.frozen
+        assert [f.to_dict() for f in again.faults.items] == faults
+        groove = again.tenants.get(tid).stores["groove"]
+        assert (groove.rate_limit, groove.max_complexity, groove.max_depth) == (7, 500, 9)
+        # the tenant's credentials open it again, through the vendor's own auth
+        g = creds["gravitec"]
+        assert again.tenants.authenticate("gravitec", "appKey", g["appKey"], "appSecret",
+                                          g["appSecret"]) is again.tenants.get(tid)
+        # the next fault id goes on from the kept ones
+        assert again.faults.add({"vendor": "groove", "status": 500}).id == "f_2"
+    finally:
+        again.data.close()
+
+
+def test_the_real_clocks_offset_and_deletions_and_resets_persist(tmp_path):
+    s = Session(tmp_path)
+    assert s.call("POST", "/__admin/clock", json={"advance": 3600}).status_code == 200
+    gone = s.call("POST", "/__admin/tenants").json()["id"]
+    kept = s.call("POST", "/__admin/tenants").json()["id"]
+    s.call("POST", "/__admin/groove/people", json={"name": "B", "emailAddress": "b@x.io",
+                                                   "tenant": kept})
+    s.call("POST", "/__admin/groove/people", json={"name": "C", "emailAddress": "c@x.io"})
+    s.settle()
+    assert s.call("DELETE", f"/__admin/tenants/{gone}").status_code == 204
+    assert s.call("POST", "/__admin/reset", json={"tenant": kept}).status_code == 200
+    s.settle()
+    files = sorted(p.name for p in (tmp_path / "tenants").iterdir())
+    assert files == sorted(["default.json", f"{kept}.json"])
+    # a reset tenant's file holds no vendor part: its fixtures are rebuilt from the seed
+    doc = (tmp_path / "tenants" / f"{kept}.json").read_bytes().rpartition(b"\n# sha256=")[0]
+    assert json.loads(doc)["vendors"] == {}
+    before = exports(s.app)
+    s.close()
+    again = create_app(data_dir=tmp_path)
+    try:
+        assert [t.id for t in again.tenants] == ["default", kept]
+        assert exports(again) == before
+        assert again.clock.saved()["offset"] == 3600 and not again.clock.frozen
+    finally:
+        again.data.close()
+
+
+def test_writes_coalesce_a_busy_tenant_reaches_the_disk_a_few_times_a_second(tmp_path):
+    s = Session(tmp_path)
+    try:
+        s.settle(0.3)
+        written = s.app.data.writes
+
+        async def hammer() -> int:
+            n, loop = 0, asyncio.get_running_loop()
+            end = loop.time() + 1.0
+            while loop.time() < end:
+                r = await s.http.post("/__admin/groove/people", json={
+                    "name": f"P {n}", "emailAddress": f"p{n}@x.io"})
+                assert r.status_code == 201
+                n += 1
+            await asyncio.sleep(0.5)
+            return n
+
+        n = s.loop.run_until_complete(hammer())
+        assert n > 100                                      # a tenant written many times ...
+        assert s.app.data.writes - written <= 2 * (1.5 / 0.2) + 2   # ... a few files a second
+        before = exports(s.app)
+    finally:
+        s.close()
+    again = create_app(data_dir=tmp_path)
+    try:
+        assert exports(again) == before                     # the last of them on disk
+    finally:
+        again.data.close()
+
+
+def test_a_dir_of_another_seed_or_other_fixtures_is_refused(tmp_path):
+    create_app(data_dir=tmp_path / "d").data.close()
+    with pytest.raises(DataDirError, match="written with --seed 0"):
+        create_app(data_dir=tmp_path / "d", seed=1)
+    fixtures = tmp_path / "fixtures"
+    shutil.copytree(bundled("fixtures"), fixtures)
+    generator = fixtures / "groove" / "generator.json"
+    generator.write_text(generator.read_text().replace('"people"', '"people" ', 1) + " ")
+    with pytest.raises(DataDirError, match="other fixtures"):
+        create_app(data_dir=tmp_path / "d", fixtures=fixtures)
+    create_app(data_dir=tmp_path / "d").data.close()        # the same ones open it
+
+
+def test_the_data_dir_wins_over_state_after_its_first_start(tmp_path):
+    snapshot = json.loads(dump(export(create_app().tenants.default, create_app().vendors)))
+    s = Session(tmp_path, state=snapshot)
+    s.call("POST", "/__admin/groove/people", json={"name": "D", "emailAddress": "d@x.io"})
+    s.settle()
+    before = exports(s.app)
+    s.close()
+    again = create_app(data_dir=tmp_path, state=snapshot)
+    try:
+        assert exports(again) == before
+    finally:
+        again.data.close()
+
+
+def test_without_a_data_dir_health_is_as_before_and_with_one_it_says_where(tmp_path):
+    async def health(app) -> dict:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://mock") as c:
+            return (await c.get("/__admin/health")).json()
+
+    app = create_app()
+    assert app.data is None
+    assert asyncio.run(health(app)) == {"status": "ok"}
+    kept = create_app(data_dir=tmp_path)
+    try:
+        assert asyncio.run(health(kept)) == {"status": "ok", "dataDir": str(tmp_path)}
+    finally:
+        kept.data.close()
