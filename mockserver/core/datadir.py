@@ -203,8 +203,7 @@ class DataDir:
             self._written[path.name] = path.read_bytes().rpartition(SEAL)[0]
         for line in self.recovered:
             log.warning("mockserver --data-dir-recover: %s", line)
-        # what the start itself would write (format, the default tenant) goes now
-        self._dirty.update(t.id for t in server.tenants)
+        # what a first start has that the dir has not (the default tenant, the clock) goes now
         self._server_dirty = True
         self._snapshot()
         self._drain()
@@ -223,11 +222,6 @@ class DataDir:
                 return
             self._pending = loop.call_later(FLUSH_DELAY, self._snapshot)
 
-    def touched_all(self) -> None:
-        for tenant in self._server.tenants:
-            self._dirty.add(tenant.id)
-        self.touched(None)
-
     def tracking(self) -> contextvars.Token:
         return _NOTED.set(set())
 
@@ -245,7 +239,8 @@ class DataDir:
             self._server_dirty = False
             jobs.append(("server", _server_doc(server.clock, server.faults)))
             live = {t.id for t in server.tenants}
-            on_disk = {n[:-5] for n in list(self._written) if n not in ("server.json", "format.json")}
+            on_disk = {n[:-5] for n in list(self._written)  # (a copy: the writer adds to it)
+                       if n not in ("server.json", "format.json")}
             jobs += [(f"{TENANTS}/{tid}", None) for tid in on_disk - live]
             dirty |= live - on_disk
         for tid in dirty:
