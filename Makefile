@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 # Set here, not with ?=, so an unrelated ARGS in the environment does not leak in.
 ARGS =
 
-.PHONY: serve test bench fuzz
+.PHONY: serve test bench fuzz durability
 
 serve: $(VENV)/.stamp-serve
 	@$(BIN)/mockserver serve $(ARGS)
@@ -24,6 +24,12 @@ test: $(VENV)/.stamp-test
 MOCKSERVER_FUZZ_CASES ?= 10000
 fuzz: $(VENV)/.stamp-test
 	PYTHONDONTWRITEBYTECODE= MOCKSERVER_FUZZ_CASES=$(MOCKSERVER_FUZZ_CASES) $(BIN)/python -m pytest -n auto tests/fuzz
+
+# --data-dir's kill -9 test (tests/test_data_dir_durability.py, a few rounds in `make test`) at
+# length: that many random kill points, kill after kill on one data dir.
+MOCKSERVER_DURABILITY_ROUNDS ?= 50
+durability: $(VENV)/.stamp-test
+	PYTHONDONTWRITEBYTECODE= MOCKSERVER_DURABILITY_ROUNDS=$(MOCKSERVER_DURABILITY_ROUNDS) $(BIN)/python -m pytest tests/test_data_dir_durability.py -k kill_9
 
 # bench/run.py is a client too, so it gets the test extra (httpx). Then start-up, memory and
 # tenant scale (bench/scale.py; `bench/scale.py --long` for the 1,000,000-request run).

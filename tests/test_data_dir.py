@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from mockserver import create_app
+from mockserver.core import datadir
 from mockserver.core.datadir import DataDirError
 from mockserver.core.http import dump
 from mockserver.core.paths import data_dir as bundled
@@ -171,6 +172,52 @@ def test_writes_coalesce_a_busy_tenant_reaches_the_disk_a_few_times_a_second(tmp
         assert exports(again) == before                     # the last of them on disk
     finally:
         again.data.close()
+
+
+def test_many_marked_tenants_are_exported_a_slice_a_turn_and_all_reach_the_disk(
+        tmp_path, monkeypatch):
+    """The exports on the loop stop after SLICE seconds and go on at its next turn: with SLICE 0,
+    each turn exports one tenant and the loop runs other callbacks between them. A tenant
+    marked while the slices run is written after them."""
+    s = Session(tmp_path)
+    try:
+        made = [s.call("POST", "/__admin/tenants").json()["id"] for _ in range(6)]
+        s.settle(0.5)
+        data = s.app.data
+        monkeypatch.setattr(datadir, "SLICE", 0.0)
+        batches: list[list[str]] = []
+        turns: list[int] = []
+        put = data._queue.put
+
+        def recorded(jobs) -> None:
+            if jobs is not None:
+                batches.append([name for name, _ in jobs])
+            put(jobs)
+        monkeypatch.setattr(data._queue, "put", recorded)
+
+        async def run() -> None:
+            loop = asyncio.get_running_loop()
+            for tid in made:
+                data.touched(tid)
+
+            def tick() -> None:  # another callback of the loop, each turn till the slices end
+                turns.append(len(batches))
+                if len(batches) < len(made) and len(turns) < 100_000:
+                    loop.call_soon(tick)
+            loop.call_soon(tick)
+            await asyncio.sleep(datadir.FLUSH_DELAY + 0.05)
+            data.touched(made[0])  # marked while the slices run (or just after)
+            await asyncio.sleep(datadir.FLUSH_DELAY * 2 + 0.3)
+
+        s.loop.run_until_complete(run())
+        monkeypatch.setattr(data._queue, "put", put)
+        slices, late = batches[:len(made)], batches[len(made):]
+        assert all(len(b) == 1 for b in slices), batches   # one tenant a turn ...
+        assert sorted(b[0] for b in slices) == sorted(f"tenants/{t}" for t in made)
+        assert len(set(turns)) >= len(made)               # ... the loop running between them
+        assert late == [[f"tenants/{made[0]}"]]            # the late mark, written after
+    finally:
+        s.close()
 
 
 def test_a_dir_of_another_seed_or_other_fixtures_is_refused(tmp_path):

@@ -105,6 +105,19 @@ def test_make_fuzz_runs_the_fuzz_tests_with_their_long_budget(tmp_path):
     assert r.stdout.splitlines()[0].startswith("PYTHONDONTWRITEBYTECODE= MOCKSERVER_FUZZ_CASES=500 ")
 
 
+def test_make_durability_runs_the_kill_9_test_with_many_rounds(tmp_path):
+    py = fake_python(tmp_path)
+    r = make(tmp_path, "durability", f"PYTHON={py}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-2:] == [
+        "PYTHONDONTWRITEBYTECODE= MOCKSERVER_DURABILITY_ROUNDS=50 .venv/bin/python -m pytest "
+        "tests/test_data_dir_durability.py -k kill_9",
+        "pytest ran",
+    ]
+    r = make(tmp_path, "durability", "MOCKSERVER_DURABILITY_ROUNDS=5")
+    assert " MOCKSERVER_DURABILITY_ROUNDS=5 " in r.stdout.splitlines()[0]
+
+
 @pytest.mark.parametrize("version", ["3.11.0", "3.12.4", "3.13.0", "3.20.1", "4.0.0"])
 def test_python_3_11_or_newer_is_accepted(tmp_path, version):
     r = make(tmp_path, "serve", f"PYTHON={fake_python(tmp_path, version)}")

@@ -23,11 +23,13 @@ import contextvars
 import errno
 import fcntl
 import hashlib
+import hmac
 import logging
 import os
 import queue
 import secrets
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 
 FORMAT = 1              # what this release writes and reads
 FLUSH_DELAY = 0.2       # seconds between a change and its write, at most (a few writes a second)
+SLICE = 0.01            # seconds of exports on the event loop per turn; the rest at the next
 RETRY_EVERY = 1.0       # seconds between tries of a write that failed (a full disk, say)
 TENANTS = "tenants"
 QUARANTINE = "recovered"  # --data-dir-recover moves bad files here
@@ -79,13 +82,14 @@ class DataDir:
         self._written: dict[str, bytes] = {}  # file name -> the bytes on disk
         self._dirty: set[str] = set()
         self._server_dirty = False
-        self._pending: asyncio.TimerHandle | None = None
+        self._pending: asyncio.Handle | None = None  # the timer, or the next slice
         self._queue: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
         self._retry: dict[str, Any] = {}  # file (no suffix) -> its state, after a failed write
         self.failure: str | None = None   # the last write's failure, until one succeeds
         self.writes = 0                   # files written (tests and the bench read it)
         self._server: Any = None
+        self.starts = 0                   # the starts before this one that the dir has seen
 
     # -- opening ---------------------------------------------------------------------------
     def open(self) -> None:
@@ -153,7 +157,8 @@ class DataDir:
         if not seal:
             self._bad(path, "not a file mockserver wrote (no digest at its end; truncated?)")
             return None
-        if hashlib.sha256(content).hexdigest().encode() != digest.strip():
+        if not hmac.compare_digest(hashlib.sha256(content).hexdigest().encode(),
+                                   digest.strip()):
             self._bad(path, "its content does not match its digest (truncated or corrupt)")
             return None
         try:
@@ -181,11 +186,12 @@ class DataDir:
         self._server = server
         importer = Importer(server.vendors)
         state = self.path / "server.json"
+        starts = None
         if state.exists():
             doc = self._read_json(state)
             if doc is not None:
                 try:
-                    _restore_server(doc, server.clock, server.faults)
+                    starts = _restore_server(doc, server.clock, server.faults)
                 except (KeyError, TypeError, ValueError) as exc:
                     self._bad(state, f"not a server state this release wrote ({exc})")
         files = sorted((self.path / TENANTS).glob("*.json"))
@@ -203,9 +209,21 @@ class DataDir:
             self._written[path.name] = path.read_bytes().rpartition(SEAL)[0]
         for line in self.recovered:
             log.warning("mockserver --data-dir-recover: %s", line)
+        # The ids a server mints (a connection's, a short code) follow the seed; a restart that
+        # drew the seed's stream again would mint the ids its loaded tenants hold already (a
+        # duplicate, and a tenant file the next start refuses). Each start draws its own stream.
+        if starts is not None:
+            self.starts = starts + 1
+        elif self._written:  # tenants without the count (server.json moved aside): a new stream
+            self.starts = secrets.randbits(48)
+        if self.starts:
+            ctx = next(iter(server.vendors.values())).ctx  # the one every vendor shares
+            ctx.rng.seed(f"runtime:{self.seed}:start {self.starts}")
         # what a first start has that the dir has not (the default tenant, the clock) goes now
         self._server_dirty = True
-        self._snapshot()
+        # queued for the drain alone: a writer thread taking the batch meanwhile would leave
+        # the start's files unwritten when it returns (or write them twice at once)
+        self._snapshot(thread=False, sliced=False)
         self._drain()
 
     # -- marking and writing -----------------------------------------------------------------
@@ -220,7 +238,7 @@ class DataDir:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # no loop (a test's direct call): written at close
                 return
-            self._pending = loop.call_later(FLUSH_DELAY, self._snapshot)
+            self._pending = loop.call_later(FLUSH_DELAY, self._due)
 
     def tracking(self) -> contextvars.Token:
         return _NOTED.set(set())
@@ -230,26 +248,55 @@ class DataDir:
         _NOTED.reset(token)
         return noted
 
-    def _snapshot(self) -> None:
-        """On the event loop: the marked tenants' state now, handed to the writer."""
-        self._pending = None
+    def _due(self) -> None:
+        """The timer: a snapshot, unless the writer has yet to take the last one. Then the
+        marks wait for the next tick: under a load the disk cannot keep up with, batches would
+        pile up in the queue (memory, and a lag growing without end); waiting, each file is
+        written once per batch the disk can take, the newest state each time."""
+        if self._queue.empty():
+            self._snapshot()
+        else:
+            self._pending = asyncio.get_running_loop().call_later(FLUSH_DELAY, self._due)
+
+    def _snapshot(self, thread: bool = True, sliced: bool = True) -> None:
+        """On the event loop: the marked tenants' state now, handed to the writer (`thread`
+        False: left queued for the caller's `_drain`). Exports stop after SLICE seconds (unless
+        not `sliced`) and go on at the loop's next turn, so a thousand marked tenants never hold the loop long;
+        each tenant is still exported in one go (one state it had)."""
         server, dirty, self._dirty = self._server, self._dirty, set()
         jobs: list[tuple[str, Any]] = []
         if self._server_dirty:
             self._server_dirty = False
-            jobs.append(("server", _server_doc(server.clock, server.faults)))
+            jobs.append(("server", _server_doc(server.clock, server.faults, self.starts)))
             live = {t.id for t in server.tenants}
             on_disk = {n[:-5] for n in list(self._written)  # (a copy: the writer adds to it)
                        if n not in ("server.json", "format.json")}
             jobs += [(f"{TENANTS}/{tid}", None) for tid in on_disk - live]
             dirty |= live - on_disk
-        for tid in dirty:
+        self._export(sorted(dirty, reverse=True), jobs, thread, sliced)
+
+    def _export(self, todo: list[str], jobs: list[tuple[str, Any]], thread: bool = True,
+                sliced: bool = True) -> None:
+        """`todo`'s tenants exported (popped from its end) for SLICE seconds; the rest at the
+        loop's next turn."""
+        self._pending = None
+        deadline = time.perf_counter() + SLICE if sliced else None
+        server = self._server
+        while todo:
+            tid = todo.pop()
             tenant = server.tenants.get(tid)
             jobs.append((f"{TENANTS}/{tid}",
                          None if tenant is None else _tenant_doc(tenant, server.vendors)))
+            if deadline is not None and time.perf_counter() > deadline:
+                break
         if jobs:
             self._queue.put(jobs)
-            self._start_writer()
+            if thread:
+                self._start_writer()
+        if todo:
+            self._pending = asyncio.get_running_loop().call_soon(self._export, todo, [])
+        elif self._dirty or self._server_dirty:  # marked while the slices ran
+            self._pending = asyncio.get_running_loop().call_later(FLUSH_DELAY, self._due)
 
     def _start_writer(self) -> None:
         if self._writer is None or not self._writer.is_alive():
@@ -335,8 +382,8 @@ class DataDir:
         if self._pending is not None:
             self._pending.cancel()
         self._server_dirty = True
-        self._dirty.update(t.id for t in self._server.tenants)
-        self._snapshot()
+        self._dirty.update(t.id for t in self._server.tenants)  # (a cancelled slice's too)
+        self._snapshot(sliced=False)
         if self._writer is not None and self._writer.is_alive():
             self._queue.put(None)
             self._writer.join(timeout=30)
@@ -378,17 +425,22 @@ def _restore_tenant(doc: Any, stem: str, tenants: "Tenants", vendors: dict[str, 
                              for name, part in parts.items()})
 
 
-def _server_doc(clock: "Clock", faults: "Faults | None") -> dict[str, Any]:
+def _server_doc(clock: "Clock", faults: "Faults | None", starts: int) -> dict[str, Any]:
     return {"format": FORMAT, "clock": clock.saved(),
-            "faults": faults.saved() if faults is not None else None}
+            "faults": faults.saved() if faults is not None else None, "starts": starts}
 
 
-def _restore_server(doc: dict[str, Any], clock: "Clock", faults: "Faults | None") -> None:
+def _restore_server(doc: dict[str, Any], clock: "Clock", faults: "Faults | None") -> int:
+    """The clock and the faults as `doc` says; the starts it counts."""
     if doc.get("format") != FORMAT:
         raise ValueError("another data format")
+    starts = doc.get("starts", 0)
+    if isinstance(starts, bool) or not isinstance(starts, int) or starts < 0:
+        raise ValueError("the count of starts is no whole number")
     clock.restore(doc["clock"])
     if faults is not None and doc.get("faults") is not None:
         faults.restore(doc["faults"])
+    return starts
 
 
 def fixtures_digest(root: Path, vendors: Iterable[str]) -> str:
