@@ -27,6 +27,7 @@ from .core.webhooks import Webhooks
 ADMIN_PREFIX = "/__admin"
 _ADMIN_SUB = ADMIN_PREFIX + "/"
 HOSTS_MEMO = 256  # Host header values remembered with their vendor (None: not a vendor's)
+READS = ("GET", "HEAD")  # vendor calls after which --data-dir writes nothing (unless `wrote`)
 MAX_JOURNAL_BODY = 32 * 1024  # per entry, so 10,000 entries stay a few hundred MB at worst
 
 log = logging.getLogger("mockserver")
@@ -145,8 +146,10 @@ class MockServer:
             self._record(vendor, vscope, started)
 
     async def _kept(self, vendor: str, scope: Scope, receive: Receive, send: Send) -> None:
-        """A vendor call with --data-dir: served as any other, then its tenant marked for the
-        next write (core/datadir.py; the write leaves the request path)."""
+        """A vendor call with --data-dir: served as any other, then its tenant's part marked for
+        the next write (core/datadir.py; the write leaves the request path). Reads mark
+        nothing (a vendor's GET that writes says so: `tenancy.wrote`): a part's export costs
+        more than the read (tests/test_data_dir.py checks every vendor's GETs)."""
         try:
             if self.faults.items:
                 await self._faulted(vendor, scope, receive, send)
@@ -154,7 +157,8 @@ class MockServer:
                 await self._journaled(vendor, self._apps[vendor], scope, receive, send)
         finally:
             state = scope["state"]
-            self.data.touched(state.get("tenant"))
+            if scope["method"] not in READS or "wrote" in state:
+                self.data.touched(state.get("tenant"), vendor)
             if "fault" in state:  # a fault's count moved
                 self.data.touched(None)
 

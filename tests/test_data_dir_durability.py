@@ -35,7 +35,7 @@ from .test_limits import basic, gravy_token, groove_tokens
 
 PREFIX = "mockserver listening on "
 START_WAIT = 60        # seconds a server may take to start (a loaded machine, a big data dir)
-ROUNDS = int(os.environ.get("MOCKSERVER_DURABILITY_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("MOCKSERVER_DURABILITY_ROUNDS", "2"))
 CLIENTS = 64
 KEPT_AFTER = 1.0       # a write answered this long before a kill -9 is on disk
 TLS = ssl.create_default_context()  # unused (plain HTTP), yet every httpx.Client holds one
@@ -423,15 +423,15 @@ def failing_disk(tmp_path, monkeypatch, request):
     `disk["failed"]` counts the failed writes."""
     code, why = FAILURES[request.param]
     disk = {"full": False, "failed": 0, "why": why}
-    real = datadir.DataDir._write_now
+    real = datadir.DataDir._put
 
-    def write_now(self, path, data):
+    def put(self, path, data):
         if disk["full"]:
             disk["failed"] += 1
             raise OSError(code, os.strerror(code), str(path))
         return real(self, path, data)
 
-    monkeypatch.setattr(datadir.DataDir, "_write_now", write_now)
+    monkeypatch.setattr(datadir.DataDir, "_put", put)
     monkeypatch.setattr(datadir, "RETRY_EVERY", 0.05)  # the retries of a burst come quickly
     app = create_app(data_dir=tmp_path / "data")
     yield app, disk, tmp_path / "data"

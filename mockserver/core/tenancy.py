@@ -9,7 +9,7 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from .settings import DEFAULTS
 
@@ -37,6 +37,12 @@ def attribute(scope: dict, tenant: "Tenant") -> "Tenant":
     return tenant
 
 
+def wrote(scope: dict) -> None:
+    """The GET being served changes what its tenant keeps (an OAuth code minted): a data dir
+    writes it (core/datadir.py marks a tenant after its other calls, never after a GET or HEAD)."""
+    scope["state"]["wrote"] = True
+
+
 class StoreFactory(Protocol):
     """What tenancy needs of a vendor (`core/vendor.py`'s `Vendor` is one): its name, the
     credentials its tenants get, which of them name a tenant, and a new store."""
@@ -59,15 +65,30 @@ class Stores(dict):
     called. A store has no clock or random
     draw in it when built, so building it later answers exactly as building it at once did."""
 
-    __slots__ = ("_vendors",)
+    __slots__ = ("_vendors", "pending")
 
     def __init__(self, vendors: Mapping[str, StoreFactory]) -> None:
         super().__init__()
         self._vendors = vendors
+        # name -> what builds the store when first read, instead of the template: a part a data
+        # dir kept (core/datadir.py), read only once the tenant calls that vendor
+        self.pending: dict[str, Callable[[], Any]] = {}
 
     def __missing__(self, name: str) -> Any:
-        store = self[name] = self._vendors[name].new_store()  # KeyError for a vendor not served
+        build = self.pending.pop(name, None)
+        # KeyError for a vendor not served
+        store = self[name] = build() if build is not None else self._vendors[name].new_store()
         return store
+
+    def update(self, stores: Mapping[str, Any]) -> None:  # type: ignore[override]
+        """Stores swapped in (an import): what was pending for them is gone."""
+        for name in stores:
+            self.pending.pop(name, None)
+        super().update(stores)
+
+    def clear(self) -> None:
+        self.pending.clear()
+        super().clear()
 
 
 @dataclass

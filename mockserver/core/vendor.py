@@ -149,6 +149,15 @@ class State(Protocol[TemplateT, StoreT, ServiceT]):
         """A restored store was swapped in: update what the vendor shares across tenants (an id
         counter), which `restore` must leave alone."""
 
+    def claims(self, g: ServiceT, store: StoreT) -> Any:
+        """What of `store` the vendor's shared state must cover (the highest id it holds), as
+        small JSON; None when the vendor shares nothing. A data dir keeps it beside the store's
+        export and hands it to `claim` at start, before the export itself is read."""
+
+    def claim(self, g: ServiceT, claims: Any) -> None:
+        """`claims` of a store not read yet: shared state moves past it (an id counter), as
+        `adopt` would once the store is read."""
+
     def snapshot(self, g: ServiceT, store: StoreT) -> Any:
         """One tenant's state as deterministic JSON-able data, caches left out: equal snapshots
         mean nothing a client can observe changed (tests compare them around rejected input)."""
@@ -268,3 +277,9 @@ class Vendor(ABC, Generic[TemplateT, StoreT, ServiceT]):
 
     def snapshot(self, store: StoreT) -> Any:
         return self.state.snapshot(self.service, store)
+
+    def state_claims(self, store: StoreT) -> Any:
+        return self.state.claims(self.service, store)
+
+    def claim_state(self, claims: Any) -> None:
+        self.state.claim(self.service, claims)

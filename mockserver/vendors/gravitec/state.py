@@ -107,8 +107,17 @@ def restore(g: "Gravitec", data: dict[str, Any], tenant: "Tenant") -> GravitecSt
 
 def adopt(g: "Gravitec", store: GravitecStore) -> None:
     """Ids are unique across the server: later campaigns are numbered after the imported ones."""
-    for site in store.sites.values():
-        site.ids.last = max([site.ids.last, site.last_id] + [int(c) for c in site.campaigns])
+    claim(g, claims(g, store))
+
+
+def claims(g: "Gravitec", store: GravitecStore) -> int:
+    """The highest campaign id the store holds (or its sites minted)."""
+    return max([0] + [max([site.last_id] + [int(c) for c in site.campaigns])
+                      for site in store.sites.values()])
+
+
+def claim(g: "Gravitec", claims: Any) -> None:
+    g.template.ids.last = max(g.template.ids.last, claims)
 
 
 def snapshot(g: "Gravitec", store: GravitecStore) -> dict[str, Any]:

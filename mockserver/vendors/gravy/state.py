@@ -163,5 +163,13 @@ def adopt(g: "Gravy", store: GravyStore) -> None:
     """Nothing Gravy shares across tenants moves with a restored store."""
 
 
+def claims(g: "Gravy", store: GravyStore) -> None:
+    """Gravy shares nothing across tenants."""
+
+
+def claim(g: "Gravy", claims: Any) -> None:
+    """Gravy shares nothing across tenants."""
+
+
 def snapshot(g: "Gravy", store: GravyStore) -> dict[str, Any]:
     return store.snapshot()

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ...core.http import RawJSON, TooLarge, VendorError, header, json_response, load, read_limited
-from ...core.tenancy import attribute
+from ...core.tenancy import attribute, wrote
 from ...core.vendor import Service
 from .auth import GrooveAuth
 from .errors import DESCRIPTIONS, NO_STORE, graphql_errors, missing, not_found, oauth, rails
@@ -152,6 +152,7 @@ async def authorize(g: Groove, request: Request) -> Response:
     tenant, redirect_uri, scope, state = _pre_authorize(g, request, params)
     if params.get("prompt") == "consent":
         return _consent_page(params, tenant, redirect_uri, scope, state)
+    wrote(request.scope)  # the code it mints
     return _approve(g, tenant, redirect_uri, scope, state)
 
 

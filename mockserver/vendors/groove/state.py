@@ -133,5 +133,13 @@ def adopt(g: "Groove", store: GrooveStore) -> None:
     """Nothing Groove shares across tenants moves with a restored store."""
 
 
+def claims(g: "Groove", store: GrooveStore) -> None:
+    """Groove shares nothing across tenants."""
+
+
+def claim(g: "Groove", claims: Any) -> None:
+    """Groove shares nothing across tenants."""
+
+
 def snapshot(g: "Groove", store: GrooveStore) -> dict[str, Any]:
     return store.snapshot()

@@ -104,5 +104,13 @@ def adopt(g: "Integry", store: IntegryStore) -> None:
     """Nothing Integry shares across tenants moves with a restored store."""
 
 
+def claims(g: "Integry", store: IntegryStore) -> None:
+    """Integry shares nothing across tenants."""
+
+
+def claim(g: "Integry", claims: Any) -> None:
+    """Integry shares nothing across tenants."""
+
+
 def snapshot(g: "Integry", store: IntegryStore) -> dict[str, Any]:
     return store.snapshot()
