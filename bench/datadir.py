@@ -427,13 +427,7 @@ GROOVE_ADD = ('{"query": "mutation($i: AddPersonToFlowInput!) { addPersonToFlow(
 async def _as_tenant(c, creds: dict[str, dict[str, str]], vendors: list[str],
                      rng: random.Random) -> list[str]:
     """A tenant's day: the vendors named, a few writes each. The failures, as text."""
-    bad: list[str] = []
-
-    def want(r, status: int = 200) -> bool:
-        if r.status_code != status:
-            bad.append(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:200]}")
-            return False
-        return True
+    bad, want = scale.checker()
 
     eps = run.ENDPOINTS_BY_NAME
     if "gravy" in vendors:  # a token, an intent token or two, a page read
@@ -457,23 +451,12 @@ async def _as_tenant(c, creds: dict[str, dict[str, str]], vendors: list[str],
         want(await c.post("/gravitec/api/v3/tag", auth=auth,
                           params={"regId": "someregid", "name": f"t{rng.randint(1, 99)}"}))
     if "groove" in vendors:  # the code flow, people added to flows
-        g = creds["groove"]
-        r = await c.get("/groove/oauth/authorize", params={
-            "client_id": g["clientId"], "scope": "first-scope",
-            "redirect_uri": g["redirectUri"], "state": "bench"})
-        if want(r, 302):
-            from urllib.parse import parse_qs, urlsplit
-            code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
-            r = await c.post("/groove/oauth/token", json={
-                "grant_type": "authorization_code", "code": code, "client_id": g["clientId"],
-                "client_secret": g["clientSecret"], "redirect_uri": g["redirectUri"]})
-            if want(r):
-                auth = {"Authorization": f"Bearer {r.json()['access_token']}",
-                        "Content-Type": "application/json"}
-                for person in rng.sample(range(1, 51), rng.randint(1, 3)):
-                    r = await c.post(run.GROOVE_GRAPHQL, headers=auth,
-                                     content=GROOVE_ADD % (rng.choice(("1001", "1002")), person))
-                    want(r)
+        token = await scale.groove_token(c, creds["groove"], want, "bench")
+        if token is not None:
+            auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            for person in rng.sample(range(1, 51), rng.randint(1, 3)):
+                want(await c.post(run.GROOVE_GRAPHQL, headers=auth,
+                                  content=GROOVE_ADD % (rng.choice(("1001", "1002")), person)))
     if "integry" in vendors:  # Slack messages
         g = creds["integry"]
         signed = hmac.new(g["appSecret"].encode(), g["userId"].encode(),

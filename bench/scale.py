@@ -40,6 +40,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -160,10 +161,9 @@ def _client(base: str):
     return httpx.AsyncClient(base_url=base, timeout=30, trust_env=False)  # never via a proxy
 
 
-async def touch_vendors(client, creds: dict[str, dict[str, str]]) -> list[str]:
-    """One call of bench/run.py's mix to each vendor as the tenant of `creds` (its credentials,
-    as POST /__admin/tenants gives them), with the tokens it needs first, so every store of the
-    tenant is in use. The failures, as text (empty: all answered as expected)."""
+def checker() -> tuple[list[str], Any]:
+    """`want(answer, status=200)`: whether the answer has that status; the ones that do not go
+    into the list, as text."""
     bad: list[str] = []
 
     def want(r, status: int = 200) -> bool:
@@ -171,6 +171,29 @@ async def touch_vendors(client, creds: dict[str, dict[str, str]]) -> list[str]:
             bad.append(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:200]}")
             return False
         return True
+    return bad, want
+
+
+async def groove_token(client, groove: dict[str, str], want, state: str) -> str | None:
+    """Groove's code flow as the tenant of `groove` (its credentials): an access token, or None
+    (`want` recorded why)."""
+    r = await client.get("/groove/oauth/authorize", params={
+        "client_id": groove["clientId"], "scope": "first-scope",
+        "redirect_uri": groove["redirectUri"], "state": state})
+    if not want(r, 302):
+        return None
+    code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+    r = await client.post("/groove/oauth/token", json={
+        "grant_type": "authorization_code", "code": code, "client_id": groove["clientId"],
+        "client_secret": groove["clientSecret"], "redirect_uri": groove["redirectUri"]})
+    return r.json()["access_token"] if want(r) else None
+
+
+async def touch_vendors(client, creds: dict[str, dict[str, str]]) -> list[str]:
+    """One call of bench/run.py's mix to each vendor as the tenant of `creds` (its credentials,
+    as POST /__admin/tenants gives them), with the tokens it needs first, so every store of the
+    tenant is in use. The failures, as text (empty: all answered as expected)."""
+    bad, want = checker()
 
     eps = run.ENDPOINTS_BY_NAME
     gravy, gravitec, groove, integry = (creds[v] for v in ("gravy", "gravitec", "groove",
@@ -186,20 +209,11 @@ async def touch_vendors(client, creds: dict[str, dict[str, str]]) -> list[str]:
     want(await client.post(ep.target_url, content=ep.body, auth=(gravitec["appKey"],
                                                                   gravitec["appSecret"]),
                            headers={"Content-Type": "application/json"}))
-    r = await client.get("/groove/oauth/authorize", params={
-        "client_id": groove["clientId"], "scope": "first-scope",
-        "redirect_uri": groove["redirectUri"], "state": "scale"})
-    if want(r, 302):
-        from urllib.parse import parse_qs, urlsplit
-        code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
-        r = await client.post("/groove/oauth/token", json={
-            "grant_type": "authorization_code", "code": code, "client_id": groove["clientId"],
-            "client_secret": groove["clientSecret"], "redirect_uri": groove["redirectUri"]})
-        if want(r):
-            ep = eps["groove-flow"]
-            want(await client.post(ep.target_url, content=ep.body, headers={
-                "Authorization": f"Bearer {r.json()['access_token']}",
-                "Content-Type": "application/json"}))
+    token = await groove_token(client, groove, want, "scale")
+    if token is not None:
+        ep = eps["groove-flow"]
+        want(await client.post(ep.target_url, content=ep.body, headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json"}))
     ep = eps["integry-call"]
     signed = hmac.new(integry["appSecret"].encode(), integry["userId"].encode(),
                       hashlib.sha256).hexdigest()

@@ -92,30 +92,21 @@ def test_make_test_installs_the_test_extra_and_runs_pytest(tmp_path):
     assert make(tmp_path, "serve", f"PYTHON={py}").stdout.splitlines() == ["mockserver serve"]
 
 
-def test_make_fuzz_runs_the_fuzz_tests_with_their_long_budget(tmp_path):
+@pytest.mark.parametrize("target, variable, default, run", [
+    ("fuzz", "MOCKSERVER_FUZZ_CASES", 10000, "-m pytest -n auto tests/fuzz"),
+    ("durability", "MOCKSERVER_DURABILITY_ROUNDS", 50,
+     "-m pytest tests/test_data_dir_durability.py -k kill_9"),
+])
+def test_the_long_targets_run_their_tests_with_a_long_budget_the_user_can_set(
+        tmp_path, target, variable, default, run):
+    """make fuzz (the fuzz tests' cases) and make durability (the kill -9 test's rounds)."""
     py = fake_python(tmp_path)
-    r = make(tmp_path, "fuzz", f"PYTHON={py}")
+    r = make(tmp_path, target, f"PYTHON={py}")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-2:] == [
-        "PYTHONDONTWRITEBYTECODE= MOCKSERVER_FUZZ_CASES=10000 .venv/bin/python -m pytest -n auto "
-        "tests/fuzz",
-        "pytest ran",
-    ]
-    r = make(tmp_path, "fuzz", "MOCKSERVER_FUZZ_CASES=500")
-    assert r.stdout.splitlines()[0].startswith("PYTHONDONTWRITEBYTECODE= MOCKSERVER_FUZZ_CASES=500 ")
-
-
-def test_make_durability_runs_the_kill_9_test_with_many_rounds(tmp_path):
-    py = fake_python(tmp_path)
-    r = make(tmp_path, "durability", f"PYTHON={py}")
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-2:] == [
-        "PYTHONDONTWRITEBYTECODE= MOCKSERVER_DURABILITY_ROUNDS=50 .venv/bin/python -m pytest "
-        "tests/test_data_dir_durability.py -k kill_9",
-        "pytest ran",
-    ]
-    r = make(tmp_path, "durability", "MOCKSERVER_DURABILITY_ROUNDS=5")
-    assert " MOCKSERVER_DURABILITY_ROUNDS=5 " in r.stdout.splitlines()[0]
+        f"PYTHONDONTWRITEBYTECODE= {variable}={default} .venv/bin/python {run}", "pytest ran"]
+    r = make(tmp_path, target, f"{variable}=5")
+    assert r.stdout.splitlines()[0].startswith(f"PYTHONDONTWRITEBYTECODE= {variable}=5 ")
 
 
 @pytest.mark.parametrize("version", ["3.11.0", "3.12.4", "3.13.0", "3.20.1", "4.0.0"])

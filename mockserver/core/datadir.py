@@ -314,14 +314,16 @@ class DataDir:
             if marked is not None:
                 marked.add(vendor)
         if self._pending is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # no loop (a test's direct call): written at close
-                return
-            self._pending = loop.call_later(self._delay(), self._due)
+            self._schedule()
 
-    def _delay(self) -> float:
-        return min(MAX_DELAY, max(FLUSH_DELAY, PACE * self.cost))
+    def _schedule(self) -> None:
+        """The next round, FLUSH_DELAY or PACE times the last one's cost from now."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a test's direct call, a close): written at close
+            return
+        delay = min(MAX_DELAY, max(FLUSH_DELAY, PACE * self.cost))
+        self._pending = loop.call_later(delay, self._due)
 
     def tracking(self) -> contextvars.Token:
         return _NOTED.set(set())
@@ -339,7 +341,7 @@ class DataDir:
         if self._queue.empty():
             self._snapshot()
         else:
-            self._pending = asyncio.get_running_loop().call_later(self._delay(), self._due)
+            self._schedule()
 
     def _snapshot(self, thread: bool = True, sliced: bool = True) -> None:
         """On the event loop: the marked parts' state now, handed to the writer (`thread`
@@ -352,7 +354,7 @@ class DataDir:
             self._server_dirty = False
             jobs.append(("server", _server_doc(server.clock, server.faults, self.starts)))
             live = {t.id for t in server.tenants}
-            on_disk = set(list(self._files))  # (a copy: the writer changes it)
+            on_disk = set(self._files)  # (copied in one step: the writer changes it)
             jobs += [(f"{TENANTS}/{tid}", None) for tid in on_disk - live]
             for tid in live - on_disk:
                 dirty[tid] = None
@@ -387,7 +389,7 @@ class DataDir:
         if self._todo:
             self._pending = asyncio.get_running_loop().call_soon(self._export, [])
         elif self._dirty or self._server_dirty:  # marked while the slices ran
-            self._pending = asyncio.get_running_loop().call_later(self._delay(), self._due)
+            self._schedule()
 
     def _start_writer(self) -> None:
         if self._writer is None or not self._writer.is_alive():
