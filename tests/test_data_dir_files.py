@@ -34,6 +34,7 @@ from .test_data_dir import Session, exports, work
 from .test_data_dir_durability import Served, one_line, refused, states
 
 OTHER_ID = "t_" + "0" * 16     # a tenant id no file of the kept dir has
+LAST_ID = "t_" + "f" * 16      # another, after every id in name order
 RECOVERED = "mockserver --data-dir-recover: "
 
 
@@ -200,6 +201,10 @@ CASES = {
     "a claim of another shape": Bad(
         "tenants/{tid}.json", "not a tenant this release wrote",
         _reshaped(_set(("claims", "gravitec"), "many")), drops="{tid}"),
+    "another tenant's credentials": Bad(  # (loaded after it: files load in name order)
+        f"tenants/{LAST_ID}.json", "not a tenant this release wrote (its gravy credentials "
+        "are tenant {tid}'s)", _reshaped(_set(("tenant",), LAST_ID)),
+        from_file="tenants/{tid}.json"),
     "the default's vendors not served": Bad(
         "tenants/default.json", "not a tenant this release wrote (not a list of the vendors "
         "served", _reshaped(_set(("vendors", "stripe"), {})), drops="default"),
@@ -243,6 +248,7 @@ def spoil(d: Path, kept, bad: Bad) -> tuple[Path, bytes | None]:
 def test_a_bad_file_is_refused_in_one_line_and_recovered_aside_with_the_rest_intact(
         kept, tmp_path, monkeypatch, caplog, case):
     bad = CASES[case]
+    why = bad.why.format(tid=kept.tid)
     d = copy(kept, tmp_path)
     path, raw = spoil(d, kept, bad)
 
@@ -250,7 +256,7 @@ def test_a_bad_file_is_refused_in_one_line_and_recovered_aside_with_the_rest_int
     assert code == 1
     line = one_line(err)
     # a name of no UTF-8 shown with \\x escapes: a log line takes no lone surrogates
-    assert line.startswith(f"mockserver: --data-dir {shown(path)}: {bad.why}"), line
+    assert line.startswith(f"mockserver: --data-dir {shown(path)}: {why}"), line
     assert "--data-dir-recover" in line                 # ... and the way on
     # refused, the dir is as it was: nothing moved, the lock released
     assert raw is None and path.is_dir() or path.read_bytes() == raw
@@ -263,7 +269,7 @@ def test_a_bad_file_is_refused_in_one_line_and_recovered_aside_with_the_rest_int
         assert len(aside) == 1 and aside[0].name.endswith(path.name)
         said = [r.getMessage() for r in caplog.records if r.getMessage().startswith(RECOVERED)]
         assert len(said) == 1, said                        # one line: what, and where to
-        assert said[0].startswith(f"{RECOVERED}{shown(path)}: {bad.why}")
+        assert said[0].startswith(f"{RECOVERED}{shown(path)}: {why}")
         assert said[0].endswith(f": moved to {shown(aside[0])}")
         assert app.data.recovered == [said[0][len(RECOVERED):]]
         # nothing dropped silently: the file is in recovered/, unchanged
@@ -305,8 +311,9 @@ def test_a_missing_format_file_is_refused_and_recover_writes_it_anew(kept, tmp_p
     (d / "format.json").unlink()
     code, err = cli(monkeypatch, "--data-dir", str(d))
     assert code == 1
-    assert one_line(err).startswith(f"mockserver: --data-dir {d / 'format.json'}: missing, "
-                                    "though the dir holds state")
+    assert one_line(err) == (f"mockserver: --data-dir {d / 'format.json'}: missing, though "
+                             "the dir holds state; start with --data-dir-recover to write it "
+                             "anew for this start's --seed and fixtures")
     assert not (d / "format.json").exists()
     with caplog.at_level(logging.WARNING, logger="mockserver"):
         app = create_app(data_dir=d, data_dir_recover=True)

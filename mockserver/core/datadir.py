@@ -158,7 +158,9 @@ class DataDir:
         if not path.exists():
             if any((self.path / TENANTS).iterdir()) or (self.path / "server.json").exists():
                 if not self.recover:
-                    self._bad(path, "missing, though the dir holds state")
+                    raise DataDirError(f"{_shown(path)}: missing, though the dir holds state; "
+                                       "start with --data-dir-recover to write it anew for "
+                                       "this start's --seed and fixtures")
                 # nothing to move aside: each file still checks its own format as it loads
                 self.recovered.append(f"{_shown(path)}: missing, though the dir holds state: "
                                       f"written anew for --seed {self.seed} and these fixtures")

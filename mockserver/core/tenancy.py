@@ -178,12 +178,17 @@ class Tenants:
     def restore(self, tenant_id: str, credentials: dict[str, dict[str, str]]) -> Tenant:
         """A tenant as a data dir kept it (core/datadir.py): its id and credentials, stores
         built from the fixtures until the caller swaps restored ones in. ValueError for
-        credentials of other vendors or shapes."""
+        credentials of other vendors or shapes, or another tenant's."""
         if set(credentials) != set(self._vendors) or not all(
                 isinstance(c, dict) and all(isinstance(k, str) and isinstance(v, str)
                                             for k, v in c.items())
                 for c in credentials.values()):
             raise ValueError("credentials of other vendors or shapes")
+        for name, vendor in self._vendors.items():  # a key names one tenant (tenant_of)
+            for key in vendor.credential_keys(credentials[name]):
+                holder = self._by_key.get((name, key), tenant_id)
+                if holder != tenant_id:
+                    raise ValueError(f"its {name} credentials are tenant {holder}'s")
         old = self._tenants.get(tenant_id)
         if old is not None:  # the default tenant, made at start: its saved credentials
             self.delete(tenant_id) if not old.is_default else self._forget(old)
