@@ -106,7 +106,7 @@ class DataDir:
         self.recover = recover
         self.recovered: list[str] = []    # what --data-dir-recover moved aside, one line each
         self._lock_file: Any = None
-        self._written: dict[str, bytes] = {}  # server.json's bytes on disk
+        self._server_bytes: bytes | None = None  # server.json's content on disk
         # the writer's: tenant id -> the head and each part's bytes on disk
         self._files: dict[str, tuple[bytes, dict[str, bytes]]] = {}
         self._dirty: dict[str, set[str] | None] = {}  # tenant -> parts marked (None: all)
@@ -439,10 +439,10 @@ class DataDir:
                     self._files[path.stem] = (head, parts)
                 else:
                     data = dump(job)
-                    if self._written.get(path.name) == data:
+                    if self._server_bytes == data:
                         continue
                     self._put(path, data)
-                    self._written[path.name] = data
+                    self._server_bytes = data
                 dirs[path.parent] = None
             except OSError as exc:
                 self._retry[name] = job
@@ -570,7 +570,7 @@ class _Job:
                 if on_disk is None or name not in on_disk[1]:
                     continue  # built and never changed: the fixtures, which need no line
                 parts[name] = on_disk[1][name]
-                claims[name] = kept_head["claims"][name] if kept_head else None
+                claims[name] = kept_head["claims"][name]
             else:
                 parts[name] = part if isinstance(part, bytes) else _encode(part)
                 claims[name] = self.claims.get(name)
