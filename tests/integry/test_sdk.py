@@ -1,12 +1,25 @@
 """The official Integry SDKs as the measure of the mock, against a real uvicorn process.
 
-Python SDK: `IntegryHQ/integry` `python/src/integry` 0.0.16 (httpx + pydantic). Every release
-from 0.0.5 on says Requires-Python >=3.12, and every release, 0.0.1-0.0.4 too, uses PEP 695
-syntax (`def get_langchain_tool[T](...)`), so none imports on this project's Python 3.11. So the
-tests drive `Port`, a line-by-line transcription of 0.0.16's wire behaviour (paths, headers,
-bodies, query strings, paging loop, error mapping) and of its pydantic models' requirements,
-and, wherever the real package imports (Python >= 3.12 with `integry` installed), the real
-`integry.Integry` too: the `sdk` fixture runs each test once per flavour.
+Python SDK: PyPI's `integry` 0.0.20 (`IntegryHQ/integry` `python/src/integry`, httpx +
+pydantic), the newest release, pinned in the test extra. Every release from 0.0.5 on says
+Requires-Python >=3.12, and every release, 0.0.1-0.0.4 too, uses PEP 695 syntax
+(`def get_langchain_tool[T](...)`), so none imports on Python 3.11. So each test runs twice (the
+`sdk` fixture's flavours): with `Port`, a line-by-line transcription of 0.0.20's wire behaviour
+(paths, headers, bodies, query strings, paging loop, error mapping) and of its pydantic models'
+requirements, on every Python; and with the real `integry.Integry`, which `make test-py313`
+runs under Python 3.13 (where a skip of it is a failure). On 3.11 the real flavour skips.
+
+What changed since 0.0.16, which this file transcribed before (read from both wheels):
+- 0.0.18 dropped `functions.list(search=...)`: the query string has no `search` any more (the
+  mock still serves it, for 0.0.16-0.0.17: tests/integry/test_catalogue.py).
+- 0.0.18 dropped `credits` and `session_id` from a call's output: the SDK no longer reads the
+  `X-Credits` and `X-Session-ID` headers (the mock still sends them, as the docs say).
+- 0.0.18 added `integration_id=$INTEGRY_INTEGRATION_ID` to a call's query when that variable is
+  set; 0.0.19 gave `call_sync` a `connected_account_id` (the `Function` object's `__call__` lost
+  its own in 0.0.18); 0.0.20 put `allow_workspace_connected_accounts=true` back first in the
+  query, where 0.0.16 had it.
+- Paths, headers, bodies, the paging loop, error mapping and the models are otherwise as in
+  0.0.16.
 
 Node SDK: `nodejs/src` 1.0.3 (axios), reproduced with plain httpx in part 2.
 """
@@ -16,9 +29,11 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import inspect
+import importlib.metadata
 import json
+import os
 import re
+import sys
 from datetime import datetime
 from typing import Any, Iterator
 from urllib.parse import urlencode
@@ -44,7 +59,10 @@ def get_hash(app_secret: str, user_id: str) -> str:  # integry/utils/common.py
                     digestmod=hashlib.sha256).hexdigest()
 
 
-# == the Python SDK 0.0.16, transcribed =========================================================
+# == the Python SDK 0.0.20, transcribed =========================================================
+TRANSCRIBED = "0.0.20"  # the release Port follows and pyproject.toml pins
+
+
 class NotFound(Exception):  # integry/exceptions.py
     pass
 
@@ -163,19 +181,16 @@ class Function(Model):  # functions/types.py
         return self._json_schema
 
     async def __call__(self, user_id: str, arguments: dict[str, Any],
-                       variables: dict[str, Any] | None = None,
-                       connected_account_id: int | None = None) -> "FunctionCallOutput":
-        return await self._resource.call(self.name, arguments, user_id, variables,
-                                         connected_account_id)
+                       variables: dict[str, Any] | None = None) -> "FunctionCallOutput":
+        return await self._resource.call(self.name, arguments, user_id, variables)
 
 
-class FunctionCallOutput(Model):
+class FunctionCallOutput(Model):  # no credits or session_id since 0.0.18
     @classmethod
-    def parse(cls, data: dict[str, Any], credits: int | None,
-              session_id: str | None) -> "FunctionCallOutput":
+    def parse(cls, data: dict[str, Any]) -> "FunctionCallOutput":
         _need("output" in data, "output is required", data)
         out = cls(network_code=_lax_int(data.get("network_code"), "network_code"),
-                  output=data["output"], credits=credits, session_id=session_id)
+                  output=data["output"])
         if "_cursor" in data:  # PaginatedFunctionCallOutput: `cursor: str = Field(alias="_cursor")`
             out.cursor = _str(data["_cursor"], "_cursor of a paginated call")
         return out
@@ -249,14 +264,16 @@ class PortApps(PortResource):  # resources/apps/api.py
         return App.parse(self._get_response_data_or_raise(response))
 
     async def is_connected(self, app_name: str, user_id: str) -> bool:
-        return len((await self.get(app_name, user_id)).connected_accounts) > 0
+        response = await self.http_client.post(f"{self.name}/{app_name}/get/",
+                                               headers=self._get_signed_request_headers(user_id))
+        return len(App.parse(self._get_response_data_or_raise(response)).connected_accounts) > 0
 
 
 class PortFunctions(PortResource):  # resources/functions/api.py
     def list(self, user_id: str, app: str | None = None, connected_only: bool | None = False,
-             type: str | None = None, cursor: str = "", include: list[str] | None = None,
-             search: str = "") -> PortPaginator:
-        query = self._get_query_string(include, app, connected_only, type, False, search)
+             type: str | None = None, cursor: str = "",
+             include: list[str] | None = None) -> PortPaginator:
+        query = self._get_query_string(include, app, connected_only, type)
         return PortPaginator(self, user_id, query, Function, explicit_cursor=cursor)
 
     async def predict(self, prompt: str, user_id: str, variables: dict | None = None,
@@ -290,24 +307,33 @@ class PortFunctions(PortResource):  # resources/functions/api.py
                    connected_account_id: int | None = None) -> FunctionCallOutput:
         if "cursor" in arguments:
             arguments["_cursor"] = arguments["cursor"]
-        url = f"{self.name}/{function_name}/call/?allow_workspace_connected_accounts=true"
-        if connected_account_id is not None:
-            url += f"&connected_account_id={connected_account_id}"
+        url = f"{self.name}/{function_name}/call/?" + self._call_query(connected_account_id)
         response = await self.http_client.post(url,
                                                headers=self._get_signed_request_headers(user_id),
                                                json={**arguments, "_variables": variables})
         return self._output(response)
 
     def call_sync(self, function_name: str, arguments: dict[str, Any], user_id: str,
-                  variables: dict | None = None) -> FunctionCallOutput:
+                  variables: dict | None = None,
+                  connected_account_id: int | None = None) -> FunctionCallOutput:
         if "cursor" in arguments:
             arguments["_cursor"] = arguments["cursor"]
         response = httpx.post(  # str(base_url) ends in "/": the SDK really sends `//functions`
-            f"{self.http_client.base_url}/{self.name}/{function_name}/call/"
-            "?allow_workspace_connected_accounts=true",
+            f"{self.http_client.base_url}/{self.name}/{function_name}/call/?"
+            + self._call_query(connected_account_id),
             headers=self._get_signed_request_headers(user_id),
             json={**arguments, "_variables": variables})
         return self._output(response)
+
+    @staticmethod
+    def _call_query(connected_account_id: int | None) -> str:  # call's and call_sync's, alike
+        params = ["allow_workspace_connected_accounts=true"]
+        integration_id = os.environ.get("INTEGRY_INTEGRATION_ID")
+        if integration_id:
+            params.append(f"integration_id={integration_id}")
+        if connected_account_id is not None:
+            params.append(f"connected_account_id={connected_account_id}")
+        return "&".join(params)
 
     def _output(self, response: httpx.Response) -> FunctionCallOutput:
         if response.status_code == 400:
@@ -320,14 +346,10 @@ class PortFunctions(PortResource):  # resources/functions/api.py
                 errors = details
             raise FunctionCallError("Failed to call the function.\nDetails: "
                                     + ", ".join(errors), errors=errors)
-        data = self._get_response_data_or_raise(response)
-        credits = response.headers.get("X-Credits")
-        return FunctionCallOutput.parse(data, int(credits) if credits is not None else None,
-                                        response.headers.get("X-Session-ID"))
+        return FunctionCallOutput.parse(self._get_response_data_or_raise(response))
 
     @staticmethod
-    def _get_query_string(include, app, connected_only, type, predict_arguments=False,
-                          search="") -> str:
+    def _get_query_string(include, app, connected_only, type, predict_arguments=False) -> str:
         params: dict[str, Any] = {}
         if include:
             params["include"] = ",".join(include)
@@ -339,29 +361,44 @@ class PortFunctions(PortResource):  # resources/functions/api.py
             params["type"] = type
         if predict_arguments:
             params["predict_arguments"] = "true"
-        if search:
-            params["search"] = search
         query = urlencode(params, doseq=False)
         return f"?{query}" if query else ""
 
 
 class Port(httpx.AsyncClient):  # client.py
     def __init__(self, app_key: str, app_secret: str, *args: Any, **kwargs: Any) -> None:
+        if not app_key:
+            raise Exception("app_key must be provided when initializing Integry")
+        if not app_secret:
+            raise Exception("app_secret must be provided when initializing Integry")
         self.app_key, self.app_secret = app_key, app_secret
         self.functions = PortFunctions(self, app_key, app_secret, "functions")
         self.apps = PortApps(self, app_key, app_secret, "apps")
         super().__init__(*args, **kwargs, base_url="https://api.integry.io", timeout=30)
 
 
-def _real_sdk() -> Any:
+def _real_sdk() -> tuple[Any, str]:
+    """(the integry package, "") where the release Port transcribes is installed; else
+    (None, why). Installed but failing to import is an error, not a skip."""
+    if sys.version_info < (3, 12):
+        return None, ("every integry release needs Python >= 3.12 (make test-py313 runs these "
+                      "tests under 3.13)")
     try:
-        import integry
-        from integry.resources.functions.api import Functions
-    except Exception:  # not installed, or a SyntaxError on Python < 3.12
-        return None
-    if "search" not in inspect.signature(Functions.list).parameters:
-        return None  # older than the API transcribed here
-    return integry
+        version = importlib.metadata.version("integry")
+    except importlib.metadata.PackageNotFoundError:
+        return None, "the integry package is not installed: pip install -e '.[test]'"
+    if version != TRANSCRIBED:  # the tests assert what this one release sends and reads
+        return None, (f"integry {version} is installed; these tests follow {TRANSCRIBED}, "
+                      "which the test extra pins: pip install -e '.[test]'")
+    import integry
+    return integry, ""
+
+
+def _real_sdk_required() -> bool:
+    """make test-py313 says so (it installs the SDK, and running it is what that run is for),
+    and so does CI on a Python the SDK supports: there a skip would hide that it never ran."""
+    ci = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes", "on")
+    return os.environ.get("MOCKSERVER_REAL_SDK") == "1" or (ci and sys.version_info >= (3, 12))
 
 
 # == fixtures ====================================================================================
@@ -371,7 +408,7 @@ class Sdk:
     def __init__(self, flavour: str, base: str, app_key: str, app_secret: str) -> None:
         self.flavour = flavour
         if flavour == "integry":
-            integry = _real_sdk()
+            integry, _ = _real_sdk()
             from integry.exceptions import FunctionCallError as FCE, NotFound as NF
             self.client = integry.Integry(app_key=app_key, app_secret=app_secret)
             self.NotFound, self.FunctionCallError = NF, FCE
@@ -417,8 +454,12 @@ FLAVOURS = ["port", "integry"]
 
 @pytest.fixture(params=FLAVOURS)
 def flavour(request) -> str:
-    if request.param == "integry" and _real_sdk() is None:
-        pytest.skip("the integry package (0.0.14+) does not import here (needs Python >= 3.12)")
+    if request.param == "integry":
+        integry, why = _real_sdk()
+        if integry is None:
+            if _real_sdk_required():
+                pytest.fail(f"the real SDK must run here: {why}")
+            pytest.skip(why)
     return request.param
 
 
@@ -534,7 +575,6 @@ def test_functions_list_to_the_end(sdk):
             "passthrough": await collect(sdk.functions.list(USER, type="PASSTHROUGH")),
             "connected": await collect(sdk.functions.list(USER, connected_only=True)),
             "meta": await collect(sdk.functions.list(USER, app="slack", include=["meta"])),
-            "search": await collect(sdk.functions.list(USER, search="message")),
         }
 
     got = sdk.run(go())
@@ -554,7 +594,6 @@ def test_functions_list_to_the_end(sdk):
     assert "pipedrive-passthrough-request" in connected
     assert "hubspot-create-contact" not in connected
     assert "slack-post-message" in {f.name for f in got["meta"]}
-    assert "slack-post-message" in {f.name for f in got["search"]}
     # the SDK's spelling of its filters
     sent = [str(r.url) for r in sdk.sent]
     assert any("connected_only=True" in u for u in sent)
@@ -629,12 +668,14 @@ def test_call_slack_post_message_with_variables(tenant_sdk):
     assert direct.network_code == 200
     assert direct.output["ok"] is True
     assert direct.output["message"]["text"] == "John Doe just signed up!"
-    assert isinstance(direct.credits, int) and direct.credits >= 0
-    assert isinstance(direct.session_id, str) and direct.session_id
     assert via_function.output["message"]["text"] == "Hi John"
+    # 0.0.18 on, the SDK's output drops the call's headers; the docs still give every call them
+    assert not hasattr(direct, "credits") and not hasattr(direct, "session_id")
+    answer = sdk.received[0]
+    assert int(answer.headers["X-Credits"]) >= 0 and answer.headers["X-Session-ID"]
     call = sdk.sent[0]
     assert call.url.path == "/integry/functions/slack-post-message/call/"
-    assert call.url.params["allow_workspace_connected_accounts"] == "true"
+    assert str(call.url).endswith("/call/?allow_workspace_connected_accounts=true")
 
 
 def test_call_sync_through_the_sdks_double_slash(tenant_sdk):
@@ -642,7 +683,11 @@ def test_call_sync_through_the_sdks_double_slash(tenant_sdk):
     out = sdk.functions.call_sync("slack-post-message", {"channel": "random", "text": "sync"},
                                   USER)  # `_variables: null`, and `.../integry//functions/...`
     assert out.network_code == 200 and out.output["message"]["text"] == "sync"
-    assert isinstance(out.credits, int) and out.session_id
+    # its own connected_account_id (0.0.19 on): the user's Pipedrive account
+    out = sdk.functions.call_sync("pipedrive-passthrough-request",
+                                  {"method": "GET", "url": "https://api.pipedrive.com/v1/users/me"},
+                                  USER, connected_account_id=247714)
+    assert out.network_code == 200
     sdk.run(asyncio.sleep(0))  # closes the (unused) async client
 
 
@@ -655,6 +700,24 @@ def test_call_without_variables_sends_null_and_works(tenant_sdk):
     assert out.network_code == 200
     assert json.loads(sdk.sent[0].content)["_variables"] is None
     assert sdk.sent[0].url.params["connected_account_id"] == "247714"
+
+
+def test_call_with_the_integration_id_variable(tenant_sdk, monkeypatch):
+    """INTEGRY_INTEGRATION_ID (0.0.18 on) adds `integration_id` to every call's query, between
+    the workspace flag and connected_account_id. The docs never name it; the mock, as a DRF view
+    with no such field, ignores it."""
+    sdk = tenant_sdk
+    monkeypatch.setenv("INTEGRY_INTEGRATION_ID", "8421")
+    out = sdk.run(sdk.functions.call("pipedrive-passthrough-request",
+                                      {"method": "GET",
+                                       "url": "https://api.pipedrive.com/v1/users/me"}, USER,
+                                      connected_account_id=247714))
+    assert out.network_code == 200
+    assert str(sdk.sent[0].url).endswith(
+        "/call/?allow_workspace_connected_accounts=true&integration_id=8421"
+        "&connected_account_id=247714")
+    out = sdk.functions.call_sync("slack-post-message", {"channel": "random", "text": "id"}, USER)
+    assert out.network_code == 200 and out.output["message"]["text"] == "id"
 
 
 def test_paginated_call_walks_to_the_end(tenant_sdk):
