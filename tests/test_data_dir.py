@@ -343,6 +343,9 @@ def _gets(s: Session) -> dict[tuple[str, str], tuple[str, dict, dict]]:
     campaign = s.call("POST", "/gravitec/api/v3/push", headers=auth, json={"payload": {
         "message": "m", "title": "t", "redirect_url": "https://example.com"}}).json()["id"]
     conn = "conn_789xyz123abc"
+    i = creds["integry"]
+    signed = {"App-Key": i["appKey"], "User-ID": i["userId"], "Hash": hmac.new(
+        i["appSecret"].encode(), i["userId"].encode(), hashlib.sha256).hexdigest()}
     return {
         ("gravy", "/intent-token"): ("/gravy/intent-token", {"shortCode": short}, {}),
         ("gravy", "/intent-token-links/short-code/{code}"): (
@@ -363,6 +366,8 @@ def _gets(s: Session) -> dict[tuple[str, str], tuple[str, dict, dict]]:
         ("gravitec", "/api/v3/messages"): ("/gravitec/api/v3/messages",
                                            {"campaignID": campaign}, auth),
         ("gravitec", "/api/v3/alias"): ("/gravitec/api/v3/alias", {"regId": "dev-1"}, auth),
+        ("integry", "/functions/{name}/get"): (
+            "/integry/functions/slack-post-message/get/", {}, signed),
         ("groove", "/oauth/authorize"): ("/groove/oauth/authorize", {
             "client_id": creds["groove"]["clientId"], "response_type": "code",
             "redirect_uri": "http://localhost:3000/oauth/callback"}, {}),

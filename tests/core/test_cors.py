@@ -33,7 +33,9 @@ BROWSER = {
                ("/groove/oauth/token", "POST", "content-type")],
     # the signed-call headers (App-Key, User-ID, Hash), or the Node SDK's query form
     "integry": [("/integry/functions/list/", "POST", "app-key,content-type,hash,user-id"),
-                ("/integry/apps/list", "POST", "content-type")],
+                ("/integry/apps/list", "POST", "content-type"),
+                # @integry/sdk's callFunction() with a function version
+                ("/integry/functions/slack-post-message/call/", "POST", "content-type,version")],
 }
 CASES = [(v, *c) for v, cs in BROWSER.items() for c in cs]
 

@@ -331,9 +331,30 @@ def test_with_and_without_the_trailing_slash(client, path):
                                   "/functions/slack-post-message/call"])
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
 def test_another_method_is_405(client, path, method):
+    if method == "GET" and "/get" in path:
+        return  # a function's details answer GET too (below)
     r = client.request(method, BASE + path, headers=headers())
     assert r.status_code == 405
     assert r.json() == {"detail": f'Method "{method}" not allowed.'}
+
+
+def test_a_function_s_details_answer_get_as_the_browser_sdk_asks(client):
+    """@integry/sdk's getFunction() sends GET /functions/<name>/get/ with the query-string
+    signature and no body: the same function as a POST without prompt or variables."""
+    query = f"?app_key={APP_KEY}&hash={sign()}&user_id={USER_ID}"
+    for path in ("/functions/slack-post-message/get/", "/functions/slack-post-message/get"):
+        got = client.get(BASE + path + query)
+        assert got.status_code == 200, got.text
+        assert got.json() == call(client, "/functions/slack-post-message/get/", {}).json()
+        assert "arguments" not in got.json()
+    meta = client.get(BASE + "/functions/slack-post-message/get/" + query + "&include=meta")
+    assert meta.status_code == 200 and meta.json()["meta"]["app"]["name"] == "slack"
+    missing = client.get(BASE + "/functions/no-such-function/get/" + query)
+    assert (missing.status_code, missing.json()) == (404, {"detail": "Function not found"})
+    unsigned = client.get(BASE + "/functions/slack-post-message/get/")
+    assert unsigned.status_code == 403
+    # the list, predict and call stay POST only
+    assert client.get(BASE + "/functions/slack-post-message/call/" + query).status_code == 405
 
 
 @pytest.mark.parametrize("path", ["/", "/nope", "/apps", "/apps/", "/apps/slack",

@@ -22,8 +22,9 @@ class IntegryVendor(Vendor[IntegryTemplate, IntegryStore, Integry]):
     secret_fields = frozenset({"hash"})   # the Node SDK's query parameter too
     content_type = "application/json"     # DRF's JSONRenderer
     # django-cors-headers' defaults, its allowed headers also naming the signed-call headers
-    # a browser app sends (App-Key, User-ID, Hash), or no browser call could pass
-    cors = DjangoCors(allow_headers=DJANGO_HEADERS + ("app-key", "user-id", "hash"))
+    # a browser app sends (App-Key, User-ID, Hash), or no browser call could pass, and the
+    # `Version` header the browser SDK (@integry/sdk) sends with a function's version
+    cors = DjangoCors(allow_headers=DJANGO_HEADERS + ("app-key", "user-id", "hash", "version"))
 
     fixtures, routes, errors, state, admin = fixtures, routes, errors, state, admin
     verify = verify

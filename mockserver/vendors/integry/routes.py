@@ -1,5 +1,6 @@
-"""Integry URLs -> handlers. Every call is a POST, with or without the trailing slash (the
-Python SDK writes it, the Node SDK does not); repeated slashes are one, as nginx merges them."""
+"""Integry URLs -> handlers. Every call is a POST (a function's details also a GET), with or
+without the trailing slash (the Python SDK writes it, the Node SDK does not); repeated slashes are
+one, as nginx merges them."""
 from __future__ import annotations
 
 from functools import partial
@@ -20,7 +21,8 @@ def build(g: h.Integry, vendor: "IntegryVendor") -> VendorApp:
         ("POST", "/apps/{app}/get", h.get_app),
         ("POST", "/functions/list", h.list_functions),
         ("POST", "/functions/predict", h.predict_function),
-        ("POST", "/functions/{name}/get", h.get_function),
+        # GET too: the browser SDK's getFunction() (@integry/sdk 4.9) asks with GET, no body
+        (("POST", "GET"), "/functions/{name}/get", h.get_function),
         ("POST", "/functions/{name}/call", h.call_function),
     )
     g.router = Router(routes, partial(h.route_missing, g), trailing_slash=True,
