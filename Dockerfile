@@ -1,4 +1,7 @@
-FROM python:3.11-slim
+# The official Python image. scripts/container builds this file on a stand-in made from Debian's
+# packages instead (--build-arg BASE=...), where Docker Hub is out of reach.
+ARG BASE=python:3.11-slim
+FROM ${BASE}
 
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

@@ -127,6 +127,8 @@ def test_dockerfile_copies_only_what_exists_and_runs_exec_form():
     assert cmd == ["mockserver", "serve", "--host", "0.0.0.0", "--port", "8080"]
     assert any(w == "USER" and r not in ("root", "0") for w, r in dockerfile_instructions())
     assert ("EXPOSE", "8080") in dockerfile_instructions()
+    # The published base is the official image; scripts/container swaps it by this argument only.
+    assert dockerfile_instructions()[:2] == [("ARG", "BASE=python:3.11-slim"), ("FROM", "${BASE}")]
 
 
 def test_wheel_ships_fixtures_and_contracts(image):
