@@ -188,6 +188,7 @@ def test_unknown_endpoint_is_refused():
     assert proc.returncode == 2 and "unknown: nope" in proc.stderr
 
 
+@pytest.mark.slow  # the script end to end: make test-slow
 def test_short_run_every_endpoint(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, str(RUN), "--driver", "python", "--seconds", "0.3",

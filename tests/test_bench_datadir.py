@@ -54,6 +54,7 @@ def test_unknown_part_or_endpoint_is_refused():
         assert proc.returncode == 2 and why in proc.stderr, proc.stderr
 
 
+@pytest.mark.slow  # the script end to end: make test-slow
 def test_short_run_of_every_part(tmp_path):
     # Three runs at once (load | coalesce | start and store): the parts are independent, and
     # each is mostly waiting for its servers to start.

@@ -76,6 +76,7 @@ def test_rows_measured_elsewhere_join_the_table(scale, tmp_path):
     assert table == [row] and scale.verdict(row) == "FAIL"
 
 
+@pytest.mark.slow  # the script end to end: make test-slow
 def test_short_run_of_every_part(tmp_path):
     out = tmp_path / "scale.json"
     proc = subprocess.run(

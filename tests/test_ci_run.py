@@ -1,6 +1,6 @@
 """.ci/run: installs what its targets need from Debian when it is missing (as root, or through
-sudo), then runs `make test`, `make test-py313` and `make test-container`, every one even after
-a failure. Hermetic: apt-get, sudo, id, dpkg-query and make are stand-ins that record their
+sudo), then runs `make test`, `make test-slow`, `make test-py313` and `make test-container`,
+every one even after a failure. Hermetic: apt-get, sudo, id, dpkg-query and make are stand-ins that record their
 calls. And what the browser tests do without a browser: fail under CI, skip elsewhere."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ RECORD = '#!/bin/sh\necho "{name} $*" >> "{log}"\n'
 
 PACKAGES = ("debootstrap", "docker.io", "docker-compose")  # what .ci/run asks dpkg about
 TOOLS = ("node", "npm", "certutil")                        # what it looks for on PATH
-ALL = ["make test", "make test-py313", "make test-container"]
+ALL = ["make test", "make test-slow", "make test-py313", "make test-container"]
 
 
 def run_ci(tmp: Path, uid: int, chromium: Path, with_sudo: bool = True, node: bool = True,
@@ -76,7 +76,7 @@ def test_chromium_missing_is_installed_through_sudo_otherwise(tmp_path):
                      "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y "
                      "--no-install-recommends chromium",
                      "apt-get install -y --no-install-recommends chromium",
-                     "make test", "sudo -n make test-py313", "make test-py313",
+                     "make test", "make test-slow", "sudo -n make test-py313", "make test-py313",
                      "sudo -n make test-container", "make test-container"]
 
 
@@ -116,8 +116,8 @@ def test_without_root_or_sudo_the_root_targets_fail_after_the_host_suite_ran(tmp
     proc, calls = run_ci(tmp_path, 1000, tmp_path / "absent", with_sudo=False,
                          MOCKSERVER_NO_BROWSER="1")
     assert proc.returncode == 1
-    assert calls == ["make test"]
-    assert "MOCKSERVER_CI_TARGETS=test" in proc.stderr
+    assert calls == ["make test", "make test-slow"]
+    assert 'MOCKSERVER_CI_TARGETS="test test-slow"' in proc.stderr
     assert "failed: test-py313 test-container" in proc.stderr
 
 
