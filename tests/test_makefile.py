@@ -98,16 +98,21 @@ def test_make_test_installs_the_test_extra_and_runs_pytest(tmp_path):
     assert make(tmp_path, "serve", f"PYTHON={py}").stdout.splitlines() == ["mockserver serve"]
 
 
-def test_make_test_py313_runs_its_script_and_needs_no_host_venv(tmp_path):
-    """The 3.13 run (scripts/py313, tested in tests/test_py313.py) brings its own Python."""
+def script_target(tmp_path: Path, target: str, script: str, body: str):
+    """`make <target>` in a copy of the Makefile whose scripts/<script> is a stand-in."""
     work = tmp_path / "work"
     (work / "scripts").mkdir(parents=True)
     shutil.copy(REPO / "Makefile", work / "Makefile")
     (work / "pyproject.toml").write_text("")
-    script = work / "scripts" / "py313"
-    script.write_text('#!/bin/sh\necho "py313 ran"\n')
-    script.chmod(0o755)
-    r = make(tmp_path, "test-py313", f"PYTHON={fake_python(tmp_path)}")
+    stand_in = work / "scripts" / script
+    stand_in.write_text(f"#!/bin/sh\n{body}\n")
+    stand_in.chmod(0o755)
+    return work, make(tmp_path, target, f"PYTHON={fake_python(tmp_path)}")
+
+
+def test_make_test_py313_runs_its_script_and_needs_no_host_venv(tmp_path):
+    """The 3.13 run (scripts/py313, tested in tests/test_py313.py) brings its own Python."""
+    work, r = script_target(tmp_path, "test-py313", "py313", 'echo "py313 ran"')
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["scripts/py313", "py313 ran"]
     assert not (work / ".venv").exists() and pip_calls(tmp_path) == []
@@ -115,14 +120,8 @@ def test_make_test_py313_runs_its_script_and_needs_no_host_venv(tmp_path):
 
 def test_make_test_container_runs_its_script_with_the_test_venv(tmp_path):
     """scripts/container (the image run by Docker) runs its checks with the venv's pytest."""
-    work = tmp_path / "work"
-    (work / "scripts").mkdir(parents=True)
-    shutil.copy(REPO / "Makefile", work / "Makefile")
-    (work / "pyproject.toml").write_text("")
-    script = work / "scripts" / "container"
-    script.write_text('#!/bin/sh\necho "container ran with $MOCKSERVER_TEST_PYTHON"\n')
-    script.chmod(0o755)
-    r = make(tmp_path, "test-container", f"PYTHON={fake_python(tmp_path)}")
+    _, r = script_target(tmp_path, "test-container", "container",
+                         'echo "container ran with $MOCKSERVER_TEST_PYTHON"')
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-1] == "container ran with .venv/bin/python"
     assert pip_calls(tmp_path) == ["-m pip install -q -e .[test]"]
