@@ -190,7 +190,23 @@ class Mock:
         assert "Traceback" not in err, err
 
 
-class Static(ThreadingHTTPServer):
+class Background(ThreadingHTTPServer):
+    """A local server on a thread of its own, on a free port (`ssl`: HTTPS with that context)."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler],
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        if ssl_context is not None:
+            self.socket = ssl_context.wrap_socket(self.socket, server_side=True)
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class Static(Background):
     """The page's own origin (http://127.0.0.1:<port>): the page and the SDK's bundle."""
 
     def __init__(self, files: dict[str, tuple[str, bytes]]) -> None:
@@ -206,17 +222,11 @@ class Static(ThreadingHTTPServer):
             def log_message(self, *args: Any) -> None:
                 pass
 
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-
-    def close(self) -> None:
-        self.shutdown()
-        self.server_close()
 
 
-class Stranger(ThreadingHTTPServer):
+class Stranger(Background):
     """HTTPS for a vendor hostname with a certificate from another CA, one the browser was never
     told about: the same browser must refuse it."""
 
@@ -233,20 +243,13 @@ class Stranger(ThreadingHTTPServer):
             def log_message(self, *args: Any) -> None:
                 pass
 
-        super().__init__(("127.0.0.1", 0), Handler)
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         trustme.CA().issue_cert(self.HOST).configure_cert(ctx)
-        self.socket = ctx.wrap_socket(self.socket, server_side=True)
+        super().__init__(Handler, ctx)
         self.port = self.server_address[1]
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
 
     def handle_error(self, request, client_address) -> None:
         pass  # the refused handshakes this server exists for
-
-    def close(self) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 # --- fixtures --------------------------------------------------------------------------------
