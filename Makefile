@@ -14,15 +14,17 @@ serve: $(VENV)/.stamp-serve
 # One worker per core (pytest-xdist): the suite stays within CI's time on two cores. Bytecode is
 # written even where PYTHONDONTWRITEBYTECODE is set: without it every worker and every server
 # the tests start compiles each module again, and pytest rewrites each test module's asserts
-# again (collection alone went from 5 s to 16 s). loadgroup: the latency tests (`alone`) run in a
-# row on one worker. The `slow` tests (the wheel built into a fresh venv, the bench scripts
-# run end to end: a minute of CPU that checks packaging and tools, not the mock) are left to
-# `make test-slow`, which CI runs too, so `make test` stays within 5 minutes on 2 cores.
+# again (collection alone went from 5 s to 16 s). Left to `make test-slow`, which CI runs too, so
+# `make test` stays within 5 minutes on 2 cores: the `slow` tests (the wheel built into a fresh
+# venv, the bench scripts run end to end: a minute of CPU that checks packaging and tools, not
+# the mock) and the `alone` ones (latency bounds and the kill -9 test: while one runs, every
+# other worker waits, about 35 s of an idle core). loadgroup: the `alone` tests run in a row on
+# one worker.
 test: $(VENV)/.stamp-test
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto --dist loadgroup -m "not slow"
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto --dist loadgroup -m "not slow and not alone"
 
 test-slow: $(VENV)/.stamp-test
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto --dist loadgroup -m slow
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto --dist loadgroup -m "slow or alone"
 
 # The whole suite again under Python 3.13 (Debian trixie's), where the official Integry SDK
 # runs: scripts/py313 builds a root with debootstrap under .cache/ (as root; about 90 s and
@@ -42,8 +44,8 @@ MOCKSERVER_FUZZ_CASES ?= 10000
 fuzz: $(VENV)/.stamp-test
 	PYTHONDONTWRITEBYTECODE= MOCKSERVER_FUZZ_CASES=$(MOCKSERVER_FUZZ_CASES) $(BIN)/python -m pytest -n auto tests/fuzz
 
-# --data-dir's kill -9 test (tests/test_data_dir_durability.py, a few rounds in `make test`) at
-# length: that many random kill points, kill after kill on one data dir.
+# --data-dir's kill -9 test (tests/test_data_dir_durability.py, a few rounds in
+# `make test-slow`) at length: that many random kill points, kill after kill on one data dir.
 MOCKSERVER_DURABILITY_ROUNDS ?= 50
 durability: $(VENV)/.stamp-test
 	PYTHONDONTWRITEBYTECODE= MOCKSERVER_DURABILITY_ROUNDS=$(MOCKSERVER_DURABILITY_ROUNDS) $(BIN)/python -m pytest tests/test_data_dir_durability.py -k kill_9

@@ -84,14 +84,14 @@ def test_make_test_installs_the_test_extra_and_runs_pytest(tmp_path):
     assert r.stdout.splitlines() == [
         f"creating .venv with {py} 3.11.7 ...",
         "installing mockserver and its test dependencies (first run only) ...",
-        'PYTHONDONTWRITEBYTECODE= .venv/bin/python -m pytest -n auto --dist loadgroup -m "not slow"',
+        'PYTHONDONTWRITEBYTECODE= .venv/bin/python -m pytest -n auto --dist loadgroup -m "not slow and not alone"',
         "pytest ran",
     ]
     # ... and `make test-slow` the rest, with the same venv
     r = make(tmp_path, "test-slow", f"PYTHON={py}")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [
-        "PYTHONDONTWRITEBYTECODE= .venv/bin/python -m pytest -n auto --dist loadgroup -m slow",
+        "PYTHONDONTWRITEBYTECODE= .venv/bin/python -m pytest -n auto --dist loadgroup -m \"slow or alone\"",
         "pytest ran"]
     assert pip_calls(tmp_path) == ["-m pip install -q -e .[test]"]
     # The test extra covers serve's dependencies too.
