@@ -136,7 +136,7 @@ def measure_load(endpoints: list[str], seconds: float, rounds: int, warmup: floa
                 for s in (mock, kept):
                     run.run_setup(client, s.base, ep)
                 ref = run.send_once(client, mock.base, loads["mock"][ep.name])
-                if ref.status_code != 200:
+                if ref.status_code != ep.status:
                     raise RuntimeError(f"{ep.name}: mock answered {ref.status_code}: "
                                        f"{ref.text[:300]}")
                 body_file = tmpdir / f"{ep.name}.response-body"

@@ -145,10 +145,10 @@ def main() -> int:
     print(f"{ep.name}: {ep.method} {ep.target_url}" + (f" ({len(ep.body)}-byte body)"
                                                          if ep.body else ""))
     ref = asyncio.run(call(mock, scope))
-    if ref.status != 200:
+    if ref.status != ep.status:
         print(f"mock answered {ref.status}: {ref.body[:300]!r}")
         return 2
-    bare = bare_app(ref.body, ref.headers, ep.method, ep.path)
+    bare = bare_app(ref.body, ref.headers, ep.method, ep.path, ep.status)
     got = asyncio.run(call(mock, scope))
     if comparable_body(ep, asyncio.run(call(bare, scope)).body) != \
             comparable_body(ep, got.body):

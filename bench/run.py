@@ -83,6 +83,9 @@ class Endpoint:
     # Control-plane calls (method, path, JSON body) made once on the mock before its template
     # response is taken, each must answer 2xx (e.g. lift a rate limit the load would hit).
     setup: tuple[tuple[str, str, str], ...] = ()
+    # The mock's success status (a create answers 201); the bare server answers the same, and
+    # the drivers count any other status as a failed request.
+    status: int = 200
 
     @property
     def target_url(self) -> str:
@@ -117,6 +120,13 @@ INTEGRY_HASH = hmac.new(b"integry-sandbox-secret", INTEGRY_USER_ID.encode(),
 # The documented example: post to Slack's #random with two reference tags filled from _variables.
 INTEGRY_CALL = (b'{"channel": "random", "text": "{first_name} {last_name} just signed up!", '
                 b'"_variables": {"first_name": "John", "last_name": "Doe"}}')
+# Passage Connect: the default tenant's sandbox API key (nothing to fetch) and the current
+# quickstart's body (docs.getpassage.ai/connect/quickstart, Step 2), its keys and values as
+# documented, on one line.
+PASSAGE_API_KEY = "psg_sandbox_key"
+PASSAGE_CREATE = (b'{"integrationId": "tmobile", "operations": [{"resource": '
+                  b'"mobileBillingStatement", "action": "read"}], '
+                  b'"webhookUrl": "https://your-server.com/webhook"}')
 # Each push stores a campaign on the mock (at most --max-sessions, 10,000, the oldest evicted):
 # that is the real workload, so it stays.
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -142,6 +152,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              (("App-Key", INTEGRY_APP_KEY), ("User-ID", INTEGRY_USER_ID),
               ("Hash", INTEGRY_HASH), ("Content-Type", "application/json")),
              INTEGRY_CALL, target=0.5, varies_headers=("x-session-id",)),
+    # Each create stores a pending link (bounded by --max-sessions, 10,000 per tenant, the
+    # oldest dropped with its claim code): the real workload, so it stays. Nothing claims the
+    # links, so no webhook is ever sent to the body's webhookUrl.
+    Endpoint("passage-create-link", "POST", "/passage/v1/links", "",
+             (("Authorization", f"Bearer {PASSAGE_API_KEY}"),
+              ("Content-Type", "application/json")),
+             PASSAGE_CREATE, target=0.9, varies=("linkId", "claimCode", "appClipUrl"),
+             status=201),
 )
 ENDPOINTS_BY_NAME = {e.name: e for e in ENDPOINTS}
 
@@ -286,7 +304,7 @@ def serve_main(argv: list[str]) -> None:
 # ==================================================================================================
 
 async def _one_connection(port: int, request: bytes, deadline: float, latencies: list[float],
-                          counters: dict[str, int]) -> None:
+                          counters: dict[str, int], status: bytes = b"200") -> None:
     from time import perf_counter
     reader = writer = None
     while perf_counter() < deadline:
@@ -308,7 +326,7 @@ async def _one_connection(port: int, request: bytes, deadline: float, latencies:
                 body = await reader.readexactly(n)
                 latencies.append(perf_counter() - t0)
                 counters["bytes"] += len(head) + len(body)
-                if head[9:12] != b"200":
+                if head[9:12] != status:  # "non200": not the endpoint's success status
                     counters["non200"] += 1
                 if b"\r\nconnection: close" in lower:
                     writer.close()
@@ -333,15 +351,17 @@ def http_request(method: str, target: str, host: str, headers: list[str], body: 
 
 
 async def _drive(port: int, path: str, headers: list[str], seconds: float,
-                 connections: int, method: str = "GET", body: bytes | None = None) \
-        -> dict[str, Any]:
+                 connections: int, method: str = "GET", body: bytes | None = None,
+                 status: int = 200) -> dict[str, Any]:
     from time import perf_counter
     request = http_request(method, path, f"{HOST}:{port}", headers, body)
     latencies: list[float] = []
     counters = {"errors": 0, "non200": 0, "bytes": 0}
     start = perf_counter()
     deadline = start + seconds
-    tasks = [asyncio.ensure_future(_one_connection(port, request, deadline, latencies, counters))
+    expected = str(status).encode()
+    tasks = [asyncio.ensure_future(_one_connection(port, request, deadline, latencies, counters,
+                                                   expected))
              for _ in range(connections)]
     try:
         # Each connection stops at the deadline; this bounds a stuck one as well.
@@ -370,6 +390,7 @@ def load_main(argv: list[str]) -> None:
     p.add_argument("--body-file", help="send this file as the body, with its Content-Length")
     p.add_argument("--seconds", type=float, required=True)
     p.add_argument("--connections", type=int, required=True)
+    p.add_argument("--status", type=int, default=200, help="the success status expected")
     a = p.parse_args(argv)
     body = Path(a.body_file).read_bytes() if a.body_file else None
     try:
@@ -379,7 +400,8 @@ def load_main(argv: list[str]) -> None:
     except ImportError:
         runner = asyncio.run
         loop_name = "asyncio"
-    result = runner(_drive(a.port, a.path, a.header, a.seconds, a.connections, a.method, body))
+    result = runner(_drive(a.port, a.path, a.header, a.seconds, a.connections, a.method, body,
+                           a.status))
     result["driver_loop"] = loop_name
     print(json.dumps(result), flush=True)
 
@@ -477,7 +499,8 @@ def run_wrk(port: int, load: Load, seconds: float, connections: int) -> dict[str
 def run_python_driver(port: int, load: Load, seconds: float, connections: int) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "_load", "--port", str(port),
            "--method", load.endpoint.method, "--path", load.endpoint.target_url,
-           "--seconds", str(seconds), "--connections", str(connections)]
+           "--seconds", str(seconds), "--connections", str(connections),
+           "--status", str(load.endpoint.status)]
     for h in load.header_lines:
         cmd += ["--header", h]
     if load.body_file is not None:
@@ -711,11 +734,11 @@ def comparable_body(ep: Endpoint, content: bytes) -> Any:
 
 
 def answers_differ(ep: Endpoint, mock, bare) -> str | None:
-    """Why the bare answer is not the mock's (None: same status 200, same vendor headers (the
-    `varies_headers` by name only), same body length and bytes, apart from the `varies` values
-    of a JSON body)."""
-    if not mock.status_code == bare.status_code == 200:
-        return f"status {mock.status_code} (mock) / {bare.status_code} (bare), not 200"
+    """Why the bare answer is not the mock's (None: both the endpoint's status, same vendor
+    headers (the `varies_headers` by name only), same body length and bytes, apart from the
+    `varies` values of a JSON body)."""
+    if not mock.status_code == bare.status_code == ep.status:
+        return f"status {mock.status_code} (mock) / {bare.status_code} (bare), not {ep.status}"
     hm, hb = vendor_headers(mock), vendor_headers(bare)
     if hm.keys() != hb.keys() or any(hm[k] != hb[k] for k in hm if k not in ep.varies_headers):
         return f"headers {hm} (mock) / {hb} (bare)"
@@ -849,7 +872,7 @@ def main(argv: list[str]) -> int:
                 for method, path, body in ep.setup:
                     print(f"  {ep.name} setup: {method} {path} {body}")
                 ref = send_once(client, mock.base, load)
-                if ref.status_code != 200:
+                if ref.status_code != ep.status:
                     print(f"ABORT: {ep.name}: mock answered {ref.status_code}: {ref.text[:500]}")
                     return 2
                 body_file = tmpdir / f"{ep.name}.response-body"
@@ -873,9 +896,10 @@ def main(argv: list[str]) -> int:
                 if why is not None:
                     print(f"ABORT: {ep.name}: the bare server does not answer as the mock: {why}")
                     return 2
-                print(f"  {ep.name} identical: status 200, {len(got['mock'].content)} body bytes, "
-                      "same headers" + (f" (the body apart from {', '.join(ep.varies)}, new in "
-                                        "each response)" if ep.varies else "")
+                print(f"  {ep.name} identical: status {ep.status}, "
+                      f"{len(got['mock'].content)} body bytes, same headers"
+                      + (f" (the body apart from {', '.join(ep.varies)}, new in each response)"
+                         if ep.varies else "")
                       + (f" (the values of {', '.join(ep.varies_headers)} apart, new in each "
                          "response; the bare server repeats the template's)"
                          if ep.varies_headers else ""))

@@ -7,14 +7,14 @@ from time import perf_counter
 from typing import Any, Iterable, Mapping
 from urllib.parse import unquote
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .admin import Plane, build_admin
 from .core.accesslog import SCOPE_KEY as ACCESS_KEY
 from .core.clock import Clock
 from .core.faults import Fault, Faults, buffered, drop, encode_body, pause, raw_headers
 from .core.http import REQUEST_BODY, dump
-from .core.journal import Journal
+from .core.journal import Call, Journal, SocketEnd
 from .core.memo import Memo
 from .core.openapi import SPEC_SUFFIXES, Specs
 from .core.paths import data_dir as bundled
@@ -25,6 +25,8 @@ from .core.vendor import Context, Vendor
 from .core.webhooks import Webhooks
 
 ADMIN_PREFIX = "/__admin"
+# websocket.close without a code: the ASGI spec's default, normal closure
+ASGI_CLOSE_CODE = 1000
 _ADMIN_SUB = ADMIN_PREFIX + "/"
 HOSTS_MEMO = 256  # Host header values remembered with their vendor (None: not a vendor's)
 READS = ("GET", "HEAD")  # vendor calls after which --data-dir writes nothing (unless `wrote`)
@@ -39,7 +41,9 @@ def default_vendors() -> list[Vendor]:
     from .vendors.gravy import GravyVendor
     from .vendors.groove import GrooveVendor
     from .vendors.integry import IntegryVendor
-    return [GravyVendor(), GravitecVendor(), GrooveVendor(), IntegryVendor()]
+    from .vendors.passage import PassageVendor
+    return [GravyVendor(), GravitecVendor(), GrooveVendor(), IntegryVendor(),
+            PassageVendor()]
 
 
 class MockServer:
@@ -65,7 +69,8 @@ class MockServer:
         # /<prefix>/openapi.json and /groove/schema.graphql: mock features, not vendor calls
         self.specs = Specs(bundled("contracts"), self.vendors)
         self._admin = build_admin(Plane(self.clock, self.journal, self.tenants, self.vendors,
-                                        ca_pem=ca_pem, faults=self.faults, data=data),
+                                        ca_pem=ca_pem, faults=self.faults, data=data,
+                                        webhooks=self.webhooks),
                                   admin_token)
         # serve --record (mockserver/verify/record.py): its Recorder, and each recorded vendor's
         # forwarding app by name; set by create_app.
@@ -90,7 +95,7 @@ class MockServer:
             await _lifespan(receive, send, self.recorder, self.data)
             return
         if kind != "http":
-            await send({"type": "websocket.close", "code": 1000})
+            await self._websocket(scope, receive, send)
             return
         # RFC 9112 §3.2: exactly one Host, none only before HTTP/1.1 (h11 refuses the same).
         host = None
@@ -144,6 +149,70 @@ class MockServer:
             await app(vscope, receive, send)
         finally:
             self._record(vendor, vscope, started)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake: to the vendor its Host or prefix names, where that vendor
+        serves one at the path; refused otherwise. One reaching a vendor is journaled as its
+        HTTP calls are (one with no vendor, as an HTTP call's plain 404, is not)."""
+        host = next((v for k, v in scope.get("headers", ()) if k == b"host"), None)
+        path: str = scope.get("path", "")
+        vendor, prefix = self._route(host, path) if not path.startswith(_ADMIN_SUB) \
+            else (None, "")
+        if scope["type"] != "websocket" or vendor is None:
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        vscope = dict(scope)
+        vscope["root_path"] = scope.get("root_path", "") + prefix
+        vscope["vendor_path"] = path[len(prefix):] or "/"
+        vscope["state"] = {}
+        if not self.journal.enabled:
+            await _serve_socket(self._apps[vendor], vscope, receive, send)
+            return
+        await self._socket_journaled(vendor, vscope, receive, send)
+
+    async def _socket_journaled(self, vendor: str, scope: Scope, receive: Receive,
+                                send: Send) -> None:
+        """Serve a WebSocket and journal it as one entry when the connection ends: only then
+        are its close code and message counts known, and a kept entry never changes (a journal
+        copy shares it). Its time is the handshake's (what the entry's GET was sent at)."""
+        at, started = self.clock.time(), perf_counter()
+        watch = _SocketWatch(receive, send)
+        tenant = self._socket_tenant(vendor, scope)
+        failed = False
+        try:
+            await _serve_socket(self._apps[vendor], scope, watch.receive, watch.send)
+        except Exception:
+            failed = True
+            raise
+        finally:
+            status, error = watch.status, None
+            if status is None:
+                if watch.gone:  # the client left before any answer
+                    error = "connection dropped"
+                else:  # neither accepted nor refused: the server answers the handshake 500
+                    status = 500
+            if failed:
+                error = "the WebSocket handler failed"
+            self.journal.record(Call(
+                vendor=vendor, at=at, method="GET", path=scope["vendor_path"],
+                query=scope.get("query_string", b"").decode("latin-1"),
+                raw_headers=list(scope.get("headers", ())), status=status,
+                tenant=scope["state"].get("tenant", tenant),
+                duration_ms=(perf_counter() - started) * 1000.0, error=error,
+                id=self.journal.next_id(), secrets=self.journal.secrets_of(vendor),
+                websocket=SocketEnd(watch.close_code, watch.received, watch.sent)))
+
+    def _socket_tenant(self, vendor: str, scope: Scope) -> str | None:
+        """The tenant whose credentials a handshake carries (headers, query), as the vendor's
+        auth resolves them; a handler that knows better notes `state["tenant"]`."""
+        probe = dict(scope)
+        probe["type"], probe["method"], probe["state"] = "http", "GET", {}
+        try:
+            tenant = self.vendors[vendor].tenant_of(probe, b"")
+        except Exception:  # noqa: BLE001 - a lookup bug must not fail the socket: no tenant
+            log.exception("tenant lookup for a WebSocket failed")
+            return None
+        return tenant.id if tenant is not None else None
 
     async def _kept(self, vendor: str, scope: Scope, receive: Receive, send: Send) -> None:
         """A vendor call with --data-dir: served as any other, then its tenant's part marked for
@@ -290,6 +359,54 @@ class MockServer:
             "connection dropped" if dropped else None, state.get("fault"))
 
 
+async def _serve_socket(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    if isinstance(app, VendorApp):
+        await app.serve_websocket(scope, receive, send)
+    else:  # an app with no WebSocket routes: refused
+        await send({"type": "websocket.close", "code": 1000})
+
+
+class _SocketWatch:
+    """One WebSocket connection's messages, watched for its journal entry: the handshake's
+    outcome as it is on the wire (101 accepted; a close before accepting is a 403; a denial
+    response its own status), the first close either side sent, and the messages each way."""
+
+    __slots__ = ("_receive", "_send", "status", "close_code", "received", "sent", "gone")
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self._receive, self._send = receive, send
+        self.status: int | None = None
+        self.close_code: int | None = None
+        self.received = self.sent = 0
+        self.gone = False  # the client disconnected
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        kind = message.get("type")
+        if kind == "websocket.receive":
+            self.received += 1
+        elif kind == "websocket.disconnect":
+            self.gone = True
+            if self.close_code is None and self.status == 101:
+                self.close_code = message.get("code", 1005)  # 1005: none given (RFC 6455)
+        return message
+
+    async def send(self, message: Message) -> None:
+        await self._send(message)  # noted after: what the server refused to send never went
+        kind = message.get("type")
+        if kind == "websocket.send":
+            self.sent += 1
+        elif kind == "websocket.accept":
+            self.status = 101
+        elif kind == "websocket.close":
+            if self.status is None:
+                self.status = 403
+            elif self.close_code is None and self.status == 101:
+                self.close_code = message.get("code", ASGI_CLOSE_CODE)
+        elif kind == "websocket.http.response.start" and self.status is None:
+            self.status = message.get("status")
+
+
 async def _lifespan(receive: Receive, send: Send, recorder: Any = None, data: Any = None) -> None:
     while True:
         message = await receive()
@@ -385,6 +502,7 @@ def create_app(seed: int = DEFAULTS["seed"], clock: Clock | None = None,
                        fixtures_digest=fixtures_digest(ctx.fixtures_dir,
                                                        [v.name for v in vendors]))
         data.open()
+        ctx.changed = data.touched
     server = MockServer(ctx, vendors, admin_token, ca_pem=ca_pem, max_faults=max_faults,
                         max_tenants=max_tenants, data=data)
     if state is not None:

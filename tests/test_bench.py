@@ -29,8 +29,8 @@ def bench():
 def test_endpoint_table(bench):
     names = [e.name for e in bench.ENDPOINTS]
     assert names == ["gravy-balances", "gravitec-push", "gravitec-tag", "groove-flow",
-                     "integry-call"]
-    gravy, push, tag, flow, call = bench.ENDPOINTS
+                     "integry-call", "passage-create-link"]
+    gravy, push, tag, flow, call, link = bench.ENDPOINTS
     assert (gravy.method, gravy.target_url) == ("GET", f"{bench.PATH}?{bench.QUERY}")
     assert "type=points" in gravy.query and "sortBy=createdAt" in gravy.query  # filter + sort
     assert gravy.target == bench.TARGET_RATIO == 0.8
@@ -73,6 +73,20 @@ def test_endpoint_table(bench):
         ("App-Key", "002d4f23-778a-11e7-bf2a-42010a8002c7"), ("User-ID", "123456"),
         ("Hash", signed), ("Content-Type", "application/json")]
     assert bench.needed_secrets([call]) == []  # the hash is computed, nothing is fetched
+    # Passage: the current quickstart's create, with the default tenant's sandbox key; it
+    # answers 201, and each answer has a new link id and claim code (and so app clip URL).
+    assert (link.method, link.target_url) == ("POST", "/passage/v1/links")
+    assert json.loads(link.body) == {
+        "integrationId": "tmobile",
+        "operations": [{"resource": "mobileBillingStatement", "action": "read"}],
+        "webhookUrl": "https://your-server.com/webhook"}
+    assert bench.resolve_headers(link, {}) == [("Authorization", "Bearer psg_sandbox_key"),
+                                               ("Content-Type", "application/json")]
+    assert bench.needed_secrets([link]) == [] and link.setup == ()
+    assert (link.status, link.target) == (201, 0.9)
+    assert set(link.varies) == {"linkId", "claimCode", "appClipUrl"}
+    assert link.varies_headers == ()
+    assert {e.status for e in bench.ENDPOINTS if e is not link} == {200}
 
 
 def test_secrets_and_setup_against_the_app(bench, client):
@@ -110,6 +124,65 @@ def test_integry_call_against_the_app(bench, client):
     no_session = {k: v for k, v in first.headers.items() if k.lower() != "x-session-id"}
     assert bench.answers_differ(
         call, first, httpx.Response(200, headers=no_session, content=first.content)) is not None
+
+
+def test_passage_create_against_the_app(bench, client):
+    """The table's create answers 201 with the documented keys; two answers differ only in the
+    link's id, claim code and app clip URL, so the check before the load passes, and it still
+    wants the 201 and the rest of the body."""
+    import httpx
+    link = bench.ENDPOINTS_BY_NAME["passage-create-link"]
+    headers = dict(bench.resolve_headers(link, {}))
+    first, second = (client.post(link.target_url, content=link.body, headers=headers)
+                     for _ in range(2))
+    assert first.status_code == second.status_code == 201, first.text
+    out = first.json()
+    assert out["status"] == "pending" and out["integrationId"] == "tmobile"
+    assert out["operations"] == [{"resource": "mobileBillingStatement", "action": "read"}]
+    assert out["appClipUrl"] == f"https://clip.getpassage.ai?code={out['claimCode']}"
+    assert out["linkId"] != second.json()["linkId"]
+    assert len(first.content) == len(second.content)  # uuids: the same length every time
+    assert bench.answers_differ(link, first, second) is None
+    changed = first.content.replace(b'"tmobile"', b'"tmobilX"')
+    assert bench.answers_differ(
+        link, first, httpx.Response(201, headers=first.headers, content=changed)) is not None
+    as_200 = httpx.Response(200, headers=first.headers, content=first.content)
+    assert "not 201" in bench.answers_differ(link, first, as_200)
+    # the other rows still want their 200
+    call = bench.ENDPOINTS_BY_NAME["integry-call"]
+    assert "not 200" in bench.answers_differ(call, first, first)
+
+
+def test_python_driver_counts_the_expected_status(bench):
+    """A 201 is a success for the create (and a failure for a 200 row): the driver counts
+    answers that are not the endpoint's status as `non200`."""
+    import asyncio
+
+    async def serve(status: bytes):
+        async def answer(reader, writer):
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    n = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                    await reader.readexactly(n)
+                    writer.write(b"HTTP/1.1 " + status + b" X\r\ncontent-length: 2\r\n\r\n{}")
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+        return await asyncio.start_server(answer, bench.HOST, 0)
+
+    async def drive(answered: bytes, expected: int):
+        server = await serve(answered)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            return await bench._drive(port, "/x", [], 0.2, 1, "POST", b"{}", expected)
+        finally:
+            server.close()
+
+    ok = asyncio.run(drive(b"201", 201))
+    assert ok["requests"] > 0 and ok["non200"] == 0 and ok["errors"] == 0, ok
+    bad = asyncio.run(drive(b"201", 200))
+    assert bad["requests"] > 0 and bad["non200"] == bad["requests"], bad
 
 
 def test_answers_differ_tolerates_varying_headers_only(bench):
@@ -163,12 +236,13 @@ def test_lua_string_keeps_every_byte(bench):
 
 
 def test_wrk_script_and_python_request(bench, tmp_path):
-    gravy, push, tag, flow, call = bench.ENDPOINTS
+    gravy, push, tag, flow, call, link = bench.ENDPOINTS
     assert bench.wrk_script(gravy) is None  # a plain GET: wrk's command line says it all
     assert 'wrk.method = "POST"' in bench.wrk_script(push)
     assert 'wrk.body = ""' in bench.wrk_script(tag)  # so wrk sends Content-Length: 0
     assert bench.lua_string(flow.body) in bench.wrk_script(flow)
     assert 'wrk.body = "{\\034channel\\034: ' in bench.wrk_script(call)  # braces stay as is
+    assert bench.lua_string(link.body) in bench.wrk_script(link)
     load = bench.Load.prepare(push, {}, tmp_path)
     assert load.body_file.read_bytes() == push.body and load.script.exists()
     raw = bench.http_request("POST", push.target_url, "h:1", load.header_lines, push.body)
@@ -200,10 +274,11 @@ def test_short_run_every_endpoint(tmp_path):
     for name in ("gravy-balances", "gravitec-push", "gravitec-tag", "groove-flow",
                  "integry-call"):
         assert f"{name} identical: status 200" in proc.stdout
+    assert "passage-create-link identical: status 201" in proc.stdout
     summary = proc.stdout.split("== summary", 1)[1]
     runs = json.loads(out.read_text())["runs"]["python"]
     assert list(runs) == ["gravy-balances", "gravitec-push", "gravitec-tag", "groove-flow",
-                          "integry-call"]
+                          "integry-call", "passage-create-link"]
     for name, run in runs.items():
         assert name in summary
         for kind in ("mock", "bare"):

@@ -361,7 +361,7 @@ def _exports(server: Served, data: Path) -> dict[str, Found]:
     for tid in listed:
         r = server.http.get("/__admin/state", params={"tenant": tid})
         assert r.status_code == 200, r.text
-        assert set(r.json()["vendors"]) == {"gravy", "gravitec", "groove", "integry"}
+        assert set(r.json()["vendors"]) == {"gravy", "gravitec", "groove", "integry", "passage"}
         found[tid] = Found(r.json())
     return found
 

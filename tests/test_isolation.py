@@ -83,6 +83,13 @@ def world(client) -> World:
                     json={"properties": {"email": "b-secret@b.io"}})
     assert r.status_code == 200, r.text
     refs["integry"] = {"account": account}
+    # Passage Connect: a link of B's (its id and claim code are B's)
+    r = client.post("/passage/v1/links",
+                    headers={"Authorization": f"Bearer {bc['passage']['apiKey']}"},
+                    json={"integrationId": "tmobile", "resource": "paymentMethod",
+                          "action": "read", "externalUserId": "b-only-user"})
+    assert r.status_code == 201, r.text
+    refs["passage"] = r.json()
     return World(a["credentials"], bc, a["id"], b["id"], refs)
 
 
@@ -297,15 +304,43 @@ def integry_auth_b_hash(client, w):
     assert (r.status_code, r.json()) == (403, {"detail": "Incorrect authentication credentials."})
 
 
+def _passage(w: World) -> dict[str, str]:
+    return {"Authorization": f"Bearer {w.a['passage']['apiKey']}"}
+
+
+def passage_read_link(client, w):
+    r = client.get(f"/passage/v1/links/{w.refs['passage']['linkId']}", headers=_passage(w))
+    assert (r.status_code, r.json()) == (404, {"error": "Link not found"})
+
+
+def passage_read_list(client, w):
+    r = client.get("/passage/v1/links", headers=_passage(w))
+    assert r.status_code == 200, r.text
+    assert w.refs["passage"]["linkId"] not in r.text and "b-only-user" not in r.text
+
+
+def passage_write_create(client, w):
+    r = client.post("/passage/v1/links", headers=_passage(w), json={
+        "integrationId": "tmobile", "resource": "paymentMethod", "action": "read",
+        "externalUserId": "b-only-user"})
+    assert r.status_code == 201 and r.json()["linkId"] != w.refs["passage"]["linkId"]
+
+
+def passage_auth_near_miss_key(client, w):
+    r = client.get("/passage/v1/links", headers={
+        "Authorization": f"Bearer {w.b['passage']['apiKey']}x"})
+    assert (r.status_code, r.json()) == (401, {"error": "Missing or invalid API key"})
+
+
 CASES: dict[str, Case] = {name.replace("_", "-"): fn for name, fn in list(globals().items())
                           if callable(fn) and name.split("_")[0] in
-                          ("gravy", "gravitec", "groove", "integry")
+                          ("gravy", "gravitec", "groove", "integry", "passage")
                           and name.split("_")[1] in ("read", "write", "delete", "auth")}
 
 
 def test_the_matrix_covers_every_vendor_and_kind():
     vendors = {k.split("-")[0] for k in CASES}
-    assert vendors == {"gravy", "gravitec", "groove", "integry"}
+    assert vendors == {"gravy", "gravitec", "groove", "integry", "passage"}
     for vendor in vendors:
         kinds = {k.split("-")[1] for k in CASES if k.startswith(vendor + "-")}
         assert {"read", "write", "auth"} <= kinds, vendor

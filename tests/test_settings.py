@@ -133,6 +133,7 @@ def test_the_modules_take_the_tables_defaults():
 # Numbers equal to a setting's default that are no setting: (what the number is, value).
 UNRELATED = {
     ("code", 1000),               # a WebSocket close code: normal closure
+    ("ASGI_CLOSE_CODE", 1000),    # the same, as ASGI's websocket.close defaults it
     ("RECEIVE_SECONDS", 60.0),    # Gravitec: how fast a sent campaign's received count settles
     ("TEXT_MAX", 1000),           # Gravitec: longest push text
     ("URL_MAX", 1000),            # Gravitec: longest push URL

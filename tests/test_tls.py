@@ -41,7 +41,8 @@ def test_the_certificate_names_every_vendor_host_and_the_local_names():
     # README.md's vendor hosts, spelled out: a vendor dropping one must fail here.
     assert {"api.getpassage.ai", "api.runpassage.ai", "prod-gravy-connect-api.onrender.com",
             "uapi.gravitec.net", "app.grooveapp.com", "auth.grooveapp.com",
-            "api.integry.io"} <= set(names)
+            "api.integry.io", "connect.getpassage.ai", "connect.dev.getpassage.ai",
+            "connect.services.getpassage.ai"} <= set(names)
     leaf = issue(trustme.CA(), names)
     cert = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes())
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

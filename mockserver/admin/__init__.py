@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..core.journal import Journal
     from ..core.tenancy import Tenants
     from ..core.vendor import Vendor
+    from ..core.webhooks import Webhooks
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Plane:
     ca_pem: bytes | None = None  # the TLS CA when serving with --tls
     faults: "Faults | None" = None
     data: Any = None             # the --data-dir (core/datadir.py), when one is kept
+    webhooks: "Webhooks | None" = None  # its retries follow the clock and go with a reset
 
 
 def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
@@ -68,6 +70,8 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             server.journal.clear(tenant.id)
             if server.faults is not None:  # reset = back to fixtures: no faults either
                 server.faults.clear(tenant.id)
+            if server.webhooks is not None:  # nor webhook retries
+                server.webhooks.cancel(tenant.id)
             return JSON({"reset": [tenant.id]})
         server.tenants.reset()
         for t in server.tenants:
@@ -75,6 +79,8 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         server.journal.clear()
         if server.faults is not None:
             server.faults.clear()
+        if server.webhooks is not None:
+            server.webhooks.cancel()
         return JSON({"reset": [t.id for t in server.tenants]})
 
     async def clock(request: Request) -> Response:
@@ -103,6 +109,8 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
             else:
                 raise ControlError(400, 'send {"advance": seconds}, {"set": "ISO-8601"} '
                                         'or {"real": true}')
+            if server.webhooks is not None:  # what the move made due goes out before the answer
+                await server.webhooks.run_due()
         return JSON(server.clock.describe())
 
     async def requests_(request: Request) -> Response:
@@ -167,6 +175,8 @@ def build_admin(server: Plane, admin_token: str | None = None) -> Starlette:
         server.journal.clear(tid)
         if server.faults is not None:
             server.faults.clear(tid)
+        if server.webhooks is not None:
+            server.webhooks.cancel(tid)
         return Response(status_code=204)
 
     async def ca_pem(request: Request) -> Response:

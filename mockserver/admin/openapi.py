@@ -35,7 +35,12 @@ SCHEMAS: dict[str, Any] = {
         fault={"type": ["string", "null"], "description": "the fault that answered it, if any"},
         mockStatus={"type": ["integer", "null"],
                     "description": "recorded: what the mock answered the same call"},
-        differenceCount={**INT, "description": "recorded: differences from the mock's answer"}),
+        differenceCount={**INT, "description": "recorded: differences from the mock's answer"},
+        websocket={**obj(["closeCode", "received", "sent"],
+                         closeCode={"type": ["integer", "null"]}, received=INT, sent=INT),
+                   "description": "a WebSocket handshake (status 101 when accepted), journaled "
+                                  "when its connection ended: the first close code either side "
+                                  "sent (null: none), the messages the mock received and sent"}),
     "Call": {"allOf": [ref("CallSummary"), obj(
         ["request", "response"],
         request=obj(["headers", "body"], headers={"type": "object",

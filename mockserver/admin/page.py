@@ -20,7 +20,7 @@ from typing import Iterable
 from starlette.responses import HTMLResponse
 
 STATIC = files(__package__) / "static"
-STATUS_CODES = (200, 201, 204, 302, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503)
+STATUS_CODES = (101, 200, 201, 204, 302, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503)
 
 
 def _inline(name: str) -> str:

@@ -1,9 +1,12 @@
 """The one clock. Every expiry, window, schedule and timestamp reads it, never the system time."""
 from __future__ import annotations
 
+import inspect
 import math
 import time as _time
+import weakref
 from datetime import datetime, timezone
+from typing import Callable
 
 # The instants the mock clock may show: from the Unix epoch to the start of year 9000. Vendors
 # compute dates ahead of "now" (expiries, schedules, generated data years ahead), and each must
@@ -41,8 +44,23 @@ class Clock:
         self._offset = 0.0
         self._frozen: float | None = None
         self._iso_ms, self._iso = -1, ""
+        self._listeners: list[Callable[[], Callable[[], None] | None]] = []
         if frozen_at is not None:
             self.set(frozen_at)
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every move (set, advance, real, restore), in the thread that
+        moved the clock: work due by the mock clock (webhook retries) runs when time jumps."""
+        # A bound method is held weakly: a clock outlives the apps built on it (tests).
+        self._listeners.append(weakref.WeakMethod(listener) if inspect.ismethod(listener)
+                               else lambda: listener)
+
+    def _moved(self) -> None:
+        live = [listener for listener in (ref() for ref in self._listeners) if listener]
+        if len(live) < len(self._listeners):  # the apps gone: their listeners too
+            self._listeners = [ref for ref in self._listeners if ref() is not None]
+        for listener in live:
+            listener()
 
     # The single place the system time is read.
     @staticmethod
@@ -85,6 +103,7 @@ class Clock:
         except (OverflowError, OSError):
             raise ValueError("not a representable instant") from None
         self._frozen = self._check(t)
+        self._moved()
 
     def advance(self, seconds: float) -> None:
         """Move by `seconds`; ValueError (and no change) when the result leaves the range."""
@@ -95,10 +114,12 @@ class Clock:
         else:
             self._check(self.time() + seconds)
             self._offset += seconds
+        self._moved()
 
     def real(self) -> None:
         self._frozen = None
         self._offset = 0.0
+        self._moved()
 
     def saved(self) -> dict:
         """What a data dir keeps of the clock (core/datadir.py): frozen at an instant, or real
@@ -114,6 +135,7 @@ class Clock:
             raise ValueError("the clock's offset is no finite number")
         self._frozen = None if frozen is None else float(frozen)
         self._offset = float(offset)
+        self._moved()
 
     def describe(self) -> dict:
         return {"now": self.iso(), "mode": "frozen" if self.frozen else "real",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from fnmatch import fnmatchcase
 from itertools import count
 from operator import itemgetter
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode
 
@@ -109,6 +109,14 @@ class Secrets:
 BASE_SECRETS = Secrets()
 
 
+class SocketEnd(NamedTuple):
+    """How a WebSocket connection ended, for its journal entry (`Call.websocket`)."""
+
+    close_code: int | None  # the first close either side sent; None if none was
+    received: int           # messages from the client
+    sent: int               # messages to the client
+
+
 @dataclass(slots=True)
 class Call:
     """One journal entry: a vendor request, or a webhook the mock delivered (`kind="webhook"`).
@@ -122,7 +130,9 @@ class Call:
     (`MockServer._record`); the journal's storage follows by itself. The fields from `id` on
     are the journal's own: it numbers and sizes each entry, and a served request's kind, url
     and secrets follow from what it is. A recorded call (`kind="recorded"`) also keeps the
-    mock's answer and the differences, and is recorded as a `Call` (`Journal.record`).
+    mock's answer and the differences, and is recorded as a `Call` (`Journal.record`); so is a
+    WebSocket handshake (`kind="request"`, method GET), with how its connection ended
+    (`websocket`).
     """
 
     vendor: str
@@ -149,6 +159,10 @@ class Call:
     mock_status: int | None = None
     mock_body: bytes = b""
     differences: tuple[tuple[str, str, str], ...] = ()
+    # A WebSocket handshake (a GET, status 101 when accepted), recorded when the connection
+    # ends: the close code (None before acceptance, or when it ended without a close) and the
+    # messages the mock received and sent.
+    websocket: SocketEnd | None = None
 
     def approx_size(self) -> int:
         """What this entry holds in memory, roughly: bodies, header bytes and a fixed overhead
@@ -187,6 +201,10 @@ class Call:
             "error": self.error, "fault": self.fault,
             **({"mockStatus": self.mock_status, "differenceCount": len(self.differences)}
                if self.kind == RECORDED else {}),
+            **({"websocket": {"closeCode": self.websocket.close_code,
+                              "received": self.websocket.received,
+                              "sent": self.websocket.sent}}
+               if self.websocket is not None else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,7 +233,8 @@ PARTS_MAX_SIZE = 8192
 _NAMES = tuple(f.name for f in fields(Call))
 REQUEST_FIELDS = _NAMES[:_NAMES.index("id")]
 # In Journal._call's order; the recorded call's fields after them keep their defaults there.
-_OWN_FIELDS = ("id", "kind", "url", "secrets", "size", "mock_status", "mock_body", "differences")
+_OWN_FIELDS = ("id", "kind", "url", "secrets", "size", "mock_status", "mock_body", "differences",
+               "websocket")
 if _NAMES[len(REQUEST_FIELDS):] != _OWN_FIELDS:
     raise TypeError(f"Call's last fields are {', '.join(_OWN_FIELDS)}, in this order")
 # Of those, the request itself, kept as one tuple shared by identical requests (RequestParts).

@@ -10,9 +10,10 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping
 
 from starlette.requests import ClientDisconnect, Request
+from starlette.websockets import WebSocket
 
 from starlette.responses import Response
 
@@ -150,8 +151,12 @@ class VendorApp:
     def __init__(self, router: Router, internal_error: Callable[[], Any],
                  headers: dict[str, str] | None = None,
                  content_type: str = "application/json",
-                 cors: "CorsPolicy | None" = None, body_limit: int = BODY_LIMIT) -> None:
+                 cors: "CorsPolicy | None" = None, body_limit: int = BODY_LIMIT,
+                 websockets: "Mapping[str, Callable[[WebSocket], Awaitable[None]]] | None"
+                 = None) -> None:
         self.router = router
+        # path -> handler of a WebSocket the vendor serves there (`serve` below)
+        self.websockets = dict(websockets or {})
         # A body the handler never read (a call refused for its credentials) is still read
         # after the answer, up to the vendor's own limit, so the journal shows what was sent.
         self.body_limit = body_limit
@@ -278,6 +283,15 @@ class VendorApp:
             await self._answer_then_read(response, scope, receive, noting(send, scope))
             return
         await response(scope, receive, noting(send, scope))
+
+    async def serve_websocket(self, scope, receive, send) -> None:
+        """A WebSocket handshake at `scope["vendor_path"]`: the vendor's handler, or refused
+        (closed before it is accepted: the client sees a 403) where it serves none."""
+        handler = self.websockets.get(scope["vendor_path"])
+        if handler is None:
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        await handler(WebSocket(scope, receive, send))
 
     async def _answer_then_read(self, response, scope, receive, send) -> None:
         """Send `response` whole but leave it open, read the body no handler read (for the

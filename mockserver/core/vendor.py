@@ -32,7 +32,7 @@ import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Mapping, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Generic, Mapping, Protocol, TypeVar
 
 from starlette.requests import Request
 
@@ -68,6 +68,9 @@ class Context:
     session_limit: int = DEFAULTS["max_sessions"]  # live tokens/sessions per tenant and vendor
     cors_origins: list[str] | None = None   # --cors-origins; None: any origin
     rng: random.Random = field(init=False)
+    # (tenant id, vendor name): a vendor changed a tenant's part outside any call (a timer, a
+    # clock move), which no call's end marks; --data-dir writes the part then.
+    changed: Callable[[str, str], None] = field(default=lambda tenant, vendor: None, repr=False)
 
     def __post_init__(self) -> None:
         # Ids the mock mints (connections, events) follow the seed, so runs are reproducible.

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-NAMES = ("gravy", "gravitec", "groove", "integry")
+NAMES = ("gravy", "gravitec", "groove", "integry", "passage")
 
 
 def add_parser(sub: Any) -> None:

@@ -301,7 +301,8 @@ def test_status_filter_takes_a_class(client, app):
 
 SUMMARY_SHAPE = {"gravy": {"connections"}, "gravitec": {"followers", "campaigns"},
                  "groove": {"people", "flows", "memberships"},
-                 "integry": {"connectedAccounts", "users", "workspace"}}
+                 "integry": {"connectedAccounts", "users", "workspace"},
+                 "passage": {"links"}}
 
 
 def _summary(client, tenant: str | None = None) -> dict:
@@ -319,7 +320,7 @@ def test_summary_has_the_shared_shape(client):
     assert conns["total"] == 150 == sum(conns["byStatus"].values())
     for vendor, counts in s["vendors"].items():
         for key, n in counts.items():
-            if key not in ("connections", "workspace"):
+            if key not in ("connections", "workspace", "links"):
                 assert isinstance(n, int) and n >= 0, (vendor, key)
 
 

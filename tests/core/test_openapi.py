@@ -266,7 +266,8 @@ def test_documents_are_built_once(app):
     first = app.specs.get("/gravy/openapi.json")
     assert app.specs.get("/gravy/openapi.json")[0] is first[0]
     assert app.specs.paths() == ["/gravitec/openapi.json", "/gravy/openapi.json",
-                                 "/groove/schema.graphql", "/integry/openapi.json"]
+                                 "/groove/schema.graphql", "/integry/openapi.json",
+                                 "/passage/openapi.json"]
 
 
 # -- the control plane ---------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def test_a_fresh_tenant_roundtrips_byte_identical(client):
     first = export(client)
     doc = json.loads(first)
     assert doc["version"] == 1 and doc["tenant"] == "default"
-    assert sorted(doc["vendors"]) == ["gravitec", "gravy", "groove", "integry"]
+    assert sorted(doc["vendors"]) == ["gravitec", "gravy", "groove", "integry", "passage"]
     r = put(client, first)
     assert r.status_code == 200 and r.json() == {"imported": "default"}
     assert export(client) == first

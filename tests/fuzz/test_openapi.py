@@ -46,15 +46,21 @@ def _integry_valid(client) -> list[dict[str, str]]:
     return [integry_headers(), integry_headers("fuzz-user")]
 
 
+def _passage_valid(client) -> list[dict[str, str]]:
+    return [{"Authorization": "Bearer psg_sandbox_key"}]
+
+
 VALID = {"gravy": gravy_hints.valid_headers, "gravitec": gravitec_hints.valid_headers,
-         "integry": _integry_valid}
+         "integry": _integry_valid, "passage": _passage_valid}
 # A credential of the right shape that the tenant does not hold.
 WRONG = {"gravy": [{"Authorization": "Bearer not-a-token"},
                    {"Authorization": "Publishable pk-test-other"},
                    {"x-intent-token": "a.b.c"}],
          "gravitec": [_basic(gravitec_hints.APP_KEY, "wrong-secret"), _basic("", "")],
          "integry": [integry_headers(secret="wrong-secret"),
-                     {"App-Key": APP_KEY, "User-ID": USER_ID}]}
+                     {"App-Key": APP_KEY, "User-ID": USER_ID}],
+         "passage": [{"Authorization": "Bearer psg_not-a-key"},
+                     {"Authorization": "Bearer a.jwt.token"}]}
 
 
 def _integry_query(user: str) -> dict[str, str]:

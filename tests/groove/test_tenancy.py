@@ -74,6 +74,7 @@ def test_the_default_credentials_are_specs(client):
                    "redirectUri": "http://localhost:3000/oauth/callback"},
         "integry": {"appKey": "002d4f23-778a-11e7-bf2a-42010a8002c7",
                     "appSecret": "integry-sandbox-secret", "userId": "123456"},
+        "passage": {"apiKey": "psg_sandbox_key"},
     }
     assert r.json() == {name: spec[name] for name in r.json()}
 

@@ -9,7 +9,8 @@ import pytest
 from mockserver.app import default_vendors
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "fidelity.md"
-TITLES = {"gravy": "Gravy", "gravitec": "Gravitec", "groove": "Groove", "integry": "Integry"}
+TITLES = {"gravy": "Gravy", "gravitec": "Gravitec", "groove": "Groove", "integry": "Integry",
+          "passage": "Passage Connect"}
 
 
 def table(vendor) -> list[str]:

@@ -219,6 +219,16 @@ function realBadges(r) {
                      title: n ? 'the mock\u2019s answer differs from the real one' : 'the mock answers the same'},
             n ? n + (n === 1 ? ' difference' : ' differences') : 'same')];
 }
+// A WebSocket handshake, journaled when its connection ended: how it ended.
+function socketEnd(ws) {
+  const code = ws.closeCode == null ? 'no close code' : 'closed ' + ws.closeCode;
+  return code + ', ' + num(ws.received) + ' received, ' + num(ws.sent) + ' sent';
+}
+function socketBadge(r) {
+  const ws = r.websocket;
+  if (!ws || typeof ws !== 'object') return null;
+  return h('span', {class: 'badge socket', title: 'a WebSocket: ' + socketEnd(ws)}, 'websocket');
+}
 function row(r) {
   const hook = r.kind === 'webhook', where = target(r);
   return h('tr', {tabindex: '0', data: {id: String(r.id)},
@@ -231,7 +241,7 @@ function row(r) {
     h('td', {class: 'path mono', title: where},
       hook && h('span', {class: 'badge hook', title: 'a webhook the mock delivered'}, 'webhook'),
       r.fault && h('span', {class: 'badge fault', title: 'answered by fault ' + r.fault}, 'fault ' + r.fault),
-      realBadges(r), ' ', where),
+      realBadges(r), socketBadge(r), ' ', where),
     h('td', null, statusPill(r.status, r.error)),
     h('td', {class: 'num mono'}, fmtMs(r.durationMs)));
 }
@@ -398,15 +408,17 @@ function renderDetail(e) {
   if (e.fault) meta.push(['Fault', h('span', {class: 'badge fault'}, String(e.fault))]);
   if (e.url) meta.push([recorded ? 'Forwarded to' : 'Delivered to', e.url]);
   if (e.error) meta.push(['Error', e.error]);
+  const ws = e.websocket && typeof e.websocket === 'object' ? e.websocket : null;
+  if (ws) meta.push(['WebSocket', socketEnd(ws)]);
   const req = e.request || {}, resp = e.response || {};
   $('detail').replaceChildren(
     h('div', {class: 'target'}, hook ? 'POST ' + (e.url || '') + '  (' + e.path + ')' : target(e)),
     h('dl', {class: 'meta'}, meta.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
     h('h3', null, hook ? 'Webhook headers' : 'Request headers'), headerTable(req.headers),
     h('h3', null, hook ? 'Webhook body' : 'Request body'), bodyBlock(req.body),
-    h('h3', null, hook ? 'Receiver answered ' : recorded ? 'Real API answered ' : 'Response ',
+    h('h3', null, hook ? 'Receiver answered ' : recorded ? 'Real API answered ' : ws ? 'Handshake ' : 'Response ',
       statusPill(e.status, e.error)),
-    bodyBlock(resp.body),
+    ws ? h('p', {class: 'muted'}, socketEnd(ws)) : bodyBlock(resp.body),
     ...(recorded ? [
       h('h3', null, 'Mock answered ', statusPill(e.mockStatus, 'no answer')),
       bodyBlock((e.mockResponse || {}).body),
