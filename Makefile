@@ -16,10 +16,10 @@ serve: $(VENV)/.stamp-serve
 # the tests start compiles each module again, and pytest rewrites each test module's asserts
 # again (collection alone went from 5 s to 16 s). Left to `make test-slow`, which CI runs too, so
 # `make test` stays within 5 minutes on 2 cores: the `slow` tests (the wheel built into a fresh
-# venv, the bench scripts run end to end: a minute of CPU that checks packaging and tools, not
-# the mock) and the `alone` ones (latency bounds and the kill -9 test: while one runs, every
-# other worker waits, about 35 s of an idle core). loadgroup: the `alone` tests run in a row on
-# one worker.
+# venv, the bench scripts run end to end, pytest run again in a subprocess: a minute of CPU that
+# checks packaging and tools, not the mock) and the `alone` ones (latency bounds and the kill -9
+# test: while one runs, every other worker waits, about 35 s of an idle core). loadgroup: the
+# `alone` tests run in a row on one worker.
 test: $(VENV)/.stamp-test
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto --dist loadgroup -m "not slow and not alone"
 

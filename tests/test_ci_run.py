@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 RECORD = '#!/bin/sh\necho "{name} $*" >> "{log}"\n'
 
@@ -159,12 +161,14 @@ def _page_tests(tmp: Path, **env: str) -> subprocess.CompletedProcess:
         capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # pytest run again in a subprocess: make test-slow
 def test_a_missing_browser_skips_the_page_tests_on_a_developers_machine(tmp_path):
     proc = _page_tests(tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 skipped" in proc.stdout and "error" not in proc.stdout.lower(), proc.stdout
 
 
+@pytest.mark.slow  # pytest run again in a subprocess: make test-slow
 def test_a_missing_browser_fails_the_page_tests_in_ci(tmp_path):
     proc = _page_tests(tmp_path, CI="true")
     assert proc.returncode != 0 and "1 error" in proc.stdout, proc.stdout

@@ -250,7 +250,7 @@ def test_assertions_fetch_counts_and_summaries_not_the_bodies(mock):
 
 def test_a_tenant_has_its_own_credentials_and_is_dropped(mock):
     tenant = mock.new_tenant()
-    assert tenant.credentials.keys() == {"gravy", "gravitec", "groove", "integry"}
+    assert tenant.credentials.keys() == {"gravy", "gravitec", "groove", "integry", "passage"}
     assert tenant.credentials["gravy"] != mock.credentials["gravy"]
     assert tenant.urls["integry"] == "http://mockserver.test/integry"
     assert gravy_token(mock, tenant.credentials["gravy"], tenant.urls["gravy"]).status_code == 200
@@ -436,6 +436,7 @@ def test_the_options_point_the_fixtures_at_a_running_server(pytester):
         server.stop()
 
 
+@pytest.mark.slow  # a whole pytest -n 2 run of another project: make test-slow
 def test_the_examples_consumer_project_passes_under_xdist():
     # As a user's CI runs it: its own pytest.ini, the plugin by entry point, two workers.
     # The -p no: are plugins of this project's test environment the consumer does not use:
