@@ -366,7 +366,8 @@ def test_apps_of_the_same_fixtures_and_seed_share_no_state():
     from mockserver import create_app
 
     first, second = create_app(), create_app()
-    conn = next(iter(first.tenants.default.stores["gravy"].connections.values()))
+    store = first.tenants.default.stores["gravy"]
+    conn = store.own(next(iter(store.connections)))  # the tenant's copy: the template is shared
     site = first.tenants.default.stores["gravitec"].sites["main"]
     follower = next(f for f in site.followers.values() if f.tags)
     conn.status, conn.resources[0].status = "failed_login", "failed"

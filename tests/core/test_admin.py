@@ -84,7 +84,8 @@ def test_reset_one_tenant_leaves_the_others(client):
 
 
 def test_reset_copies_state_but_shares_immutable_fixture_data(app):
-    """Why reset is cheap: generated resource data is shared, only mutable state is copied."""
+    """Why reset is cheap: a store holds only what its tenant changed; unchanged records and
+    their generated resource data are the template's, shared by every store."""
     store = app.tenants.default.stores["gravy"]
     conn = store.connections["conn_789xyz123abc"]
     from mockserver.vendors.gravy.resources import kind_for
@@ -92,7 +93,7 @@ def test_reset_copies_state_but_shares_immutable_fixture_data(app):
     app.tenants.reset()
     store2 = app.tenants.default.stores["gravy"]
     assert store2 is not store
-    assert store2.connections["conn_789xyz123abc"] is not conn
+    assert store2.connections["conn_789xyz123abc"] is conn  # unchanged: the template's
     assert store2.resource_set(store2.connections["conn_789xyz123abc"],
                                kind_for("balances")) is first
 

@@ -58,8 +58,8 @@ def documented(root: Path, spec: dict) -> Documented:
 
 
 # The generated followers of a site, made once per process for each (generator, site, seed):
-# read-only prototypes every template shares (each Site copies its followers). Making them was
-# about 10 ms of every app's start-up, once per test of a suite.
+# read-only prototypes every template shares (each template's SiteBase copies them). Making
+# them was about 10 ms of every app's start-up, once per test of a suite.
 @lru_cache(maxsize=8)
 def _faked(generator: str, role: str, seed: int, taken: frozenset[str]) -> tuple[Follower, ...]:
     return tuple(fake_followers(json.loads(generator), role, seed, set(taken)))

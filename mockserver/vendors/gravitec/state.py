@@ -88,9 +88,8 @@ def restore(g: "Gravitec", data: dict[str, Any], tenant: "Tenant") -> GravitecSt
     store = GravitecStore(template, g.ctx)
     for role, part in data["sites"].items():
         site = store.sites[role]
-        site.followers, site.active, site.by_tag, site.by_alias = {}, set(), {}, {}
-        for f in part["followers"]:
-            site.put(Follower(f["regId"], f["active"], list(f["tags"]), f["alias"]))
+        site.load([Follower(f["regId"], f["active"], list(f["tags"]), f["alias"])
+                   for f in part["followers"]])
         campaigns = [Campaign(c["id"], c["createdAt"], c["sendAt"], c["ttl"], c["displayTime"],
                               c["payload"], c["pushTag"], c["isTransactional"],
                               tuple(c["audience"]) if c["audience"] is not None else None,

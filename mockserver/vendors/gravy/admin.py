@@ -41,7 +41,9 @@ def routes(g: "Gravy") -> list[Route]:
             raise ControlError(409, str(exc)) from None
         messages = []
         for step in steps:
-            store.step(conn, step, g.ctx.clock.iso(), set(failed) if failed is not None else None)
+            # the tenant's own record from the first step on (copy-on-write)
+            conn = store.step(conn, step, g.ctx.clock.iso(),
+                              set(failed) if failed is not None else None)
             if conn.webhookUrl:
                 messages.append(webhooks.connection_updated(g.ctx, g.auth, conn, base))
         calls = await g.ctx.webhooks.send(NAME, tenant.id, messages)

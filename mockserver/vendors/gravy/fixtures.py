@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ...core.clock import parse_iso
 from ...verify.recording import (NotLearned, answer_json, read_fixture, recorded_list, route,
                                  scrub, upsert, write_json)
-from .store import DATA_STATUSES, NAME, Connection, GravyTemplate, ResourceState
+from .store import DATA_STATUSES, NAME, Connection, GravyTemplate, ResourceState, prime
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -76,7 +76,7 @@ def _lay_over(t: GravyTemplate, recorded: dict[str, list[dict[str, Any]]]) -> No
         t.branding.setdefault(slug, {"integrationName": item.get("name", slug), **BRANDING})
     at = {c.id: n for n, c in enumerate(t.connections)}
     for rec in recorded["connections"]:
-        conn = _connection(rec)
+        conn = prime(_connection(rec))
         if conn.id in at:
             t.connections[at[conn.id]] = conn
         else:

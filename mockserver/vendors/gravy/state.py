@@ -138,17 +138,17 @@ def restore(g: "Gravy", data: dict[str, Any], tenant: "Tenant") -> GravyStore:
         raise StateError("gravy", problems)
 
     store = GravyStore(g.template, g.ctx)
-    store.connections = {c["id"]: Connection(
+    store.load([Connection(
         id=c["id"], integrationId=c["integrationId"], status=c["status"], userId=c["userId"],
         createdAt=c["createdAt"], updatedAt=c["updatedAt"],
         resources=[ResourceState(**r) for r in c["resources"]],
         failureReason=c["failureReason"], errorMessage=c["errorMessage"],
         errorDetails=c["errorDetails"], connectionMetadata=c["connectionMetadata"],
         webhookUrl=c["webhookUrl"], returnUrl=c["returnUrl"], data_ready_at=c["dataReadyAt"],
-        read_limits=dict(c["readLimits"])) for c in conns}
+        read_limits=dict(c["readLimits"])) for c in conns])
     minted = deque(data["minted"])
     while len(minted) > limit:  # the bound add_connection keeps: the oldest opened goes
-        store.connections.pop(minted.popleft(), None)
+        store._drop(minted.popleft())
     store._minted = minted
     for token, t in zip(tokens, data["tokens"]):
         store.tokens.add(token, AccessToken(t["expiresAt"], t["scope"]), t["expiresAt"], now)

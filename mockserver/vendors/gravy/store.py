@@ -7,9 +7,10 @@ from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from ...core.clock import iso_ms, parse_iso
+from ...core.http import dump
 from ...core.sessions import Sessions
 from . import generator
 from .resources import KINDS, Kind, ResourceSet, kind_for
@@ -179,7 +180,16 @@ def _made(spec: str, seed: int) -> tuple[Connection, ...]:
             resources=[ResourceState(n) for n in picked])
         _settle(conn, status, updated, failed=_default_failed(conn))
         out.append(conn)
+    for conn in out:
+        prime(conn)
     return tuple(out)
+
+
+def prime(conn: Connection) -> Connection:
+    """Fill a template record's `readable` cache once, before it is shared: reads of a
+    template record then never write to it."""
+    conn._readable = frozenset(r.kind for r in conn.resources if r.status == "completed")
+    return conn
 
 
 class GravyTemplate:
@@ -205,6 +215,13 @@ class GravyTemplate:
                        sort_keys=True), seed))
         self.connections_by_id = {c.id: c for c in self.connections}
         self._sets: dict[tuple[str, str], ResourceSet] = {}
+        # (connection id, kind slug, seed) -> the set a store generates for an unchanged fixture
+        # connection without data of its own (GravyStore.resource_set): the same for every
+        # tenant, so made once.
+        self._fresh: dict[tuple[str, str, int], ResourceSet] = {}
+        # (sortBy, sortOrder) -> the template's connections in that order: what every store
+        # that changed no connection lists (GravyStore.sorted_connections).
+        self._orders: dict[tuple[str, str], tuple[Connection, ...]] = {}
         # The documented example of each kind, on the documented connection listing that kind
         # (and naming it, where the example carries a connectionId).
         self._documented: dict[tuple[str, str], dict] = {}
@@ -230,6 +247,93 @@ class GravyTemplate:
             rs = self._sets[key] = ResourceSet(
                 generator.generate(kind, conn.id, count, self.seed, newest, example, self.books))
         return rs
+
+
+    def sorted_connections(self, sort_by: str, sort_order: str) -> tuple[Connection, ...]:
+        key = (sort_by, sort_order)
+        order = self._orders.get(key)
+        if order is None:
+            order = self._orders[key] = _sorted(self.connections, sort_by, sort_order)
+        return order
+
+
+def _sorted(conns: Any, sort_by: str, sort_order: str) -> tuple[Connection, ...]:
+    # ISO strings from different writers differ in precision, so compare instants.
+    return tuple(sorted(conns, key=lambda c: parse_iso(getattr(c, sort_by)),
+                        reverse=(sort_order == "desc")))
+
+
+def _same(a: Connection, b: Connection) -> bool:
+    """Equal, and exported as the same bytes: `==` takes 1 for 1.0 and ignores key order."""
+    return a == b and all(dump(x) == dump(y) for x, y in (
+        (a.errorDetails, b.errorDetails), (a.connectionMetadata, b.connectionMetadata),
+        (dict(sorted(a.read_limits.items())), dict(sorted(b.read_limits.items())))) if x)
+
+
+class Connections(Mapping[str, Connection]):
+    """A tenant's connections, read-only: the template's in their order, each replaced by the
+    tenant's own copy where it has one and left out where it removed one, then the tenant's
+    own new ones, oldest first (the order a dict of clones had). The tenant keeps only `own`
+    and `removed`; GravyStore makes every change. `full`: an import in an order of its own;
+    `own` then holds every connection in that order (template records shared until written)."""
+
+    __slots__ = ("base", "base_ids", "own", "removed", "full")
+
+    def __init__(self, template: GravyTemplate, own: dict[str, Connection] | None = None,
+                 removed: set[str] | None = None, full: bool = False) -> None:
+        self.base: Sequence[Connection] = () if full else template.connections
+        self.base_ids: Mapping[str, Connection] = {} if full else template.connections_by_id
+        self.own: dict[str, Connection] = own if own is not None else {}
+        self.removed: set[str] = removed if removed is not None else set()
+        self.full = full
+
+    @property
+    def pristine(self) -> bool:
+        """Exactly the template's connections."""
+        return not (self.own or self.removed or self.full)
+
+    def get(self, cid: str, default: Any = None) -> Any:
+        conn = self.own.get(cid)
+        if conn is not None:
+            return conn
+        if self.removed and cid in self.removed:
+            return default
+        return self.base_ids.get(cid, default)
+
+    def __getitem__(self, cid: str) -> Connection:
+        conn = self.get(cid)
+        if conn is None:
+            raise KeyError(cid)
+        return conn
+
+    def __contains__(self, cid: object) -> bool:
+        return isinstance(cid, str) and self.get(cid) is not None
+
+    def __len__(self) -> int:
+        base_ids = self.base_ids
+        return len(self.base) - len(self.removed) + sum(1 for cid in self.own
+                                                        if cid not in base_ids)
+
+    def __iter__(self) -> Iterator[str]:
+        return (c.id for c in self.values())
+
+    def values(self) -> Iterator[Connection]:  # type: ignore[override]
+        own, removed, base_ids = self.own, self.removed, self.base_ids
+        if not own and not removed:
+            yield from self.base
+            return
+        for c in self.base:
+            if c.id not in removed:
+                yield own.get(c.id, c)
+        for cid, c in own.items():
+            if cid not in base_ids:
+                yield c
+
+    def items(self) -> Iterator[tuple[str, Connection]]:  # type: ignore[override]
+        return ((c.id, c) for c in self.values())
+
+    def keys(self) -> Iterator[str]:  # type: ignore[override]
+        return iter(self)
 
 
 def _with_resource_type(resources: list[dict]) -> list[dict]:
@@ -290,14 +394,18 @@ class GravyStore:
         self.template = template
         self.seed = ctx.seed
         self.session_limit = session_limit = ctx.session_limit
-        self.connections: dict[str, Connection] = {c.id: c.clone() for c in template.connections}
+        # The template's connections plus this tenant's changes (copy-on-write): a store that
+        # changed nothing holds no connection. Read freely; change only through `own`,
+        # `add_connection`, `step`, `load`.
+        self.connections = Connections(template)
         self.tokens: Sessions = Sessions(session_limit)   # access token -> AccessToken
         # intent token and its short code -> the one IntentSession they share
         self.intents: Sessions[IntentSession] = Sessions(2 * session_limit)
         self._minted: deque[str] = deque()  # connections opened by intent tokens, oldest first
-        self._sets: dict[tuple[str, str], ResourceSet] = {}
+        self._sets: dict[tuple[str, str], ResourceSet] = {}  # generated for own connections
         # (sortBy, sortOrder) -> the connections in that order, until the next change: saves a
-        # sort of every connection per list request.
+        # sort of every connection per list request. Empty while the store has no changes of
+        # its own: the template's orders serve then.
         self._orders: dict[tuple[str, str], tuple[Connection, ...]] = {}
         # Bumped by every change to a connection (a new one, a lifecycle step): what the list
         # handler's answer memo checks (handlers.Gravy.listed).
@@ -312,11 +420,41 @@ class GravyStore:
         key = (sort_by, sort_order)
         order = self._orders.get(key)
         if order is None:
-            # ISO strings from different writers differ in precision, so compare instants.
-            order = self._orders[key] = tuple(sorted(
-                self.connections.values(), key=lambda c: parse_iso(getattr(c, sort_by)),
-                reverse=(sort_order == "desc")))
+            if self.connections.pristine:
+                return self.template.sorted_connections(sort_by, sort_order)
+            order = self._orders[key] = _sorted(self.connections.values(), sort_by, sort_order)
         return order
+
+    def own(self, cid: str) -> Connection | None:
+        """The tenant's own record of a connection to change, cloned from the template's on
+        the first write; None when the tenant has no such connection."""
+        conn = self.connections.get(cid)
+        if conn is not None and conn is self.template.connections_by_id.get(cid):
+            conn = self.connections.own[cid] = conn.clone()
+        return conn
+
+    def _drop(self, cid: str) -> None:
+        cons = self.connections
+        cons.own.pop(cid, None)
+        if cid in cons.base_ids:
+            cons.removed.add(cid)
+        for kind in KINDS:
+            self._sets.pop((cid, kind.slug), None)
+
+    def load(self, conns: list[Connection]) -> None:
+        """An import's connections, in its order. The ones equal to the template's stay the
+        template's (no copy); an order the template's cannot give keeps them all in `own`."""
+        by_id = self.template.connections_by_id
+        kept = {c.id: t if (t := by_id.get(c.id)) is not None and _same(c, t) else c
+                for c in conns}
+        cons = Connections(self.template, {cid: c for cid, c in kept.items()
+                                           if c is not by_id.get(cid)},
+                           {cid for cid in by_id if cid not in kept})
+        if list(cons) != list(kept):
+            cons = Connections(self.template, kept, full=True)
+        self.connections = cons
+        self._sets.clear()
+        self._changed()
 
     def add_intent(self, session: IntentSession, now: float) -> None:
         self.intents.add(session.token, session, session.exp, now)
@@ -325,13 +463,13 @@ class GravyStore:
     def add_connection(self, conn: Connection) -> None:
         """A connection an intent token opened; past the session limit the oldest such one goes,
         so sustained load cannot grow a tenant without bound (fixture connections stay)."""
-        self.connections[conn.id] = conn
+        cons = self.connections
+        if conn.id in cons.removed:  # back after an import left it out: it goes last now
+            self.connections = cons = Connections(self.template, dict(cons.items()), full=True)
+        cons.own[conn.id] = conn
         self._minted.append(conn.id)
         if len(self._minted) > self.session_limit:
-            gone = self._minted.popleft()
-            self.connections.pop(gone, None)
-            for kind in KINDS:
-                self._sets.pop((gone, kind.slug), None)
+            self._drop(self._minted.popleft())
         self._changed()
 
     @staticmethod
@@ -343,14 +481,19 @@ class GravyStore:
         return path
 
     def step(self, conn: Connection, status: str, now: str,
-             failed: set[str] | None = None) -> None:
-        """One lifecycle step (each one is a Connection.Updated webhook)."""
-        _settle(conn, status, now, failed if failed is not None else _default_failed(conn))
+             failed: set[str] | None = None) -> Connection:
+        """One lifecycle step (each one is a Connection.Updated webhook), on the tenant's own
+        record of `conn`, which it returns: the caller reads that one from then on."""
+        mine = self.own(conn.id)
+        if mine is None:
+            raise KeyError(conn.id)
+        _settle(mine, status, now, failed if failed is not None else _default_failed(mine))
         if status in DATA_STATUSES:
             # New data: forget sets generated for an earlier refresh.
             for kind in KINDS:
-                self._sets.pop((conn.id, kind.slug), None)
+                self._sets.pop((mine.id, kind.slug), None)
         self._changed()
+        return mine
 
 
     # -- resources ------------------------------------------------------------------------
@@ -361,21 +504,30 @@ class GravyStore:
         rs = self._sets.get(key)
         if rs is not None:
             return rs
-        original = self.template.connections_by_id.get(conn.id)
+        template = self.template
+        original = template.connections_by_id.get(conn.id)
         if original is not None and original.data_ready_at is not None:
             # A fixture connection that had data serves the template's data, shared by every
             # tenant, also after a refresh: re-reading the same account finds the same items,
             # so the documented connection keeps its documented examples (and its 150 items).
-            rs = self._sets[key] = self.template.resource_set(original, kind)
+            return template.resource_set(original, kind)
+        if original is conn:  # unchanged: what every tenant of this seed generates, made once
+            shared = (conn.id, kind.slug, self.seed)
+            rs = template._fresh.get(shared)
+            if rs is None:
+                rs = template._fresh[shared] = self._generate(conn, kind)
             return rs
+        rs = self._sets[key] = self._generate(conn, kind)
+        return rs
+
+    def _generate(self, conn: Connection, kind: Kind) -> ResourceSet:
         count = self.template.settings["newConnectionItems"]
         limit = conn.read_limits.get(kind.name)
         if limit is not None:
             count = max(1, min(count, limit))
-        rs = self._sets[key] = ResourceSet(generator.generate(
+        return ResourceSet(generator.generate(
             kind, conn.id, count, self.seed, parse_iso(conn.data_ready_at or conn.updatedAt),
             books=self.template.books))
-        return rs
 
     def summary(self) -> dict[str, Any]:
         """The sandbox page's counts: connections by lifecycle status."""

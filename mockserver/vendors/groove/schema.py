@@ -566,8 +566,9 @@ class Executor:
         What a query's resolvers read in the thread, while the loop may write to the store:
         the template's flows (fixtures: no call changes them, an import keeps the server's
         template), `flows` as a tuple and `flow(id)` with one dict.get; `people` and
-        `by_salesforce`, each read with one dict.get, atomic under the interpreter lock while
-        the loop adds a person (people first, so an id found has its person); the flows'
+        `by_salesforce`, each read with dict.gets (the tenant's additions, then the template's;
+        Groove deletes no person), each atomic under the interpreter lock while the loop adds a
+        person (people first, so an id found has its person); the flows'
         steps and label instances, tuples of frozen objects; and the schema (introspection),
         written by nobody once built. Memberships, tokens and the clock are read by mutations
         only, and mutations always run on the loop. A reset or an import swaps in a new store

@@ -6,6 +6,7 @@ import itertools
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ...core.overlay import Overlay
 from ...core.ratelimit import SlidingWindow
 from ...core.sessions import Sessions
 
@@ -105,6 +106,8 @@ class GrooveTemplate:
         self.people: dict[str, Person] = {p.id: p for p in data["people"]}
         self.memberships: dict[tuple[str, str], PersonFlow] = {
             (m.flowId, m.personId): m for m in data["memberships"]}
+        self.by_salesforce: dict[str, str] = {
+            p.salesforceId: p.id for p in self.people.values() if p.salesforceId}
         self.next_person = max((int(p) for p in self.people if p.isdigit()), default=0) + 1
 
 
@@ -113,9 +116,12 @@ class GrooveStore:
     template: GrooveTemplate
     ctx: InitVar["Context"]
     limit: int = field(init=False)               # --max-sessions: live grants and added people
-    people: dict[str, Person] = field(init=False)
-    by_salesforce: dict[str, str] = field(init=False)
-    memberships: dict[tuple[str, str], PersonFlow] = field(init=False)
+    # Each an Overlay of the template's (a tenant keeps only what it added), or after an
+    # import the imported dicts themselves; people and memberships are immutable records.
+    people: Overlay[str, Person] | dict[str, Person] = field(init=False)
+    by_salesforce: Overlay[str, str] | dict[str, str] = field(init=False)
+    memberships: Overlay[tuple[str, str], PersonFlow] | dict[tuple[str, str], PersonFlow] = \
+        field(init=False)
     codes: Sessions[Grant] = field(init=False)
     tokens: Sessions[Grant] = field(init=False)
     refresh: Sessions[Grant] = field(init=False)
@@ -132,9 +138,9 @@ class GrooveStore:
     def __post_init__(self, ctx: "Context") -> None:
         self.limit = ctx.session_limit
         t = self.template
-        self.people = dict(t.people)
-        self.by_salesforce = {p.salesforceId: p.id for p in t.people.values() if p.salesforceId}
-        self.memberships = dict(t.memberships)
+        self.people = Overlay(t.people)
+        self.by_salesforce = Overlay(t.by_salesforce)
+        self.memberships = Overlay(t.memberships)
         self.codes = Sessions(self.limit)
         self.tokens = Sessions(self.limit)
         self.refresh = Sessions(self.limit)

@@ -7,6 +7,8 @@ from collections import OrderedDict, deque
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ...core.overlay import Overlay
+
 if TYPE_CHECKING:
     from ...core.tenancy import Tenant
     from ...core.vendor import Context
@@ -15,7 +17,7 @@ NAME = "integry"  # the vendor's name: its prefix, its key in each tenant's stor
 CALL_LOG = 100    # calls kept per user
 
 
-@dataclass
+@dataclass(frozen=True)
 class Account:
     id: int
     display_name: str
@@ -53,8 +55,13 @@ class IntegryStore:
     template: IntegryTemplate
     ctx: InitVar["Context"]
     limit: int = field(init=False)               # --max-sessions: users, objects, messages kept
-    users: OrderedDict[str, dict[str, list[Account]]] = field(init=False)
-    workspace: dict[str, list[Account]] = field(init=False)
+    # Overlays of the template's (a tenant keeps only the users and apps it changed), or after
+    # an import the imported dicts themselves. A user's apps dict and an app's account list
+    # are the template's until the tenant writes them: `_own_apps` and `_own_workspace` first
+    # take the tenant's copy (once), which is then written in place.
+    users: Overlay[str, dict[str, list[Account]]] | OrderedDict[str, dict[str, list[Account]]] \
+        = field(init=False)
+    workspace: Overlay[str, list[Account]] | dict[str, list[Account]] = field(init=False)
     next_account: int = field(init=False)
     # simulated backends, per app
     slack: dict[str, deque] = field(default_factory=dict)           # channel -> messages
@@ -65,10 +72,8 @@ class IntegryStore:
     def __post_init__(self, ctx: "Context") -> None:
         self.limit = max(1, ctx.session_limit)
         t = self.template
-        self.users = OrderedDict((u, {a: [Account(**vars(x)) for x in accs]
-                                      for a, accs in apps.items()})
-                                 for u, apps in t.users.items())
-        self.workspace = {a: [Account(**vars(x)) for x in accs] for a, accs in t.workspace.items()}
+        self.users = Overlay(t.users)
+        self.workspace = Overlay(t.workspace)
         self.next_account = t.next_account
 
     def accounts(self, user: str, app: str) -> list[Account]:
@@ -77,7 +82,7 @@ class IntegryStore:
     def connect(self, user: str, app: str, display_name: str, now_iso: str) -> Account:
         account = Account(self.next_account, display_name, now_iso)
         self.next_account += 1
-        apps = self.users.setdefault(user, {})
+        apps = self._own_apps(user) if user in self.users else self.users.setdefault(user, {})
         self.users.move_to_end(user)
         apps.setdefault(app, []).append(account)
         while len(self.users) > self.limit:
@@ -89,27 +94,43 @@ class IntegryStore:
         kept = [a for a in accounts if account_id is not None and a.id != account_id]
         removed = len(accounts) - len(kept)
         if user in self.users:
+            apps = self._own_apps(user)
             if kept:
-                self.users[user][app] = kept
+                apps[app] = kept
             else:
-                self.users[user].pop(app, None)
+                apps.pop(app, None)
         return removed
 
     def connect_workspace(self, app: str, display_name: str, now_iso: str) -> Account:
         """An account of the workspace: every user's calls of `app` may use it."""
         account = Account(self.next_account, display_name, now_iso)
         self.next_account += 1
-        self.workspace.setdefault(app, []).append(account)
+        self._own_workspace(app).append(account)
         return account
 
     def disconnect_workspace(self, app: str, account_id: int | None) -> int:
         accounts = self.workspace.get(app, [])
         kept = [a for a in accounts if account_id is not None and a.id != account_id]
         if kept:
-            self.workspace[app] = kept
+            self.workspace[app] = kept   # a new list: the template's stays as it was
         else:
             self.workspace.pop(app, None)
         return len(accounts) - len(kept)
+
+    def _own_apps(self, user: str) -> dict[str, list[Account]]:
+        """The user's apps, the tenant's own (copied from the template's the first time)."""
+        apps = self.users[user]
+        if isinstance(self.users, Overlay) and user not in self.users.own:
+            apps = self.users[user] = {a: list(accs) for a, accs in apps.items()}
+        return apps
+
+    def _own_workspace(self, app: str) -> list[Account]:
+        """The workspace's accounts of `app`, the tenant's own list."""
+        accounts = self.workspace.get(app)
+        if accounts is None or (isinstance(self.workspace, Overlay)
+                                and app not in self.workspace.own):
+            accounts = self.workspace[app] = list(accounts or ())
+        return accounts
 
     def log(self, user: str, entry: dict[str, Any]) -> None:
         log = self.calls.get(user)
