@@ -52,6 +52,10 @@ TARGET_RESET_MS = 10.0
 TARGET_DRIFT = 0.10          # end of the load within 10% of the value after warm-up
 TARGET_RSS_LOAD_MB = 100.0
 TARGET_TENANTS_MB = 500.0
+TARGET_TENANT_OP_MS = 2.0    # creating a tenant, and its first call to each vendor (p90,
+                             # beyond the client's round trip for nothing)
+TIMED_TENANTS = 200          # the last tenants, created and called one at a time, timed
+DEFAULT_TENANTS = 10_000
 
 DEFAULT_REQUESTS = 200_000
 LONG_REQUESTS = 1_000_000
@@ -189,15 +193,37 @@ async def groove_token(client, groove: dict[str, str], want, state: str) -> str 
     return r.json()["access_token"] if want(r) else None
 
 
+class Timed:
+    """An httpx client's get/post, each request's latency noted by the vendor its path names:
+    what a tenant's first call to each vendor costs."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.first: dict[str, float] = {}  # vendor -> ms of the tenant's first request to it
+
+    async def _timed(self, method: str, url: str, **kw: Any):
+        t0 = time.perf_counter()
+        r = await self.client.request(method, url, **kw)
+        self.first.setdefault(url.split("/")[1], (time.perf_counter() - t0) * 1000.0)
+        return r
+
+    async def get(self, url: str, **kw: Any):
+        return await self._timed("GET", url, **kw)
+
+    async def post(self, url: str, **kw: Any):
+        return await self._timed("POST", url, **kw)
+
+
 async def touch_vendors(client, creds: dict[str, dict[str, str]]) -> list[str]:
-    """One call of bench/run.py's mix to each vendor as the tenant of `creds` (its credentials,
-    as POST /__admin/tenants gives them), with the tokens it needs first, so every store of the
-    tenant is in use. The failures, as text (empty: all answered as expected)."""
+    """The issue's calls, one set per vendor as the tenant of `creds` (its credentials, as POST
+    /__admin/tenants gives them): a Gravy token and list, a Gravitec tag, a Groove token and
+    flow query, an Integry call, a Passage link created, so every store of the tenant is in use
+    and has changed. The failures, as text (empty: all answered as expected)."""
     bad, want = checker()
 
     eps = run.ENDPOINTS_BY_NAME
-    gravy, gravitec, groove, integry = (creds[v] for v in ("gravy", "gravitec", "groove",
-                                                           "integry"))
+    gravy, gravitec, groove, integry, passage = (
+        creds[v] for v in ("gravy", "gravitec", "groove", "integry", "passage"))
     r = await client.post("/gravy/oauth/token", json={
         "grant_type": "client_credentials", "client_id": gravy["clientId"],
         "client_secret": gravy["clientSecret"]})
@@ -205,10 +231,8 @@ async def touch_vendors(client, creds: dict[str, dict[str, str]]) -> list[str]:
         ep = eps["gravy-balances"]
         want(await client.get(ep.target_url,
                               headers={"Authorization": f"Bearer {r.json()['access_token']}"}))
-    ep = eps["gravitec-push"]
-    want(await client.post(ep.target_url, content=ep.body, auth=(gravitec["appKey"],
-                                                                  gravitec["appSecret"]),
-                           headers={"Content-Type": "application/json"}))
+    ep = eps["gravitec-tag"]
+    want(await client.post(ep.target_url, auth=(gravitec["appKey"], gravitec["appSecret"])))
     token = await groove_token(client, groove, want, "scale")
     if token is not None:
         ep = eps["groove-flow"]
@@ -220,6 +244,10 @@ async def touch_vendors(client, creds: dict[str, dict[str, str]]) -> list[str]:
     want(await client.post(ep.target_url, content=ep.body, headers={
         "App-Key": integry["appKey"], "User-ID": integry["userId"], "Hash": signed,
         "Content-Type": "application/json"}))
+    ep = eps["passage-create-link"]
+    want(await client.post(ep.target_url, content=ep.body, headers={
+        "Authorization": f"Bearer {passage['apiKey']}", "Content-Type": "application/json"}),
+         201)
     return bad
 
 
@@ -438,10 +466,13 @@ def measure_load(server: Served, total: int, connections: int) -> dict[str, Any]
 
 def measure_tenants(count: int, pycache: str | None = None, concurrency: int = 8,
                     args: list[str] = ()) -> dict[str, Any]:
-    """A server with --max-tenants count+1 (and `args`); `count` tenants created through the control plane,
-    each vendor called once as each of them; VmRSS after. Also the time to create them, and what
-    one POST /__admin/reset of them all takes."""
+    """A server with --max-tenants count+1 (and `args`); `count` tenants created through the
+    control plane, each calling each vendor once (`touch_vendors`); VmRSS after. The last
+    TIMED_TENANTS are created and called one at a time, each request timed: what creating a
+    tenant and its first call to each vendor cost with the others already there. Also what one
+    POST /__admin/reset of them all takes."""
     server = Served(["--max-tenants", str(count + 1), *args], pycache=pycache)
+    timed = min(TIMED_TENANTS, count)
     try:
         start_mb = server.rss_mb
 
@@ -449,12 +480,11 @@ def measure_tenants(count: int, pycache: str | None = None, concurrency: int = 8
             async with _client(server.base) as client:
                 t0 = time.perf_counter()
                 creds = []
-                for _ in range(count):
+                for _ in range(count - timed):
                     r = await client.post("/__admin/tenants")
                     r.raise_for_status()
                     creds.append(r.json()["credentials"])
                 created = time.perf_counter() - t0
-                created_mb = server.rss_mb
                 gate = asyncio.Semaphore(concurrency)
                 bad: list[str] = []
 
@@ -465,19 +495,42 @@ def measure_tenants(count: int, pycache: str | None = None, concurrency: int = 8
                 t0 = time.perf_counter()
                 await asyncio.gather(*(touch(c) for c in creds))
                 touched = time.perf_counter() - t0
+                ops: dict[str, list[float]] = {}
+                floors: list[float] = []
+                for _ in range(timed):  # one at a time: each request's own latency, less
+                    t = time.perf_counter()  # the client's round trip for nothing (health)
+                    (await client.get("/__admin/health")).raise_for_status()
+                    floor = (time.perf_counter() - t) * 1000.0
+                    floors.append(floor)
+                    t = time.perf_counter()
+                    r = await client.post("/__admin/tenants")
+                    ops.setdefault("create", []).append((time.perf_counter() - t) * 1000.0
+                                                        - floor)
+                    r.raise_for_status()
+                    calls = Timed(client)
+                    bad.extend(await touch_vendors(calls, r.json()["credentials"]))
+                    for vendor, ms in calls.first.items():
+                        ops.setdefault(vendor, []).append(ms - floor)
                 touched_mb = server.rss_mb
                 t0 = time.perf_counter()
                 (await client.post("/__admin/reset")).raise_for_status()
                 reset_ms = (time.perf_counter() - t0) * 1000.0
-                return {"create_s": created, "created_mb": created_mb, "touch_s": touched,
-                        "rss_mb": touched_mb, "reset_all_ms": reset_ms,
-                        "after_reset_mb": server.rss_mb, "failures": bad[:20],
-                        "failed": len(bad)}
+                return {"create_s": created, "touch_s": touched, "rss_mb": touched_mb,
+                        "reset_all_ms": reset_ms, "after_reset_mb": server.rss_mb,
+                        "timed": timed, "floor_ms": _pct(floors, 50) if floors else 0.0,
+                        "op_ms": {k: {"p50": _pct(v, 50), "p90": _pct(v, 90),
+                                      "max": max(v)} for k, v in ops.items()},
+                        "failures": bad[:20], "failed": len(bad)}
 
         out = asyncio.run(go())
         return {"tenants": count, "start_mb": start_mb, **out}
     finally:
         server.stop()
+
+
+def _pct(values: list[float], p: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, len(ordered) * p // 100)]
 
 
 def extra_rows(long: bool, path: Path = HERE / "scale_gravy.py") -> list[Row]:
@@ -542,11 +595,20 @@ def rows(results: dict[str, Any]) -> list[Row]:
         out.append(Row(f"RSS with {s['tenants']:,} tenants", f"{s['rss_mb']:.1f} MB",
                        f"< {TARGET_TENANTS_MB:g} MB",
                        s["rss_mb"] < TARGET_TENANTS_MB and not s["failed"],
-                       f"{s['start_mb']:.1f} MB at start, {s['created_mb']:.1f} created, after "
-                       f"one call per vendor each; created in {s['create_s']:.1f} s, called in "
-                       f"{s['touch_s']:.1f} s; reset of all {s['reset_all_ms']:.0f} ms"
+                       f"{s['start_mb']:.1f} MB at start; after the issue's calls to every "
+                       f"vendor by each tenant; {s['tenants'] - s['timed']:,} created in "
+                       f"{s['create_s']:.1f} s, called in {s['touch_s']:.1f} s; reset of all "
+                       f"{s['reset_all_ms']:.0f} ms, {s['after_reset_mb']:.1f} MB after"
                        + (f"; {s['failed']} FAILED CALLS: {s['failures'][:3]}"
                           if s["failed"] else "")))
+        for op, t in s["op_ms"].items():
+            what = "a tenant created" if op == "create" else f"first {op} call"
+            out.append(Row(f"{what}, at {s['tenants']:,} tenants", f"{t['p90']:.2f} ms",
+                           f"p90 < {TARGET_TENANT_OP_MS:g} ms", t["p90"] < TARGET_TENANT_OP_MS,
+                           f"the last {s['timed']} tenants one at a time: p50 "
+                           f"{t['p50']:.2f}, max {t['max']:.2f} ms; each less the same "
+                           f"client's GET /__admin/health just before (median "
+                           f"{s['floor_ms']:.2f} ms)"))
     out.extend(results.get("extra", []))
     return out
 
@@ -575,7 +637,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--requests", type=int,
                    help=f"requests of the sustained load (default {DEFAULT_REQUESTS:,})")
     p.add_argument("--connections", type=int, default=32)
-    p.add_argument("--tenants", type=int, default=1000, help="tenants created (default 1000)")
+    p.add_argument("--tenants", type=int, default=DEFAULT_TENANTS,
+                   help=f"tenants created (default {DEFAULT_TENANTS:,})")
     p.add_argument("--starts", type=int, default=5, help="timed starts (default 5)")
     p.add_argument("--reset-runs", type=int, default=200)
     p.add_argument("--only", default=",".join(PARTS),

@@ -31,9 +31,11 @@ def _results(**over):
         "load": {"total": 1000, "requests": 1000, "errors": 0, "non200": 0, "rps": 900.0,
                  "start_mb": 63.0, "warm_mb": 80.0, "end_mb": 85.0, "peak_mb": 86.0,
                  "drift": 5 / 80, "mix": ["a", "b"]},
-        "tenants": {"tenants": 10, "rss_mb": 70.0, "start_mb": 60.0, "created_mb": 61.0,
-                    "create_s": 0.1, "touch_s": 1.0, "reset_all_ms": 3.0, "failed": 0,
-                    "failures": []},
+        "tenants": {"tenants": 10, "rss_mb": 70.0, "start_mb": 60.0, "timed": 4, "floor_ms": 0.9,
+                    "create_s": 0.1, "touch_s": 1.0, "reset_all_ms": 3.0,
+                    "after_reset_mb": 65.0, "failed": 0, "failures": [],
+                    "op_ms": {"create": {"p50": 0.5, "p90": 0.8, "max": 1.0},
+                              "gravy": {"p50": 0.9, "p90": 1.5, "max": 3.0}}},
     }
     for key, changes in over.items():
         base[key] = {**base[key], **changes}
@@ -45,8 +47,12 @@ def test_rows_and_verdicts(scale):
     assert [r.name for r in table] == [
         "start-up to first 200", "RSS after start-up", "POST /__admin/reset",
         "reset in-process, stores rebuilt", "RSS drift over 1,000 requests", "RSS peak under load",
-        "RSS with 10 tenants"]
+        "RSS with 10 tenants", "a tenant created, at 10 tenants",
+        "first gravy call, at 10 tenants"]
     assert all(r.passed for r in table)
+    slow = {"gravy": {"p50": 1.0, "p90": 2.5, "max": 4.0}}
+    bad = [r.name for r in scale.rows(_results(tenants={"op_ms": slow})) if r.passed is False]
+    assert bad == ["first gravy call, at 10 tenants"]
     failing = {
         "startup": {"median_s": 1.2},
         "rss_start": {"failures": ["GET /x: 500"]},
@@ -93,8 +99,10 @@ def test_short_run_of_every_part(tmp_path):
     assert figures["tenants"]["tenants"] == 10 and figures["tenants"]["failed"] == 0, \
         figures["tenants"]["failures"]
     assert figures["reset"]["runs"] == 3
+    assert set(figures["tenants"]["op_ms"]) == {"create", "gravy", "gravitec", "groove",
+                                                "integry", "passage"}
     names = [r["name"] for r in figures["rows"]]
-    assert names[0] == "start-up to first 200" and names[-1] == "RSS with 10 tenants"
+    assert names[0] == "start-up to first 200" and names[-1] == "first passage call, at 10 tenants"
     summary = proc.stdout.split("== scale summary", 1)[1]
     for name in names:
         assert name in summary

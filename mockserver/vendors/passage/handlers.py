@@ -35,6 +35,7 @@ URL_MEMO = 1024              # URLs remembered with their verdict (Passage.urls)
 CREATE_MEMO = 256            # create bodies remembered checked (Passage.creates), each at most
 CREATE_MEMO_BODY = 4096      # this many bytes
 SWEEP = 0.05                 # real seconds: the soonest a sweep for due completions runs again
+IMPORTED_CODES = 100_000     # restored claim codes remembered one by one (Passage.taken)
 WS_POLL = 0.05               # real seconds between a link socket's looks at its link
 MALFORMED = "Malformed JSON in request body"   # Hono's text for a body that is no JSON
 
@@ -58,6 +59,11 @@ class Passage(Service[PassageTemplate]):
     sockets: int = 0                                    # open /link/ws connections
     _sweep: asyncio.TimerHandle | None = field(default=None, repr=False)
     _tasks: set[asyncio.Task] = field(default_factory=set, repr=False)
+    # Claim codes restored from snapshots: the only ones a fresh draw can meet again (a run's
+    # stream never repeats itself; a snapshot from a server of the same seed holds its draws).
+    # Past IMPORTED_CODES, every tenant's codes are asked instead.
+    imported: set[str] = field(default_factory=set, repr=False)
+    imported_all: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -167,11 +173,20 @@ class Passage(Service[PassageTemplate]):
         after a state import from a server with the same seed."""
         if link_id in store.links:
             return True
+        if not self.imported_all:
+            return code in self.imported
         for tenant in self.tenants:
             other = tenant.stores.get(NAME)
             if other is not None and code in other.codes:
                 return True
         return False
+
+    def restored(self, store: PassageStore) -> None:
+        """A restored store's claim codes, for `taken`."""
+        if len(self.imported) + len(store.codes) > IMPORTED_CODES:
+            self.imported_all, self.imported = True, set()
+        elif not self.imported_all:
+            self.imported.update(store.codes)
 
 
 # -- request parsing ----------------------------------------------------------------------------

@@ -86,7 +86,9 @@ def restore(g: "Passage", data: dict[str, Any], tenant: "Tenant") -> PassageStor
 
 
 def adopt(g: "Passage", store: PassageStore) -> None:
-    """Active links of the restored store complete by themselves: look for them soon."""
+    """Active links of the restored store complete by themselves: look for them soon; its
+    claim codes are ones a new link must not draw again."""
+    g.restored(store)
     if store.armed:
         g.arm()
 
