@@ -208,7 +208,7 @@ EVERY_WRITE = (3, [
 ])
 
 
-@settings(max_examples=20, deadline=None, derandomize=True,
+@settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(scenario=SCENARIOS)
 @example(scenario=EVERY_WRITE)

@@ -18,7 +18,7 @@ from ..conftest import DOC_TIME, MockClient
 from .conftest import BASE, SANDBOX, add_subscriber, push, push_body, site, stats
 
 STATE = "/__admin/state"
-PROPERTY = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+PROPERTY = settings(max_examples=15, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
 

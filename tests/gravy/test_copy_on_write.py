@@ -156,7 +156,7 @@ _WRITE = st.one_of(
     st.tuples(st.just("open"), st.integers(0, 3), st.none(), st.none(), st.none()))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_WRITE, max_size=30))
 def test_interleaved_writes_match_stores_that_copy_everything(writes):
     app = _app()
