@@ -281,6 +281,38 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
+class Scripted(Receiver):
+    """A receiver answering each POST with the next status of `statuses` (the last one after)."""
+
+    def __init__(self, *statuses: int) -> None:
+        self._statuses = list(statuses)
+        self.arrivals: list[float] = []  # when each request came (system time)
+        super().__init__()
+
+    @property
+    def status(self) -> int:  # read by the handler thread once per request
+        self.arrivals.append(time.time())
+        return self._statuses.pop(0) if len(self._statuses) > 1 else self._statuses[0]
+
+    @status.setter
+    def status(self, value: int) -> None:  # Receiver.__init__ sets one; the script rules
+        pass
+
+
+@pytest.fixture
+def flaky() -> Iterator[Scripted]:
+    r = Scripted(503, 500, 200)
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def down() -> Iterator[Scripted]:
+    r = Scripted(503)
+    yield r
+    r.close()
+
+
 def stop_process(proc: subprocess.Popen) -> None:
     """SIGTERM, then SIGKILL after 10 s (a server a test started)."""
     if proc.poll() is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import httpx
@@ -20,38 +19,6 @@ from ..conftest import DOC_TIME, Receiver
 from ..gravy.conftest import open_connection, set_status, token_for
 
 DOCUMENTED = Retry((0, 1, 5))  # Passage's "3 attempts ... (0ms, 1s, 5s)"
-
-
-class Scripted(Receiver):
-    """A receiver answering each POST with the next status of `statuses` (the last one after)."""
-
-    def __init__(self, *statuses: int) -> None:
-        self._statuses = list(statuses)
-        self.arrivals: list[float] = []  # when each request came (system time)
-        super().__init__()
-
-    @property
-    def status(self) -> int:  # read by the handler thread once per request
-        self.arrivals.append(time.time())
-        return self._statuses.pop(0) if len(self._statuses) > 1 else self._statuses[0]
-
-    @status.setter
-    def status(self, value: int) -> None:  # Receiver.__init__ sets one; the script rules
-        pass
-
-
-@pytest.fixture
-def flaky():
-    r = Scripted(503, 500, 200)
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def down():
-    r = Scripted(503)
-    yield r
-    r.close()
 
 
 def hooks(**kw: Any) -> tuple[Webhooks, Clock, Journal]:

@@ -14,41 +14,11 @@ from typing import Any
 import jwt
 import pytest
 
-from ..conftest import DOC_TIME, Receiver
+from ..conftest import DOC_TIME
 from .conftest import A_QUICKSTART, PREFIX, WEBHOOK_KEYS, advance, claim, complete, create, \
     fail, get, header
 
 DOC_EPOCH = 1705314600  # DOC_TIME in Unix seconds
-
-
-class Scripted(Receiver):
-    """A receiver answering each POST with the next status of `statuses` (the last one after)."""
-
-    def __init__(self, *statuses: int) -> None:
-        self._statuses = list(statuses)
-        super().__init__()
-
-    @property
-    def status(self) -> int:
-        return self._statuses.pop(0) if len(self._statuses) > 1 else self._statuses[0]
-
-    @status.setter
-    def status(self, value: int) -> None:  # Receiver.__init__ sets one; the script rules
-        pass
-
-
-@pytest.fixture
-def flaky():
-    r = Scripted(503, 500, 200)
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def down():
-    r = Scripted(503)
-    yield r
-    r.close()
 
 
 def atob(segment: str) -> bytes:
