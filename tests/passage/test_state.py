@@ -108,12 +108,14 @@ def test_an_inconsistent_snapshot_is_refused_whole(client, auth):
     assert client.get("/__admin/state").content == before
 
 
-def test_links_and_the_setting_survive_a_restart_with_a_data_dir(tmp_path):
-    def start():
-        app = create_app(seed=0, clock=Clock(DOC_TIME), data_dir=tmp_path / "data")
-        return app, MockClient(app)
+def start(tmp_path: Path) -> "tuple[object, MockClient]":
+    """A server on the data dir under `tmp_path` (kept across the test's restarts)."""
+    app = create_app(seed=0, clock=Clock(DOC_TIME), data_dir=tmp_path / "data")
+    return app, MockClient(app)
 
-    app, client = start()
+
+def test_links_and_the_setting_survive_a_restart_with_a_data_dir(tmp_path):
+    app, client = start(tmp_path)
     auth = bearer("psg_sandbox_key")
     made = client.post(LINKS, json=body(A_QUICKSTART, webhookUrl=None), headers=auth).json()
     assert client.post("/__admin/passage/settings",
@@ -121,7 +123,7 @@ def test_links_and_the_setting_survive_a_restart_with_a_data_dir(tmp_path):
     assert claim(client, made["claimCode"]).status_code == 200
     client.close()
     app.data.close()
-    app, client = start()
+    app, client = start(tmp_path)
     try:
         got = client.get(f"{LINKS}/{made['linkId']}", headers=auth).json()
         assert got["status"] == "active"
@@ -146,11 +148,7 @@ def written(app, client) -> None:
 def test_a_completion_the_clock_made_is_kept_and_its_webhook_not_sent_again(tmp_path, receiver):
     """An auto-completion written by a clock move (no call of the tenant's) reaches the data
     dir: after a restart the link reads complete and no second link.complete goes out."""
-    def start():
-        app = create_app(seed=0, clock=Clock(DOC_TIME), data_dir=tmp_path / "data")
-        return app, MockClient(app)
-
-    app, client = start()
+    app, client = start(tmp_path)
     auth = bearer("psg_sandbox_key")
     made = client.post(LINKS, json=body(A_QUICKSTART, webhookUrl=receiver.url),
                        headers=auth).json()
@@ -161,7 +159,7 @@ def test_a_completion_the_clock_made_is_kept_and_its_webhook_not_sent_again(tmp_
     written(app, client)
     client.close()
     app.data.close()
-    app, client = start()
+    app, client = start(tmp_path)
     try:
         got = client.get(f"{LINKS}/{made['linkId']}", headers=auth).json()
         assert got["status"] == "complete"
