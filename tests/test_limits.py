@@ -240,6 +240,27 @@ def test_integry_keeps_call_logs_of_at_most_max_sessions_users(small):
     assert sorted(users) == [f"user{i}" for i in range(MORE - LIMIT, MORE)]
 
 
+def test_passage_keeps_at_most_max_sessions_links_and_forgets_the_oldest_claim_codes(small):
+    auth = {"Authorization": "Bearer " + small.get("/__admin/credentials").json()["passage"]
+            ["apiKey"]}
+    made = []
+    for _ in range(MORE):
+        r = small.post("/passage/v1/links", headers=auth, json={
+            "integrationId": "tmobile", "resource": "mobileBillingStatement", "action": "read"})
+        assert r.status_code == 201, r.text
+        made.append(r.json())
+    kept = [m["linkId"] for m in made[-LIMIT:]]
+    assert [ln["id"] for ln in _state(small, "passage")["links"]] == kept
+    assert [ln["id"] for ln in small.get("/passage/v1/links", headers=auth).json()["links"]] \
+        == kept[::-1]
+    assert small.get(f"/passage/v1/links/{made[0]['linkId']}", headers=auth,
+                     check=False).status_code == 404
+    assert small.post("/passage/link/claim", json={"code": made[0]["claimCode"]},
+                      check=False).status_code == 404
+    assert small.post("/passage/link/claim", json={"code": made[-1]["claimCode"]}).status_code \
+        == 200
+
+
 def test_gravitec_keeps_at_most_max_sessions_campaigns(small):
     creds = small.get("/__admin/credentials").json()["gravitec"]
     body = {"payload": {"message": "hi", "title": "t", "redirect_url": "https://example.com"}}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from mockserver.core.http import VendorError, dump
 from mockserver.vendors.passage import handlers, links
-from mockserver.vendors.passage.store import Link
+from mockserver.vendors.passage.store import Link, PassageStore
 
 from .conftest import (A_QUICKSTART, B_QUICKSTART, PREFIX, SKILL_MULTI, SKILL_SINGLE, api_key_of,
                        bearer, body, create)
@@ -138,3 +138,35 @@ def test_a_remembered_key_stops_working_with_its_tenant(client):
     assert client.delete(f"/__admin/tenants/{made.json()['id']}").status_code in (200, 204)
     assert client.get(LINKS, headers=auth).status_code == 401
     assert client.get(LINKS, headers=bearer("psg_nobody")).status_code == 401
+
+
+class _Ctx:
+    clock = None
+
+    def __init__(self, limit: int) -> None:
+        self.session_limit = limit
+
+
+def _link(n: int, code: int) -> Link:
+    return Link(id=f"link_{n}", claim_code=f"clm_{code}", integration_id="tmobile",
+                operations=[], external_user_id=None, webhook_url=None, return_url=None,
+                debug=False, created_at=0, expires_at=1, updated_at=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.lists(st.integers(0, 9), max_size=40))
+def test_the_store_keeps_the_newest_links_in_order_as_an_ordered_dict_would(limit, adds):
+    """`PassageStore.add` (a dict and a deque of ids) against the OrderedDict it replaced:
+    the same links in the same order past the bound, an id added again keeping its place, and
+    the claim codes of exactly the links kept (a link's code is its own: uuid4s)."""
+    from collections import OrderedDict
+    store, model = PassageStore(None, _Ctx(limit)), OrderedDict()
+    for n in adds:
+        link = _link(n, n)
+        store.add(link)
+        model[link.id] = link
+        while len(model) > limit:
+            model.popitem(last=False)
+        assert list(store.links.items()) == list(model.items())
+        assert {code: store.by_code(code) for code in store.codes} == \
+            {ln.claim_code: ln for ln in model.values()}

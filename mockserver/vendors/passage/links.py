@@ -144,8 +144,7 @@ def claim(ctx: "Context", store: PassageStore, link: Link) -> dict[str, Any]:
         else now + int(store.auto_complete * 1000)
     if link.auto_at is not None:
         store.arm(link)
-    link.sessions.append(session)
-    del link.sessions[:-SESSIONS_KEPT]
+    link.sessions = (*link.sessions, session)[-SESSIONS_KEPT:]
     return {"linkId": link.id, "sessionId": session, "clientToken": link.client_token,
             "websocketUrl": SESSION_SOCKET.format(session), "expiresAt": link.expires_at}
 

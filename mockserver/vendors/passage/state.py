@@ -4,7 +4,6 @@ auto-complete setting. The providers catalogue and the fixture results come from
 server."""
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from ...core.state import BOOL, TEXT, StateError, arr, closed, duplicates
@@ -79,7 +78,6 @@ def restore(g: "Passage", data: dict[str, Any], tenant: "Tenant") -> PassageStor
         raise StateError("passage", problems)
     store = PassageStore(template, g.ctx)
     store.auto_complete = data["autoCompleteSeconds"]
-    store.links = OrderedDict()
     for x in items[-store.limit:]:  # kept within the bound the running server keeps
         store.add(Link.from_json(x))
     return store

@@ -9,7 +9,7 @@ auto-complete instant has passed is completed by `settle` before it is shown.
 from __future__ import annotations
 
 import copy
-from collections import OrderedDict
+from collections import deque
 from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,7 @@ ERROR_CODES = {
 }
 
 
-@dataclass
+@dataclass(slots=True)  # one object per link, no __dict__: 10,000 are kept per tenant
 class Link:
     id: str
     claim_code: str
@@ -51,7 +51,7 @@ class Link:
     result: Any = None
     error: dict[str, str] | None = None
     auto_at: int | None = None           # epoch ms: when an active link completes by itself
-    sessions: list[str] = field(default_factory=list)
+    sessions: tuple[str, ...] = ()       # the last SESSIONS_KEPT, oldest first (no list per link)
 
     def status_at(self, now_ms: int) -> str:
         if self.status != "complete" and now_ms >= self.expires_at:
@@ -78,7 +78,7 @@ class Link:
                    expires_at=d["expiresAt"], updated_at=d["updatedAt"], status=d["status"],
                    current_session_id=d["currentSessionId"], client_token=d["clientToken"],
                    result=copy.deepcopy(d["result"]), error=copy.deepcopy(d["error"]),
-                   auto_at=d["autoAt"], sessions=list(d["sessions"]))
+                   auto_at=d["autoAt"], sessions=tuple(d["sessions"]))
 
 
 @dataclass
@@ -94,7 +94,10 @@ class PassageStore:
     template: PassageTemplate
     ctx: InitVar["Context"]
     limit: int = field(init=False)                  # --max-sessions: links kept
-    links: "OrderedDict[str, Link]" = field(default_factory=OrderedDict)   # oldest first
+    links: dict[str, Link] = field(default_factory=dict)   # oldest first
+    # their ids, oldest first: the dict's first key would cost a scan past every key deleted
+    # before it; made by the first link (an empty deque is 0.7 KB, a tenant's whole store 0.4)
+    order: "deque[str] | None" = None
     codes: dict[str, str] = field(default_factory=dict)   # claim code -> link id
     # the links claimed with an auto-complete instant (a few): what `due` looks at, instead of
     # every link on every read; a link that left `active` is dropped from it there
@@ -110,14 +113,20 @@ class PassageStore:
         return int(self.clock.time() * 1000)
 
     def add(self, link: Link) -> None:
+        order = self.order
+        if order is None:
+            order = self.order = deque()
+        if link.id not in self.links:  # (one already kept keeps its place, as in a dict)
+            order.append(link.id)
         self.links[link.id] = link
         self.codes[link.claim_code] = link.id
         if link.auto_at is not None:
             self.armed[link.id] = link
         while len(self.links) > self.limit:  # the oldest link goes first
-            _, old = self.links.popitem(last=False)
+            old = self.links.pop(order.popleft())
             self.codes.pop(old.claim_code, None)
-            self.armed.pop(old.id, None)
+            if self.armed:
+                self.armed.pop(old.id, None)
 
     def by_code(self, code: str) -> Link | None:
         lid = self.codes.get(code)
