@@ -147,8 +147,8 @@ class _Ctx:
         self.session_limit = limit
 
 
-def _link(n: int, code: int) -> Link:
-    return Link(id=f"link_{n}", claim_code=f"clm_{code}", integration_id="tmobile",
+def _link(n: int) -> Link:
+    return Link(id=f"link_{n}", claim_code=f"clm_{n}", integration_id="tmobile",
                 operations=[], external_user_id=None, webhook_url=None, return_url=None,
                 debug=False, created_at=0, expires_at=1, updated_at=0)
 
@@ -162,7 +162,7 @@ def test_the_store_keeps_the_newest_links_in_order_as_an_ordered_dict_would(limi
     from collections import OrderedDict
     store, model = PassageStore(None, _Ctx(limit)), OrderedDict()
     for n in adds:
-        link = _link(n, n)
+        link = _link(n)
         store.add(link)
         model[link.id] = link
         while len(model) > limit:
