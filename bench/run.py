@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py [--seconds N] [--connections C] [--rounds R] [--warmup W]
                                   [--driver auto|wrk|python|both] [--endpoints a,b]
                                   [--check] [--json FILE] [--http mockserver|httptools|h11]
+                                  [--mock-part NAME]
 
 The endpoints measured are the ENDPOINTS table below (one line each: name, method, path, query,
 headers, body; where needed, the values that vary per response and setup calls on the mock's
@@ -17,6 +18,8 @@ Both get the same load (wrk if on PATH, else the asyncio driver in this file, ru
 process), in alternating rounds (mock, bare, mock, bare, ...), and the script prints requests/s,
 p50/p99 latency, the medians over the rounds and the ratio mock/bare, per endpoint, then one
 summary table. It also times `app.tenants.reset()` in-process. See bench/README.md.
+`--mock-part` serves the mock with a part of a call taken out (bench/parts.py), to measure what
+the rest costs.
 
 Every load loop is bounded by a deadline, and every child process by a timeout. Traffic only
 goes to 127.0.0.1. The same file is the server process (`_serve`) and the load driver (`_load`).
@@ -256,6 +259,16 @@ def bare_app(body: bytes, headers: dict[str, str], method: str = "GET", path: st
     return Starlette(routes=[Route(path, endpoint, methods=[method])])
 
 
+def load_parts() -> Any:
+    """bench/parts.py, by its path (the bench is no package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mockserver_bench_parts",
+                                                  Path(__file__).with_name("parts.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def serve_main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="run.py _serve")
     p.add_argument("kind", choices=("mock", "bare"))
@@ -267,6 +280,7 @@ def serve_main(argv: list[str]) -> None:
     p.add_argument("--loop", required=True)
     p.add_argument("--http", required=True)
     p.add_argument("--data-dir", help="the mock keeps its state in this dir (bench/datadir.py)")
+    p.add_argument("--part", help="serve the mock with this part taken out (bench/parts.py)")
     a = p.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     import uvicorn
@@ -275,6 +289,8 @@ def serve_main(argv: list[str]) -> None:
         from mockserver import Clock, create_app
         app = create_app(seed=0, clock=Clock(CLOCK_AT), journal_size=10000,
                          data_dir=a.data_dir)
+        if a.part:
+            load_parts().apply(app, a.part)
     else:
         app = bare_app(Path(a.body_file).read_bytes(),
                        json.loads(Path(a.headers_file).read_text()), a.method, a.path, a.status)
@@ -783,6 +799,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--http", choices=tuple(HTTP_PROTOCOLS), default="mockserver",
                    help="the HTTP protocol of both servers: mockserver's (what `mockserver "
                         "serve` runs, the default) or uvicorn's httptools or h11 one")
+    parts = tuple(load_parts().PARTS)
+    p.add_argument("--mock-part", choices=parts, metavar="NAME",
+                   help="serve the mock with a part of a call taken out, to measure what the "
+                        f"rest costs (bench/parts.py: {', '.join(parts)})")
     a = p.parse_args(argv)
     if a.seconds <= 0 or a.seconds > 600 or a.connections < 1 or a.connections > 1024:
         p.error("--seconds must be in (0, 600] and --connections in [1, 1024]")
@@ -808,6 +828,7 @@ def main(argv: list[str]) -> int:
     loop, http = _loop_and_http(a.http)
 
     facts = machine_facts(loop, http, drivers)
+    facts["mock_part"] = a.mock_part
     print("== machine")
     print(f"  cores: {facts['cores']} ({facts['usable_cores']} usable)  cpu: {facts['cpu_model']}")
     print(f"  {facts['platform']}")
@@ -819,6 +840,8 @@ def main(argv: list[str]) -> int:
     pinned = PIN and len(_cpus()) >= 2 and hasattr(os, "sched_setaffinity")
     where = f"server on cpu {_cpus()[0]}, driver on cpu {_cpus()[1]}" if pinned else "off"
     print(f"  pinning: {where}")
+    if a.mock_part:
+        print(f"  the mock with a part taken out: {a.mock_part} (bench/parts.py)")
     print(f"  load: {a.connections} connections, {a.warmup:g} s warm-up, then {a.rounds} x "
           f"{a.seconds:g} s per target and endpoint:")
     for ep in endpoints:
@@ -857,7 +880,8 @@ def main(argv: list[str]) -> int:
     ok = True
     try:
         with httpx.Client(timeout=10, trust_env=False) as client:  # never via a proxy
-            mock = Server("mock", loop, http)
+            mock = Server("mock", loop, http,
+                          ["--part", a.mock_part] if a.mock_part else None)
             servers.append(mock)
             mock.wait_ready(client)
             secrets = {n: SECRETS[n](client, mock.base) for n in needed_secrets(endpoints)}

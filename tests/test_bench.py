@@ -153,6 +153,35 @@ def test_passage_create_against_the_app(bench, client):
     assert "not 200" in bench.answers_differ(call, first, first)
 
 
+@pytest.mark.parametrize("name,checks_key,mints", [
+    ("passage-body-only", False, False), ("passage-key-body", True, False),
+    ("passage-ids", True, False), ("passage-no-link", True, True)])
+def test_a_create_with_parts_taken_out_answers_as_the_create(bench, app, client, name,
+                                                             checks_key, mints):
+    """bench/parts.py (`--mock-part`): the reduced create answers the real create's first
+    answer, then the same status and shape (the check before the load holds), doing only the
+    steps its name says and keeping no link after the first."""
+    bench.load_parts().apply(app, name)
+    link = bench.ENDPOINTS_BY_NAME["passage-create-link"]
+    headers = dict(bench.resolve_headers(link, {}))
+    first, second = (client.post(link.target_url, content=link.body, headers=headers)
+                     for _ in range(2))
+    assert first.status_code == second.status_code == 201, first.text
+    assert bench.answers_differ(link, first, second) is None
+    assert (first.json()["linkId"] != second.json()["linkId"]) is mints
+    listed = client.get("/passage/v1/links", headers=headers).json()["links"]
+    assert [ln["id"] for ln in listed] == [first.json()["linkId"]]
+    wrong = client.post(link.target_url, content=link.body,
+                        headers={**headers, "Authorization": "Bearer psg_wrong"})
+    assert wrong.status_code == (401 if checks_key else 201)
+
+
+def test_journal_off_part(bench, app, client):
+    bench.load_parts().apply(app, "journal-off")
+    client.get("/passage/v1/providers", headers={"Authorization": "Bearer psg_sandbox_key"})
+    assert len(app.journal) == 0
+
+
 def test_python_driver_counts_the_expected_status(bench):
     """A 201 is a success for the create (and a failure for a 200 row): the driver counts
     answers that are not the endpoint's status as `non200`."""
